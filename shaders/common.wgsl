@@ -1,0 +1,31 @@
+// common.wgsl — prepended to every kernel.
+// Linear invocation index for 1-D work spread over a 2-D dispatch grid (x ≤ 65535 groups).
+fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, wg: u32) -> u32 {
+    return (wid.y * nwg.x + wid.x) * wg + lid;
+}
+
+// Reads element i (0..8) of an 8-entry index array packed as two vec4 (uniform layout rules).
+fn at8(a: array<vec4<u32>, 2>, i: u32) -> u32 {
+    return a[i / 4u][i % 4u];
+}
+
+// eˣ − 1 without the cancellation of exp(v) - 1 near 0 (series for |v| < 1e-2).
+fn expm1(v: f32) -> f32 {
+    if (abs(v) < 1e-2) {
+        return v * (1.0 + v * (0.5 + v * (1.0 / 6.0 + v / 24.0)));
+    }
+    return exp(v) - 1.0;
+}
+
+// vᵖ for scalar p; integer p accepts negative v (sign kept for odd p); 0⁰ = 1.
+fn pow_scalar(v: f32, e: f32) -> f32 {
+    if (e == 0.0) { return 1.0; }
+    if (e == 1.0) { return v; }
+    if (e == 2.0) { return v * v; }
+    if (fract(e) == 0.0) {
+        let m = pow(abs(v), e);
+        let odd = (i32(abs(e)) % 2) == 1;
+        return select(m, -m, odd && v < 0.0);
+    }
+    return pow(v, e);
+}

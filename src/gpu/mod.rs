@@ -1,0 +1,16 @@
+//! The GPU runtime: adapter choice, device context, buffer pool, pipeline cache, command
+//! recording and readback. Everything above this module speaks in tensors; everything in it
+//! speaks wgpu.
+
+mod adapter;
+mod context;
+mod exec;
+mod pipeline;
+mod pool;
+pub(crate) mod profile;
+
+pub use adapter::{backend_name, list_adapters, quiet_platform_probes, AdapterSummary, ADAPTER_ENV, NO_ADAPTER_HELP};
+pub use context::Gpu;
+pub use exec::{grid, ExecStats};
+pub use pipeline::{render, Kernel};
+pub use pool::{PoolStats, Storage};

@@ -1,0 +1,123 @@
+//! Kernel sources and the pipeline cache.
+//!
+//! Each kernel family is one WGSL file in `shaders/`, compiled into the binary with
+//! `include_str!`. A family may be specialised by text substitution: every `{{KEY}}` in the
+//! source is replaced by a value (an expression, a constant, a type). Each distinct
+//! (family, variant) pair is compiled once per device and cached. Binding convention, shared
+//! by every kernel: `@binding(0)` is the kernel's uniform parameter block, `@binding(1..)` its
+//! storage buffers in the order the launch passes them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+
+/// Helpers prepended to every kernel (index arithmetic shared by all families).
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+/// A kernel family: a name for labels and the cache, and its WGSL template.
+#[derive(Clone, Copy, Debug)]
+pub struct Kernel {
+    pub name: &'static str,
+    pub source: &'static str,
+}
+
+/// Declares a kernel family whose source is `shaders/<file>`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! kernel {
+    ($name:literal, $file:literal) => {
+        $crate::gpu::Kernel {
+            name: $name,
+            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)),
+        }
+    };
+}
+
+/// A compiled pipeline with its bind-group layout.
+pub(crate) struct Compiled {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+    pub label: String,
+}
+
+/// Fills a template: `{{KEY}}` → value for each pair.
+pub fn render(source: &str, defs: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(COMMON.len() + source.len() + 64);
+    out.push_str(COMMON);
+    out.push('\n');
+    let mut s = source.to_string();
+    for (k, v) in defs {
+        s = s.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    out.push_str(&s);
+    out
+}
+
+#[derive(Default)]
+pub(crate) struct PipelineCache {
+    map: Mutex<HashMap<String, Arc<Compiled>>>,
+}
+
+impl PipelineCache {
+    /// The pipeline for `kernel` specialised by `defs`, compiled on first use.
+    pub fn get(
+        &self,
+        device: &wgpu::Device,
+        kernel: &Kernel,
+        defs: &[(&str, &str)],
+    ) -> Result<Arc<Compiled>> {
+        let mut key = String::with_capacity(64);
+        key.push_str(kernel.name);
+        for (k, v) in defs {
+            key.push('|');
+            key.push_str(k);
+            key.push('=');
+            key.push_str(v);
+        }
+        if let Some(c) = self.map.lock().unwrap().get(&key) {
+            return Ok(c.clone());
+        }
+        let compiled = Arc::new(compile(device, kernel, defs, &key)?);
+        self.map.lock().unwrap().insert(key, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Number of distinct pipelines compiled so far.
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap().len()
+    }
+}
+
+fn compile(
+    device: &wgpu::Device,
+    kernel: &Kernel,
+    defs: &[(&str, &str)],
+    label: &str,
+) -> Result<Compiled> {
+    let source = render(kernel.source, defs);
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    if let Some(err) = pollster::block_on(scope.pop()) {
+        return Err(Error::Device(format!(
+            "kernel '{label}' failed to compile: {err}"
+        )));
+    }
+    let layout = pipeline.get_bind_group_layout(0);
+    Ok(Compiled {
+        pipeline,
+        layout,
+        label: label.to_string(),
+    })
+}

@@ -1,0 +1,174 @@
+//! Buffer pool: GPU storage buffers are recycled, never allocated per dispatch.
+//!
+//! Requests are rounded up to a size class (multiples of 256 bytes for small buffers, then
+//! quarter steps between powers of two, so at most 25 % is wasted). A dropped [`Storage`] goes
+//! back to its class's free list. Reuse is safe without fences because every write into a
+//! pooled buffer is a command recorded on the one queue after the commands that last read it
+//! (uploads flush pending work first; see `exec.rs`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Usage of every pooled buffer: bound as storage, copied from (readback) and to (upload).
+const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// Rounds a byte count up to its size class.
+pub(crate) fn size_class(bytes: u64) -> u64 {
+    let bytes = bytes.max(16);
+    if bytes <= 4096 {
+        return bytes.div_ceil(256) * 256;
+    }
+    let p = 63 - bytes.leading_zeros() as u64; // floor(log2)
+    let step = (1u64 << p) / 4;
+    bytes.div_ceil(step) * step
+}
+
+#[derive(Default)]
+struct Stats {
+    allocated: AtomicU64,
+    in_use: AtomicU64,
+    peak_in_use: AtomicU64,
+    creations: AtomicU64,
+}
+
+pub(crate) struct PoolInner {
+    device: wgpu::Device,
+    free: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
+    stats: Stats,
+}
+
+/// A recycling allocator of storage buffers.
+#[derive(Clone)]
+pub(crate) struct BufferPool(Arc<PoolInner>);
+
+/// Memory figures of a pool.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolStats {
+    /// Bytes held in GPU buffers, free or in use.
+    pub allocated: u64,
+    /// Bytes in buffers currently owned by tensors.
+    pub in_use: u64,
+    /// Largest `in_use` seen.
+    pub peak_in_use: u64,
+    /// Number of `create_buffer` calls so far.
+    pub creations: u64,
+}
+
+impl BufferPool {
+    pub fn new(device: wgpu::Device) -> Self {
+        BufferPool(Arc::new(PoolInner {
+            device,
+            free: Mutex::new(HashMap::new()),
+            stats: Stats::default(),
+        }))
+    }
+
+    /// A buffer of at least `bytes` bytes; contents are whatever the last user left.
+    pub fn get(&self, bytes: u64) -> Storage {
+        let class = size_class(bytes);
+        let reused = self
+            .0
+            .free
+            .lock()
+            .unwrap()
+            .get_mut(&class)
+            .and_then(Vec::pop);
+        let buffer = reused.unwrap_or_else(|| {
+            self.0.stats.creations.fetch_add(1, Ordering::Relaxed);
+            self.0.stats.allocated.fetch_add(class, Ordering::Relaxed);
+            self.0.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("tapegan.pool"),
+                size: class,
+                usage: USAGE,
+                mapped_at_creation: false,
+            })
+        });
+        let now = self.0.stats.in_use.fetch_add(class, Ordering::Relaxed) + class;
+        self.0.stats.peak_in_use.fetch_max(now, Ordering::Relaxed);
+        Storage {
+            buffer: Some(buffer),
+            bytes,
+            class,
+            pool: self.0.clone(),
+        }
+    }
+
+    /// Releases every free buffer back to the driver.
+    pub fn trim(&self) {
+        let mut free = self.0.free.lock().unwrap();
+        let released: u64 = free
+            .iter()
+            .map(|(class, list)| class * list.len() as u64)
+            .sum();
+        free.clear();
+        self.0
+            .stats
+            .allocated
+            .fetch_sub(released, Ordering::Relaxed);
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let s = &self.0.stats;
+        PoolStats {
+            allocated: s.allocated.load(Ordering::Relaxed),
+            in_use: s.in_use.load(Ordering::Relaxed),
+            peak_in_use: s.peak_in_use.load(Ordering::Relaxed),
+            creations: s.creations.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A pooled GPU buffer owned by one or more tensors; returns to the pool when dropped.
+pub struct Storage {
+    buffer: Option<wgpu::Buffer>,
+    /// Bytes requested (the buffer may be larger).
+    bytes: u64,
+    class: u64,
+    pool: Arc<PoolInner>,
+}
+
+impl Storage {
+    pub(crate) fn buffer(&self) -> &wgpu::Buffer {
+        self.buffer.as_ref().expect("storage buffer present until drop")
+    }
+
+    /// Bytes requested for this storage.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Some(buf) = self.buffer.take() {
+            self.pool
+                .stats
+                .in_use
+                .fetch_sub(self.class, Ordering::Relaxed);
+            if let Ok(mut free) = self.pool.free.lock() {
+                free.entry(self.class).or_default().push(buf);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_class;
+
+    #[test]
+    fn size_classes_round_up_and_waste_little() {
+        assert_eq!(size_class(1), 256);
+        assert_eq!(size_class(256), 256);
+        assert_eq!(size_class(257), 512);
+        assert_eq!(size_class(4096), 4096);
+        assert_eq!(size_class(4097), 5120);
+        for bytes in [5000u64, 123_456, 940_800, 33_554_433] {
+            let c = size_class(bytes);
+            assert!(c >= bytes && (c as f64) <= bytes as f64 * 1.25 + 1.0, "{bytes} -> {c}");
+        }
+    }
+}

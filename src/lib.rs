@@ -1,0 +1,19 @@
+//! tapegan: a GPU compute engine for training GANs on any GPU wgpu can drive.
+//!
+//! Layers of the crate, bottom up:
+//! - [`gpu`]: adapter choice, device context, buffer pool, pipeline cache, command recording.
+//! - [`tensor`]: GPU arrays with explicit readback.
+//! - [`ops`]: differentiable ops, each a handwritten WGSL kernel with its backward rule beside it.
+//! - [`autograd`]: the tape and [`grad`], with gradients of gradients.
+
+pub mod autograd;
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod tensor;
+
+pub use autograd::{grad, grad_with, no_grad, GradOptions};
+pub use error::{Error, Result};
+pub use gpu::Gpu;
+pub use ops::{losses, Compare, Generator};
+pub use tensor::{DType, Tensor};

@@ -1,0 +1,115 @@
+//! NumPy broadcasting: the output shape of several operands and each operand's strides over
+//! it, with dimensions merged wherever no index arithmetic is needed (so most kernels see
+//! rank 1 or 2).
+
+use super::{contiguous_strides, MAX_RANK};
+use crate::error::{Error, Result};
+
+/// The broadcast shape of `shapes`, or an error naming `op` and the shapes.
+pub(crate) fn broadcast_shape(op: &'static str, shapes: &[&[usize]]) -> Result<Vec<usize>> {
+    let rank = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut out = vec![1usize; rank];
+    for s in shapes {
+        let off = rank - s.len();
+        for (d, &n) in s.iter().enumerate() {
+            let o = &mut out[off + d];
+            if *o == 1 {
+                *o = n;
+            } else if n != 1 && n != *o {
+                let all: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
+                return Err(Error::shape(
+                    op,
+                    format!("shapes {} cannot be broadcast together", all.join(" and ")),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Iteration shape and per-operand strides (0 on broadcast dimensions), collapsed.
+pub(crate) struct Layout {
+    pub shape: Vec<usize>,
+    pub strides: Vec<Vec<usize>>,
+}
+
+/// Strides of each operand (contiguous, of the given shapes) when read over `out`.
+pub(crate) fn layout(op: &'static str, out: &[usize], ins: &[&[usize]]) -> Result<Layout> {
+    let rank = out.len();
+    let mut strides: Vec<Vec<usize>> = ins
+        .iter()
+        .map(|s| {
+            let cs = contiguous_strides(s);
+            let off = rank - s.len();
+            (0..rank)
+                .map(|d| {
+                    if d < off || s[d - off] == 1 {
+                        0
+                    } else {
+                        cs[d - off]
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    // Drop size-1 dimensions, then merge neighbours that every operand walks contiguously.
+    let mut shape: Vec<usize> = Vec::new();
+    let mut merged: Vec<Vec<usize>> = vec![Vec::new(); ins.len()];
+    for d in 0..rank {
+        if out[d] == 1 {
+            continue;
+        }
+        let can_merge = !shape.is_empty()
+            && strides.iter().zip(&merged).all(|(s, m)| {
+                let prev = *m.last().expect("same length as shape");
+                prev == s[d] * out[d]
+            });
+        if can_merge {
+            let last = shape.len() - 1;
+            shape[last] *= out[d];
+            for (s, m) in strides.iter().zip(merged.iter_mut()) {
+                m[last] = s[d];
+            }
+        } else {
+            shape.push(out[d]);
+            for (s, m) in strides.iter().zip(merged.iter_mut()) {
+                m.push(s[d]);
+            }
+        }
+    }
+    strides.clear();
+    if shape.len() > MAX_RANK {
+        return Err(Error::shape(
+            op,
+            format!("broadcast over shape {out:?} needs more than {MAX_RANK} dimensions"),
+        ));
+    }
+    Ok(Layout {
+        shape,
+        strides: merged,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_shapes_follow_numpy() {
+        assert_eq!(broadcast_shape("t", &[&[3, 1], &[4]]).unwrap(), vec![3, 4]);
+        assert_eq!(broadcast_shape("t", &[&[], &[2, 2]]).unwrap(), vec![2, 2]);
+        assert!(broadcast_shape("t", &[&[3], &[4]]).is_err());
+    }
+
+    #[test]
+    fn layout_collapses_contiguous_dims() {
+        let l = layout("t", &[2, 3, 4], &[&[2, 3, 4], &[2, 3, 4]]).unwrap();
+        assert_eq!(l.shape, vec![24]);
+        let l = layout("t", &[300, 784], &[&[300, 784], &[784]]).unwrap();
+        assert_eq!(l.shape, vec![300, 784]);
+        assert_eq!(l.strides[1], vec![0, 1]);
+        let l = layout("t", &[2, 3, 4], &[&[2, 3, 4], &[]]).unwrap();
+        assert_eq!(l.shape, vec![24]);
+        assert_eq!(l.strides[1], vec![0]);
+    }
+}

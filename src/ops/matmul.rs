@@ -1,0 +1,150 @@
+//! Matrix products: `matmul` (with batch broadcasting) and `matmul_t`, which reads either
+//! operand transposed in place so that backward never materialises a transpose.
+//!
+//! Backward of C = op(A)·op(B) with G = ∂L/∂C (each again a `matmul_t`):
+//! dA = G·op(B)ᵀ (or op(B)·Gᵀ when A is read transposed), dB = op(A)ᵀ·G (or Gᵀ·op(A)).
+
+use super::bytes_of;
+use crate::error::{Error, Result};
+use crate::gpu::Kernel;
+use crate::kernel;
+use crate::tensor::{DType, Tensor};
+
+const MATMUL: Kernel = kernel!("matmul", "matmul.wgsl");
+
+/// Which matmul kernel a device uses (chosen per adapter; see ARCHITECTURE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulKernel {
+    /// Each invocation accumulates a 4×4 block in registers; no shared memory.
+    RegisterBlocked,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    pad: u32,
+    a_bs: u32,
+    b_bs: u32,
+    c_bs: u32,
+    pad2: u32,
+}
+
+/// Splits a shape into (batch, rows, cols) for a matmul operand of rank 2 or 3.
+fn mat_dims(op: &'static str, t: &Tensor) -> Result<(usize, usize, usize)> {
+    match *t.shape() {
+        [r, c] => Ok((1, r, c)),
+        [b, r, c] => Ok((b, r, c)),
+        _ => Err(Error::shape(
+            op,
+            format!("operands must have rank 2 or 3, got shape {:?}", t.shape()),
+        )),
+    }
+}
+
+/// C = op(A)·op(B) without recording.
+fn matmul_raw(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
+    const OP: &str = "matmul";
+    a.expect_dtype(OP, DType::F32)?;
+    b.expect_dtype(OP, DType::F32)?;
+    a.same_device(OP, b)?;
+    let (ba, ar, ac) = mat_dims(OP, a)?;
+    let (bb, br, bc) = mat_dims(OP, b)?;
+    let (m, ka) = if ta { (ac, ar) } else { (ar, ac) };
+    let (kb, n) = if tb { (bc, br) } else { (br, bc) };
+    if ka != kb || (ba != bb && ba != 1 && bb != 1) {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "cannot multiply {:?}{} by {:?}{}",
+                a.shape(),
+                if ta { "ᵀ" } else { "" },
+                b.shape(),
+                if tb { "ᵀ" } else { "" }
+            ),
+        ));
+    }
+    let batch = ba.max(bb);
+    let rank3 = a.rank() == 3 || b.rank() == 3;
+    let shape: Vec<usize> = if rank3 { vec![batch, m, n] } else { vec![m, n] };
+    let out = Tensor::empty(a.gpu(), &shape, DType::F32, OP)?;
+    if m == 0 || n == 0 {
+        return Ok(out);
+    }
+    if ka == 0 {
+        return Tensor::zeros(a.gpu(), &shape);
+    }
+    let p = MatmulParams {
+        m: m as u32,
+        n: n as u32,
+        k: ka as u32,
+        pad: 0,
+        a_bs: if ba == 1 { 0 } else { (ar * ac) as u32 },
+        b_bs: if bb == 1 { 0 } else { (br * bc) as u32 },
+        c_bs: (m * n) as u32,
+        pad2: 0,
+    };
+    let groups = [n.div_ceil(32) as u32, m.div_ceil(32) as u32, batch as u32];
+    if groups[0] > 65535 || groups[1] > 65535 || groups[2] > 65535 {
+        return Err(Error::shape(OP, format!("product of shape {shape:?} is too large for one dispatch")));
+    }
+    let flag = |t: bool| if t { "true" } else { "false" };
+    a.gpu().launch(
+        &MATMUL,
+        &[("TA", flag(ta)), ("TB", flag(tb))],
+        bytes_of(&p),
+        &[a.storage(), b.storage(), out.storage()],
+        groups,
+    )?;
+    Ok(out)
+}
+
+impl Tensor {
+    /// Matrix product of the last two dimensions; rank-2 or rank-3 operands, a batch of 1
+    /// broadcasts against the other.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        self.matmul_t(other, false, false)
+    }
+
+    /// op(self)·op(other), where op transposes the last two dimensions when its flag is set.
+    pub fn matmul_t(&self, other: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
+        let out = matmul_raw(self, other, ta, tb)?;
+        Ok(out.record("matmul", &[self, other], move |bw| {
+            let (a, b, g) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
+            let da = if bw.needs[0] {
+                let d = if ta {
+                    b.matmul_t(g, tb, true)?
+                } else {
+                    g.matmul_t(b, false, !tb)?
+                };
+                Some(reduce_batch(d, a)?)
+            } else {
+                None
+            };
+            let db = if bw.needs[1] {
+                let d = if tb {
+                    g.matmul_t(a, true, ta)?
+                } else {
+                    a.matmul_t(g, !ta, false)?
+                };
+                Some(reduce_batch(d, b)?)
+            } else {
+                None
+            };
+            Ok(vec![da, db])
+        }))
+    }
+}
+
+/// Sums a batched gradient over the batch where the operand was broadcast.
+fn reduce_batch(d: Tensor, operand: &Tensor) -> Result<Tensor> {
+    if d.shape() == operand.shape() {
+        return Ok(d);
+    }
+    if operand.rank() == 2 {
+        return d.sum(&[0], false);
+    }
+    d.sum(&[0], true)
+}

@@ -1,0 +1,82 @@
+//! Differentiable tensor ops. Each file holds one family: the kernel launch of each op and,
+//! beside it, its backward rule written in tensor ops (so backward can be recorded and
+//! differentiated again).
+
+pub(crate) mod broadcast;
+mod creation;
+mod elementwise;
+mod index;
+pub mod losses;
+mod matmul;
+mod movement;
+mod random;
+mod reduce;
+
+pub use elementwise::Compare;
+pub use matmul::MatmulKernel;
+pub use random::Generator;
+
+use crate::error::{Error, Result};
+
+/// Largest rank the strided kernels address (after collapsing dimensions).
+pub const MAX_RANK: usize = 8;
+
+/// Packs up to eight indices for a uniform block (`array<vec4<u32>, 2>` in WGSL).
+pub(crate) fn pack8(op: &'static str, v: &[usize]) -> Result<[u32; 8]> {
+    if v.len() > MAX_RANK {
+        return Err(Error::shape(
+            op,
+            format!("rank {} exceeds the supported {MAX_RANK}", v.len()),
+        ));
+    }
+    let mut out = [0u32; 8];
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = u32::try_from(x).map_err(|_| Error::shape(op, "dimension exceeds u32"))?;
+    }
+    Ok(out)
+}
+
+/// Row-major strides of a contiguous tensor of `shape`.
+pub(crate) fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        s[d] = s[d + 1] * shape[d + 1];
+    }
+    s
+}
+
+/// Resolves a possibly negative axis against `rank`.
+pub(crate) fn norm_axis(op: &'static str, axis: isize, rank: usize) -> Result<usize> {
+    let r = rank as isize;
+    let a = if axis < 0 { axis + r } else { axis };
+    if a < 0 || a >= r.max(1) {
+        return Err(Error::shape(
+            op,
+            format!("axis {axis} is out of range for a tensor of rank {rank}"),
+        ));
+    }
+    Ok(a as usize)
+}
+
+/// Resolves, sorts and de-duplicates a list of axes (empty = all axes).
+pub(crate) fn norm_axes(op: &'static str, axes: &[isize], rank: usize) -> Result<Vec<usize>> {
+    if axes.is_empty() {
+        return Ok((0..rank).collect());
+    }
+    let mut v = axes
+        .iter()
+        .map(|&a| norm_axis(op, a, rank))
+        .collect::<Result<Vec<_>>>()?;
+    v.sort_unstable();
+    let n = v.len();
+    v.dedup();
+    if v.len() != n {
+        return Err(Error::shape(op, format!("repeated axis in {axes:?}")));
+    }
+    Ok(v)
+}
+
+/// Bytes of a `#[repr(C)]` parameter block.
+pub(crate) fn bytes_of<T: bytemuck::Pod>(p: &T) -> &[u8] {
+    bytemuck::bytes_of(p)
+}
