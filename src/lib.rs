@@ -5,11 +5,14 @@
 //! - [`tensor`]: GPU arrays with explicit readback.
 //! - [`ops`]: differentiable ops, each a handwritten WGSL kernel with its backward rule beside it.
 //! - [`autograd`]: the tape and [`grad`], with gradients of gradients.
+//! - [`nn`]: layers with PyTorch `state_dict` names; [`optim`]: fused optimizer updates.
 
 pub mod autograd;
 pub mod error;
 pub mod gpu;
+pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod tensor;
 
 pub use autograd::{grad, grad_with, no_grad, GradOptions};

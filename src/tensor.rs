@@ -202,6 +202,37 @@ impl Tensor {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
     }
 
+    /// Overwrites this tensor's elements with `src`'s (same shape and type), in place and
+    /// ordered after all recorded work. For parameters and buffers: every tensor sharing this
+    /// buffer sees the new values, so never use it on a tensor a live graph still needs.
+    pub fn assign(&self, src: &Tensor) -> Result<()> {
+        if src.shape() != self.shape() || src.dtype() != self.dtype() {
+            return Err(Error::shape(
+                "assign",
+                format!("cannot assign {:?} {} to {:?} {}", src.shape(), src.dtype().name(), self.shape(), self.dtype().name()),
+            ));
+        }
+        self.same_device("assign", src)?;
+        if !self.shares_storage(src) {
+            self.gpu().copy(src.storage(), 0, self.storage(), 0, self.numel() as u64 * 4);
+        }
+        Ok(())
+    }
+
+    /// A copy of the data in a new buffer (like `torch.clone`); gradients pass straight through.
+    pub fn deep_copy(&self) -> Result<Tensor> {
+        let out = Tensor::empty(self.gpu(), self.shape(), self.dtype(), "deep_copy")?;
+        self.gpu().copy(self.storage(), 0, out.storage(), 0, self.numel() as u64 * 4);
+        Ok(out.record("deep_copy", &[self], |b| Ok(vec![Some(b.grad.clone())])))
+    }
+
+    /// Overwrites this f32 tensor's elements from the host, in place (see [`Tensor::assign`]).
+    pub fn write(&self, data: &[f32]) -> Result<()> {
+        self.expect_dtype("write", DType::F32)?;
+        check_len("write", data.len(), self.shape())?;
+        self.gpu().upload(self.storage(), 0, bytemuck::cast_slice(data))
+    }
+
     /// Copies an f32 tensor to the host.
     pub fn to_vec(&self) -> Result<Vec<f32>> {
         self.expect_dtype("to_vec", DType::F32)?;

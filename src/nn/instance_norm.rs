@@ -1,0 +1,40 @@
+//! Instance normalisation (InstanceNorm2d with PyTorch's defaults: no affine parameters, no
+//! running statistics): each (sample, channel) plane is normalised by its own mean and biased
+//! variance, in training and evaluation alike. Built from differentiable ops, so a critic
+//! under a gradient penalty differentiates through it twice.
+
+use super::{Ctx, Module, Named};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+pub struct InstanceNorm {
+    pub channels: usize,
+    pub eps: f32,
+}
+
+impl InstanceNorm {
+    pub fn new(channels: usize) -> InstanceNorm {
+        InstanceNorm { channels, eps: 1e-5 }
+    }
+}
+
+impl Module for InstanceNorm {
+    fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
+        if x.rank() != 4 || x.shape()[1] != self.channels {
+            return Err(Error::shape(
+                "InstanceNorm",
+                format!("expects [N, {}, H, W], got {:?}", self.channels, x.shape()),
+            ));
+        }
+        let mean = x.mean(&[2, 3], true)?;
+        let centered = x.sub(&mean)?;
+        let var = centered.square()?.mean(&[2, 3], true)?;
+        centered.mul(&var.add_scalar(self.eps)?.rsqrt()?)
+    }
+
+    fn collect(&self, _prefix: &str, _out: &mut Vec<Named>) {}
+
+    fn describe(&self) -> String {
+        format!("InstanceNorm({})", self.channels)
+    }
+}

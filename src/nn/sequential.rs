@@ -1,0 +1,65 @@
+//! A chain of layers, named `0`, `1`, … in the state dict like `torch.nn.Sequential`.
+
+use super::{Ctx, Module, Named};
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+#[derive(Default)]
+pub struct Sequential {
+    layers: Vec<Box<dyn Module>>,
+}
+
+impl Sequential {
+    pub fn new() -> Self {
+        Sequential::default()
+    }
+
+    /// Appends a layer (builder style).
+    pub fn add(mut self, layer: impl Module + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Appends a layer in place.
+    pub fn push(&mut self, layer: impl Module + 'static) {
+        self.layers.push(Box::new(layer));
+    }
+
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    pub fn layers(&self) -> &[Box<dyn Module>] {
+        &self.layers
+    }
+
+    /// Runs layers `from..to` only (for models that insert something between them).
+    pub fn forward_range(&self, x: &Tensor, ctx: &mut Ctx, from: usize, to: usize) -> Result<Tensor> {
+        let mut h = x.clone();
+        for layer in &self.layers[from..to.min(self.layers.len())] {
+            h = layer.forward(&h, ctx)?;
+        }
+        Ok(h)
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        self.forward_range(x, ctx, 0, self.layers.len())
+    }
+
+    fn collect(&self, prefix: &str, out: &mut Vec<Named>) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            layer.collect(&format!("{prefix}{i}."), out);
+        }
+    }
+
+    fn describe(&self) -> String {
+        let parts: Vec<String> = self.layers.iter().map(|l| l.describe()).collect();
+        parts.join(" → ")
+    }
+}
