@@ -78,3 +78,153 @@ pub fn golden(name: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
         })
         .collect()
 }
+
+/// One golden case of `scripts/goldens.py`, with its inputs uploaded: `in.<k>` as variables
+/// (requires grad), `const.<k>` as plain f32 tensors, `int.<k>` as u32 tensors.
+pub struct Case {
+    pub name: String,
+    pub data: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    tensors: HashMap<String, Tensor>,
+}
+
+impl Case {
+    pub fn load(name: &str) -> Case {
+        let data = golden(name);
+        let mut tensors = HashMap::new();
+        for (k, (shape, vals)) in &data {
+            if let Some(n) = k.strip_prefix("in.") {
+                tensors.insert(n.to_string(), var(vals, shape));
+            } else if let Some(n) = k.strip_prefix("const.") {
+                tensors.insert(n.to_string(), t(vals, shape));
+            } else if let Some(n) = k.strip_prefix("int.") {
+                let ints: Vec<u32> = vals
+                    .iter()
+                    .map(|&v| {
+                        assert!(
+                            v >= 0.0 && v.fract() == 0.0,
+                            "{name}/{k}: {v} is not an index"
+                        );
+                        v as u32
+                    })
+                    .collect();
+                tensors.insert(
+                    n.to_string(),
+                    Tensor::from_u32(&gpu(), &ints, shape).unwrap(),
+                );
+            }
+        }
+        Case {
+            name: name.to_string(),
+            data,
+            tensors,
+        }
+    }
+
+    /// The uploaded input `k` (an `in.`, `const.` or `int.` key without its prefix).
+    pub fn x(&self, k: &str) -> &Tensor {
+        self.tensors
+            .get(k)
+            .unwrap_or_else(|| panic!("{}: no input {k:?} in the golden file", self.name))
+    }
+
+    /// Names of the differentiable inputs (`in.<k>`), sorted.
+    pub fn inputs(&self) -> Vec<String> {
+        self.with_prefix("in.")
+    }
+
+    /// Names after `prefix` of every key that has it, sorted.
+    pub fn with_prefix(&self, prefix: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .data
+            .keys()
+            .filter_map(|k| k.strip_prefix(prefix))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Shape and values stored under `key`.
+    pub fn want(&self, key: &str) -> &(Vec<usize>, Vec<f32>) {
+        self.data
+            .get(key)
+            .unwrap_or_else(|| panic!("{}: no key {key:?} in the golden file", self.name))
+    }
+
+    /// Uploads the stored tensor `key` (not a variable).
+    pub fn upload(&self, key: &str) -> Tensor {
+        let (shape, vals) = self.want(key);
+        t(vals, shape)
+    }
+
+    /// Checks `got` (shape and values) against the stored `key` with `tol`.
+    pub fn check(&self, got: &Tensor, key: &str, tol: Tol) {
+        let (shape, vals) = self.want(key);
+        let what = format!("{}/{key}", self.name);
+        assert_eq!(got.shape(), shape.as_slice(), "{what}: shape");
+        tol.assert(&got.to_vec().unwrap(), vals, &what);
+    }
+
+    /// Checks an optional gradient: `None` (no dependence) must match a golden of zeros.
+    pub fn check_opt(&self, got: Option<&Tensor>, key: &str, tol: Tol) {
+        match got {
+            Some(g) => self.check(g, key, tol),
+            None => {
+                let (_, vals) = self.want(key);
+                assert!(
+                    vals.iter().all(|&v| v == 0.0),
+                    "{}/{key}: no gradient, but the golden one is not zero",
+                    self.name
+                );
+            }
+        }
+    }
+}
+
+/// Tolerance |got − want| ≤ rtol·|want| + atol_rel·max|want| + atol_abs, elementwise: a relative
+/// bound per element plus an absolute one scaled to the tensor's magnitude (elements that are
+/// near zero only through cancellation cannot be held to a relative bound in f32).
+#[derive(Clone, Copy, Debug)]
+pub struct Tol {
+    pub rtol: f32,
+    pub atol_rel: f32,
+    pub atol_abs: f32,
+}
+
+impl Tol {
+    /// The default for goldens: 1e-4 relative, 1e-5 of the tensor's scale absolute.
+    pub const GOLDEN: Tol = Tol {
+        rtol: 1e-4,
+        atol_rel: 1e-5,
+        atol_abs: 1e-7,
+    };
+
+    pub const fn new(rtol: f32, atol_rel: f32) -> Tol {
+        Tol {
+            rtol,
+            atol_rel,
+            atol_abs: 1e-7,
+        }
+    }
+
+    pub fn assert(&self, got: &[f32], want: &[f32], what: &str) {
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert_close(
+            got,
+            want,
+            self.rtol,
+            self.atol_rel * scale + self.atol_abs,
+            what,
+        );
+    }
+}
+
+/// ⟨a, b⟩ in f64.
+pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+}
+
+/// Euclidean norm in f64.
+pub fn norm(a: &[f32]) -> f64 {
+    dot(a, a).sqrt()
+}

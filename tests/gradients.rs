@@ -1,0 +1,436 @@
+//! First-order gradients of every differentiable op: against PyTorch goldens (forward output
+//! and the gradient for every input, from `tests/goldens/*.safetensors`, written by
+//! `scripts/goldens.py`), and against central finite differences of the GPU functions.
+//!
+//! Golden tolerance (unless a case says otherwise): |got − want| ≤ 1e-4·|want| + 1e-5·max|want|
+//! (see `Tol::GOLDEN`), i.e. 1e-4 relative per element plus an absolute floor at 1e-5 of the
+//! tensor's scale for elements that are small only through cancellation.
+mod common;
+use common::*;
+use tapegan::{grad, grad_with, losses, no_grad, GradOptions, Result, Tensor};
+
+/// Runs `f` on the golden inputs of `name`, checks the output and the gradient of
+/// Σ out·gout with respect to every `in.<k>`.
+fn check_tol(name: &str, tol: Tol, f: impl Fn(&Case) -> Result<Tensor>) {
+    let c = Case::load(name);
+    let out = f(&c).unwrap_or_else(|e| panic!("{name}: forward failed: {e}"));
+    c.check(&out, "out", tol);
+    let names = c.inputs();
+    assert!(!names.is_empty(), "{name}: no differentiable inputs");
+    let wrt: Vec<&Tensor> = names.iter().map(|k| c.x(k)).collect();
+    let opts = GradOptions {
+        grad_outputs: Some(vec![c.upload("gout")]),
+        ..Default::default()
+    };
+    let grads =
+        grad_with(&[&out], &wrt, &opts).unwrap_or_else(|e| panic!("{name}: backward failed: {e}"));
+    for (k, g) in names.iter().zip(&grads) {
+        c.check_opt(g.as_ref(), &format!("grad.{k}"), tol);
+    }
+}
+
+fn check(name: &str, f: impl Fn(&Case) -> Result<Tensor>) {
+    check_tol(name, Tol::GOLDEN, f)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Goldens
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn unary_ops_match_pytorch() {
+    check("neg", |c| c.x("x").neg());
+    check("exp", |c| c.x("x").exp());
+    check("exp_1", |c| c.x("x").exp());
+    check("log", |c| c.x("x").log());
+    check("sqrt", |c| c.x("x").sqrt());
+    check("rsqrt", |c| c.x("x").rsqrt());
+    check("square", |c| c.x("x").square());
+    check("abs", |c| c.x("x").abs());
+    check("recip", |c| c.x("x").recip());
+    check("tanh", |c| c.x("x").tanh());
+    check("tanh_1x7", |c| c.x("x").tanh());
+    check("sigmoid", |c| c.x("x").sigmoid());
+    // softplus(x) for x ≪ 0 is log(1 + eˣ) evaluated in f32 without log1p: for x = −15 the
+    // result (3e-7) carries ~10% relative error, ~3e-8 absolute, far inside the scale-relative
+    // floor (1e-5 · 25). Every other element meets 1e-4 relative.
+    check("softplus", |c| c.x("x").softplus());
+    check("relu", |c| c.x("x").relu());
+    check("leaky_relu_0.3", |c| c.x("x").leaky_relu(0.3));
+    check("leaky_relu_0.2", |c| c.x("x").leaky_relu(0.2));
+    check("elu_1", |c| c.x("x").elu(1.0));
+    check("elu_0.5", |c| c.x("x").elu(0.5));
+    check("clamp", |c| c.x("x").clamp(-0.5, 0.8));
+    check("affine", |c| c.x("x").affine(1.7, -0.4));
+    check("add_scalar", |c| c.x("x").add_scalar(2.5));
+    check("mul_scalar", |c| c.x("x").mul_scalar(-3.0));
+    check("powf_2", |c| c.x("x").powf(2.0));
+    check("powf_3", |c| c.x("x").powf(3.0));
+    check("powf_0.5", |c| c.x("x").powf(0.5));
+    check("powf_-1", |c| c.x("x").powf(-1.0));
+}
+
+#[test]
+fn conventions_at_kinks_match_pytorch() {
+    // Inputs exactly on the kinks: relu'(0) = 0, leaky_relu'(0) = slope, |x|'(0) = 0,
+    // elu'(0) = α, hinge'(kink) = 0, and max splits the gradient evenly among ties
+    // (torch.amax) — all as PyTorch. clamp passes the gradient at both bounds (lo ≤ x ≤ hi),
+    // the subgradient 1 PyTorch documented and used for years; recent PyTorch (2.15, the one
+    // that wrote the goldens) returns 0 at the bounds of a scalar clamp, so the kink_clamp
+    // golden spells the documented convention out (see scripts/goldens.py).
+    check("kink_relu", |c| c.x("x").relu());
+    check("kink_leaky_relu", |c| c.x("x").leaky_relu(0.2));
+    check("kink_abs", |c| c.x("x").abs());
+    check("kink_elu", |c| c.x("x").elu(0.7));
+    check("kink_clamp", |c| c.x("x").clamp(-0.5, 0.8));
+    check("kink_hinge", |c| losses::hinge(c.x("x"), 1.0));
+    check("kink_max_ties", |c| c.x("x").max(&[1], false));
+    check("kink_max_ties_all", |c| c.x("x").max(&[], false));
+}
+
+#[test]
+fn broadcasting_binary_ops_match_pytorch() {
+    type Op = fn(&Tensor, &Tensor) -> Result<Tensor>;
+    let ops: [(&str, Op); 4] = [
+        ("add", Tensor::add),
+        ("sub", Tensor::sub),
+        ("mul", Tensor::mul),
+        ("div", Tensor::div),
+    ];
+    for (op, f) in ops {
+        for shapes in [
+            "7x33_7x33",
+            "3x4_4",
+            "3x1_1x4",
+            "3x4_s",
+            "s_3x4",
+            "2x3x4_3x1",
+        ] {
+            check(&format!("{op}_{shapes}"), |c| f(c.x("a"), c.x("b")));
+        }
+    }
+    check("lerp", |c| c.x("a").lerp(c.x("b"), c.x("t")));
+}
+
+#[test]
+fn select_matches_pytorch() {
+    check("select_3x4_4", |c| c.x("cond").select(c.x("a"), c.x("b")));
+    check("select_3x1_s_3x4", |c| {
+        c.x("cond").select(c.x("a"), c.x("b"))
+    });
+}
+
+fn reduce_axes(name: &str) -> Vec<isize> {
+    match name {
+        "all" => vec![],
+        "0" => vec![0],
+        "1" => vec![1],
+        "2" => vec![2],
+        "02" => vec![0, 2],
+        "12" => vec![1, 2],
+        "01" => vec![0, 1],
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn sum_mean_max_over_axis_sets_match_pytorch() {
+    for op in ["sum", "mean", "max"] {
+        for an in ["all", "0", "1", "2", "02", "12", "01"] {
+            for keep in [false, true] {
+                let name = format!("{op}_ax{an}_{}", if keep { "keep" } else { "drop" });
+                let axes = reduce_axes(an);
+                check(&name, |c| {
+                    let x = c.x("x");
+                    match op {
+                        "sum" => x.sum(&axes, keep),
+                        "mean" => x.mean(&axes, keep),
+                        _ => x.max(&axes, keep),
+                    }
+                });
+            }
+        }
+    }
+    check("sum_4x1x33_ax1", |c| c.x("x").sum(&[1], false));
+    check("max_4x1x33_ax1", |c| c.x("x").max(&[1], false));
+    check("mean_300x2_ax0", |c| c.x("x").mean(&[0], false));
+    check("max_300x2_ax0", |c| c.x("x").max(&[0], false));
+    check("sum_1_all", |c| c.x("x").sum_all());
+    check("sum_to_2x3x4_3x1", |c| c.x("x").sum_to(&[3, 1]));
+}
+
+#[test]
+fn layout_ops_match_pytorch() {
+    check("reshape_3x4x5_6x10", |c| c.x("x").reshape(&[6, 10]));
+    check("reshape_7x33_231", |c| c.x("x").reshape(&[231]));
+    check("permute_201", |c| c.x("x").permute(&[2, 0, 1]));
+    check("permute_3102", |c| c.x("x").permute(&[3, 1, 0, 2]));
+    check("transpose_02", |c| c.x("x").transpose(0, 2));
+    check("transpose_m1m2", |c| c.x("x").transpose(-1, -2));
+    check("broadcast_3x1_2x3x4", |c| c.x("x").broadcast_to(&[2, 3, 4]));
+    check("broadcast_4_3x4", |c| c.x("x").broadcast_to(&[3, 4]));
+    check("broadcast_s_2x3", |c| c.x("x").broadcast_to(&[2, 3]));
+    check("broadcast_1x7_33x7", |c| c.x("x").broadcast_to(&[33, 7]));
+    check("narrow_ax1", |c| c.x("x").narrow(1, 2, 3));
+    check("narrow_axm1_len1", |c| c.x("x").narrow(-1, 0, 1));
+    check("narrow_ax0_last", |c| c.x("x").narrow(0, 3, 1));
+    check("pad_into_ax1", |c| c.x("x").pad_into(1, 2, 7));
+    check("pad_into_ax0", |c| c.x("x").pad_into(0, 0, 3));
+    check("pad_into_axm1_end", |c| c.x("x").pad_into(-1, 32, 33));
+    check("concat_ax1", |c| {
+        Tensor::concat(&[c.x("a"), c.x("b"), c.x("c")], 1)
+    });
+    check("concat_ax0", |c| Tensor::concat(&[c.x("a"), c.x("b")], 0));
+    check("concat_axm1", |c| Tensor::concat(&[c.x("a"), c.x("b")], -1));
+}
+
+#[test]
+fn matmul_all_transposes_and_batch_broadcasts_match_pytorch() {
+    let mut cases: Vec<(&str, bool, bool)> = Vec::new();
+    for name in ["2d", "3d", "b1_3d", "2d_3d"] {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            cases.push((name, ta, tb));
+        }
+    }
+    for name in ["2d_edges", "2d_k1", "2d_vec", "3d_2d", "3d_b1"] {
+        cases.push((name, false, false));
+    }
+    cases.push(("2d_edges", true, true));
+    for (name, ta, tb) in cases {
+        let tag = |t: bool| if t { "t" } else { "n" };
+        check(&format!("matmul_{name}_{}{}", tag(ta), tag(tb)), |c| {
+            c.x("a").matmul_t(c.x("b"), ta, tb)
+        });
+    }
+}
+
+#[test]
+fn gather_and_scatter_rows_match_pytorch() {
+    check("gather_rows_5x7", |c| c.x("t").gather_rows(c.x("idx")));
+    check("gather_rows_6", |c| c.x("t").gather_rows(c.x("idx")));
+    check("gather_rows_4x2x3", |c| c.x("t").gather_rows(c.x("idx")));
+    check("scatter_add_rows_8x7_v5", |c| {
+        c.x("s").scatter_add_rows(c.x("idx"), 5)
+    });
+    check("scatter_add_rows_3_v4", |c| {
+        c.x("s").scatter_add_rows(c.x("idx"), 4)
+    });
+}
+
+#[test]
+fn softmax_and_log_softmax_match_pytorch() {
+    for (shape, axis) in [
+        ("5x7", -1),
+        ("3x33", 1),
+        ("4x1", -1),
+        ("7x5", 0),
+        ("2x3x4", 1),
+    ] {
+        check(&format!("softmax_{shape}_ax{axis}"), |c| {
+            c.x("x").softmax(axis)
+        });
+        check(&format!("log_softmax_{shape}_ax{axis}"), |c| {
+            c.x("x").log_softmax(axis)
+        });
+    }
+}
+
+#[test]
+fn losses_match_pytorch() {
+    check("bce_with_logits", |c| {
+        losses::bce_with_logits(c.x("x"), c.x("y"))
+    });
+    check("bce_with_logits_bcast", |c| {
+        losses::bce_with_logits(c.x("x"), c.x("y"))
+    });
+    check("bce", |c| losses::bce(c.x("p"), c.x("y")));
+    check("bce_5x7", |c| losses::bce(c.x("p"), c.x("y")));
+    for shape in ["6x5", "3x33", "4x1"] {
+        check(&format!("softmax_cross_entropy_{shape}"), |c| {
+            losses::softmax_cross_entropy(c.x("x"), c.x("labels"))
+        });
+    }
+    check("hinge_pos", |c| losses::hinge(c.x("x"), 1.0));
+    check("hinge_neg", |c| losses::hinge(c.x("x"), -1.0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finite differences
+// ---------------------------------------------------------------------------------------------
+
+/// Directional-derivative check of F(xs) = Σ w·f(xs) (w fixed, random): the analytic
+/// ⟨∇F, d⟩ from the tape against (F(x + h·d) − F(x − h·d)) / 2h evaluated on the GPU in f32,
+/// along a random direction d. The tolerance is `rtol` of |⟨∇F, d⟩| + (Σᵢ (∂ᵢF·dᵢ)²)^½, the
+/// second term being the typical size of a directional derivative along a random direction,
+/// so that a direction nearly orthogonal to ∇F cannot make the check flaky.
+fn fd_check(
+    name: &str,
+    inputs: &[(Vec<f32>, Vec<usize>)],
+    h: f32,
+    rtol: f64,
+    f: impl Fn(&[Tensor]) -> Result<Tensor>,
+) {
+    let seed = name
+        .bytes()
+        .fold(7u64, |s, b| s.wrapping_mul(31).wrapping_add(b as u64));
+    let vars: Vec<Tensor> = inputs.iter().map(|(v, s)| var(v, s)).collect();
+    let out = f(&vars).unwrap();
+    let w = t(&rand_vec(out.numel(), seed ^ 1, -1.0, 1.0), out.shape());
+    let objective = |o: Tensor| o.mul(&w)?.sum_all();
+    let y = objective(out).unwrap();
+    let refs: Vec<&Tensor> = vars.iter().collect();
+    let grads = grad(&[&y], &refs, false).unwrap();
+    let dirs: Vec<Vec<f32>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, (v, _))| rand_vec(v.len(), seed ^ (100 + i as u64), -1.0, 1.0))
+        .collect();
+    let mut analytic = 0.0;
+    let mut spread2 = 0.0;
+    for (g, d) in grads.iter().zip(&dirs) {
+        let g = g.to_vec().unwrap();
+        analytic += dot(&g, d);
+        spread2 += g
+            .iter()
+            .zip(d)
+            .map(|(&a, &b)| (a as f64 * b as f64).powi(2))
+            .sum::<f64>();
+    }
+    let at = |sign: f32| -> f64 {
+        let moved: Vec<Tensor> = inputs
+            .iter()
+            .zip(&dirs)
+            .map(|((v, s), d)| {
+                let m: Vec<f32> = v.iter().zip(d).map(|(&x, &dx)| x + sign * h * dx).collect();
+                t(&m, s)
+            })
+            .collect();
+        no_grad(|| objective(f(&moved)?)).unwrap().item().unwrap() as f64
+    };
+    let numeric = (at(1.0) - at(-1.0)) / (2.0 * h as f64);
+    let tol = rtol * (analytic.abs() + spread2.sqrt());
+    eprintln!("{name}: finite difference {numeric}, analytic {analytic}, tolerance {tol}");
+    assert!(
+        (numeric - analytic).abs() <= tol,
+        "{name}: finite difference {numeric} vs analytic {analytic} (tolerance {tol})"
+    );
+}
+
+fn rv(shape: &[usize], seed: u64, lo: f32, hi: f32) -> (Vec<f32>, Vec<usize>) {
+    (
+        rand_vec(shape.iter().product(), seed, lo, hi),
+        shape.to_vec(),
+    )
+}
+
+#[test]
+fn finite_differences_of_unary_ops() {
+    let x = || vec![rv(&[7, 33], 1, -2.0, 2.0)];
+    let pos = || vec![rv(&[7, 33], 2, 0.3, 3.0)];
+    fd_check("exp", &x(), 1e-2, 2e-2, |v| v[0].exp());
+    fd_check("tanh", &x(), 1e-2, 2e-2, |v| v[0].tanh());
+    fd_check("sigmoid", &x(), 1e-2, 2e-2, |v| v[0].sigmoid());
+    fd_check("softplus", &x(), 1e-2, 2e-2, |v| v[0].softplus());
+    fd_check("elu", &x(), 1e-2, 2e-2, |v| v[0].elu(1.0));
+    fd_check("powf3", &x(), 1e-2, 2e-2, |v| v[0].powf(3.0));
+    fd_check("log", &pos(), 1e-2, 2e-2, |v| v[0].log());
+    fd_check("sqrt", &pos(), 1e-2, 2e-2, |v| v[0].sqrt());
+    fd_check("rsqrt", &pos(), 1e-2, 2e-2, |v| v[0].rsqrt());
+    // Piecewise-linear: a small step, so few elements cross the kink.
+    fd_check("leaky_relu", &x(), 1e-3, 2e-2, |v| v[0].leaky_relu(0.3));
+}
+
+#[test]
+fn finite_differences_of_composites() {
+    fd_check(
+        "div_broadcast",
+        &[rv(&[7, 33], 3, -1.0, 1.0), rv(&[33], 4, 0.5, 2.0)],
+        1e-2,
+        2e-2,
+        |v| v[0].div(&v[1]),
+    );
+    fd_check(
+        "matmul_t_batched",
+        &[rv(&[3, 33, 7], 5, -1.0, 1.0), rv(&[1, 33, 5], 6, -1.0, 1.0)],
+        1e-2,
+        2e-2,
+        |v| v[0].matmul_t(&v[1], true, false)?.tanh(),
+    );
+    fd_check("softmax", &[rv(&[5, 33], 7, -3.0, 3.0)], 1e-2, 2e-2, |v| {
+        v[0].softmax(-1)
+    });
+    fd_check(
+        "log_softmax_ax0",
+        &[rv(&[7, 5], 8, -3.0, 3.0)],
+        1e-2,
+        2e-2,
+        |v| v[0].log_softmax(0),
+    );
+    fd_check(
+        "mean_max",
+        &[rv(&[2, 7, 33], 9, -1.0, 1.0)],
+        1e-3,
+        2e-2,
+        |v| {
+            v[0].square()?
+                .mean(&[0, 2], true)?
+                .mul(&v[0].max(&[1], true)?)
+        },
+    );
+    fd_check(
+        "layout",
+        &[rv(&[4, 7, 5], 10, -1.0, 1.0), rv(&[4, 2, 5], 11, -1.0, 1.0)],
+        1e-2,
+        2e-2,
+        |v| {
+            let a = v[0].permute(&[2, 0, 1])?.narrow(2, 1, 4)?.exp()?;
+            let b = v[1].permute(&[2, 0, 1])?.pad_into(2, 0, 3)?;
+            Tensor::concat(&[&a, &b], -1)?.broadcast_to(&[2, 5, 4, 7])
+        },
+    );
+    let idx = Tensor::from_u32(&gpu(), &[2, 0, 2, 4, 1], &[5]).unwrap();
+    fd_check(
+        "gather_scatter",
+        &[rv(&[5, 7], 12, -1.0, 1.0)],
+        1e-2,
+        2e-2,
+        |v| v[0].gather_rows(&idx)?.sigmoid()?.scatter_add_rows(&idx, 6),
+    );
+    let labels = Tensor::from_u32(&gpu(), &[3, 0, 6, 6], &[4]).unwrap();
+    fd_check(
+        "softmax_cross_entropy",
+        &[rv(&[4, 7], 13, -2.0, 2.0)],
+        1e-2,
+        2e-2,
+        |v| losses::softmax_cross_entropy(&v[0], &labels),
+    );
+    fd_check(
+        "bce_with_logits",
+        &[rv(&[8, 1], 14, -3.0, 3.0), rv(&[8, 1], 15, 0.0, 1.0)],
+        1e-2,
+        2e-2,
+        |v| losses::bce_with_logits(&v[0], &v[1]),
+    );
+    fd_check(
+        "bce",
+        &[rv(&[8, 1], 16, 0.1, 0.9), rv(&[8, 1], 17, 0.0, 1.0)],
+        1e-3,
+        2e-2,
+        |v| losses::bce(&v[0], &v[1]),
+    );
+}
+
+#[test]
+fn finite_differences_catch_a_wrong_gradient() {
+    // The checker itself must be able to fail: a function whose tape gradient is deliberately
+    // wrong (the gradient of a detached factor is missing) is rejected.
+    let r = std::panic::catch_unwind(|| {
+        fd_check("wrong", &[rv(&[7, 33], 18, 0.5, 2.0)], 1e-2, 2e-2, |v| {
+            v[0].mul(&v[0].detach())
+        })
+    });
+    assert!(
+        r.is_err(),
+        "a wrong gradient passed the finite-difference check"
+    );
+}
