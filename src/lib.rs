@@ -8,8 +8,12 @@
 //! - [`nn`]: layers with PyTorch `state_dict` names; [`optim`]: fused optimizer updates.
 
 pub mod autograd;
+pub mod data;
 pub mod error;
+pub mod gan;
 pub mod gpu;
+pub mod models;
+pub mod io;
 pub mod nn;
 pub mod ops;
 pub mod optim;
