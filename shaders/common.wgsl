@@ -9,10 +9,12 @@ fn at8(a: array<vec4<u32>, 2>, i: u32) -> u32 {
     return a[i / 4u][i % 4u];
 }
 
-// eˣ − 1 without the cancellation of exp(v) - 1 near 0 (series for |v| < 1e-2).
+// eˣ − 1 without the cancellation of exp(v) - 1 near 0: Taylor series to v⁸ for |v| < 0.5
+// (truncation < 2⁻²⁶ relative), where exp(v) − 1 would lose up to log2(1/|v|) bits.
 fn expm1(v: f32) -> f32 {
-    if (abs(v) < 1e-2) {
-        return v * (1.0 + v * (0.5 + v * (1.0 / 6.0 + v / 24.0)));
+    if (abs(v) < 0.5) {
+        return v * (1.0 + v * (1.0 / 2.0 + v * (1.0 / 6.0 + v * (1.0 / 24.0 + v * (1.0 / 120.0
+            + v * (1.0 / 720.0 + v * (1.0 / 5040.0 + v * (1.0 / 40320.0))))))));
     }
     return exp(v) - 1.0;
 }
@@ -28,4 +30,12 @@ fn pow_scalar(v: f32, e: f32) -> f32 {
         return select(m, -m, odd && v < 0.0);
     }
     return pow(v, e);
+}
+
+// log(1 + u) for u ≥ 0 without losing u when it is tiny (series below 1e-4).
+fn log1p_small(u: f32) -> f32 {
+    if (u < 1e-4) {
+        return u * (1.0 - 0.5 * u);
+    }
+    return log(1.0 + u);
 }

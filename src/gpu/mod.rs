@@ -5,12 +5,14 @@
 mod adapter;
 mod context;
 mod exec;
+mod peak;
 mod pipeline;
 mod pool;
 pub(crate) mod profile;
 
 pub use adapter::{backend_name, list_adapters, quiet_platform_probes, AdapterSummary, ADAPTER_ENV, NO_ADAPTER_HELP};
 pub use context::Gpu;
+pub use peak::measure_fma_peak;
 pub use exec::{grid, ExecStats};
 pub use pipeline::{render, Kernel};
 pub use pool::{PoolStats, Storage};
