@@ -9,6 +9,7 @@
 mod activation;
 mod attention;
 mod batch_norm;
+mod conv;
 mod dropout;
 mod embedding;
 pub mod init;
@@ -24,11 +25,12 @@ use std::sync::Arc;
 pub use activation::{Act, Activation, Reshape};
 pub use attention::{AttentionMap, SelfAttention};
 pub use batch_norm::{BatchNorm, NormConfig};
+pub use conv::{Conv2d, ConvSpec, ConvTranspose2d};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use init::Init;
 pub use instance_norm::InstanceNorm;
-pub use linear::Linear;
+pub use linear::{Linear, Weight};
 pub use sequential::Sequential;
 pub use spectral_norm::SpectralNorm;
 

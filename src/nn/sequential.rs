@@ -25,6 +25,11 @@ impl Sequential {
         self.layers.push(Box::new(layer));
     }
 
+    /// Appends an already boxed layer.
+    pub fn push_boxed(&mut self, layer: Box<dyn Module>) {
+        self.layers.push(layer);
+    }
+
     pub fn len(&self) -> usize {
         self.layers.len()
     }

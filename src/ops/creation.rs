@@ -52,3 +52,36 @@ impl Tensor {
         Tensor::ones(self.gpu(), self.shape())
     }
 }
+
+const CAST: crate::gpu::Kernel = kernel!("cast", "cast.wgsl");
+
+impl Tensor {
+    /// f32 → u32 by truncation toward zero (negative values and NaN become 0); u32 → u32 copy.
+    /// No gradient. Used to turn uniform draws into class labels on the device.
+    pub fn to_u32(&self) -> Result<Tensor> {
+        self.cast(DType::U32)
+    }
+
+    /// u32 → f32 (exact below 2²⁴); f32 → f32 copy. No gradient.
+    pub fn to_f32(&self) -> Result<Tensor> {
+        self.cast(DType::F32)
+    }
+
+    fn cast(&self, to: DType) -> Result<Tensor> {
+        if self.dtype() == to {
+            return Ok(self.detach());
+        }
+        let out = Tensor::empty(self.gpu(), self.shape(), to, "cast")?;
+        let n = self.numel() as u32;
+        let p = FillParams { n, bits: 0, pad: [0; 2] };
+        let flag = if to == DType::U32 { "true" } else { "false" };
+        self.gpu().launch(
+            &CAST,
+            &[("TO_U32", flag)],
+            bytemuck::bytes_of(&p),
+            &[self.storage(), out.storage()],
+            grid(n as u64, 256),
+        )?;
+        Ok(out)
+    }
+}

@@ -208,7 +208,7 @@ unary_ops! {
     sigmoid => "select(exp(v) / (1.0 + exp(v)), 1.0 / (1.0 + exp(-v)), v >= 0.0)",
         |b| b.grad.mul(&b.output.mul(&b.output.affine(-1.0, 1.0)?)?);
     /// log(1 + eˣ), evaluated without overflow. Backward: g·sigmoid(x).
-    softplus => "max(v, 0.0) + log(1.0 + exp(-abs(v)))",
+    softplus => "max(v, 0.0) + log1p_small(exp(-abs(v)))",
         |b| b.grad.mul(&b.inputs[0].sigmoid()?);
     /// max(x, 0). Backward: g where x > 0 (NOTE: the gradient at 0 is 0, as in PyTorch).
     relu => "max(v, 0.0)", |b| b.grad.mul(&b.inputs[0].compare_scalar(Compare::Gt, 0.0)?);
@@ -287,7 +287,9 @@ impl Tensor {
         )
     }
 
-    /// Clamps to [lo, hi]. Backward: g where lo ≤ x ≤ hi (PyTorch's convention at the bounds).
+    /// Clamps to [lo, hi]. Backward: g where lo ≤ x ≤ hi.
+    /// NOTE: at the bounds the gradient passes (subgradient 1), as PyTorch's derivative table
+    /// long documented; recent PyTorch releases pass 0 there for scalar bounds.
     pub fn clamp(&self, lo: f32, hi: f32) -> Result<Tensor> {
         Ok(
             unary_raw(self, "clamp", "clamp(v, p.alpha, p.beta)", lo, hi)?.record(

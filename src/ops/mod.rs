@@ -3,6 +3,9 @@
 //! differentiated again).
 
 pub(crate) mod broadcast;
+mod conv;
+mod conv_geom;
+mod conv_launch;
 mod creation;
 mod elementwise;
 mod index;
@@ -12,6 +15,7 @@ mod movement;
 mod random;
 mod reduce;
 
+pub use conv_geom::{Conv2dGeom, Padding};
 pub use elementwise::Compare;
 pub use matmul::MatmulKernel;
 pub use random::Generator;

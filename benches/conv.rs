@@ -1,0 +1,174 @@
+//! Convolution benchmarks: `cargo bench --bench conv [-- FILTER ...]`.
+//!
+//! For every Conv and ConvTranspose layer of SPEC.md's `dcgan-28` and `dcgan-64` at batch 64,
+//! times the three kernels a training step runs per layer: forward, input gradient (the
+//! adjoint op) and weight gradient. Prints ms per call, GFLOP/s and the fraction of the
+//! adapter's FMA peak (`tapegan::gpu::measure_fma_peak`). A FILTER keeps the rows whose label
+//! contains it.
+//!
+//! FLOPs are nominal, as usually quoted: 2 · N · Cout · OH · OW · Cin · KH · KW for a conv
+//! (taps that fall on padding included), and the same count of the equivalent conv for a
+//! transposed conv; all three kernels of a layer do that much work.
+//!
+//! Timing: one warm-up call at batch 8 compiles the pipelines (block sizes depend on channel
+//! counts, and on the pixel count only below 64 pixels, so batch 8 picks the same variants as
+//! batch 64 for every layer here). Then calls at batch 64 are recorded back to back and ended
+//! by `Gpu::synchronize` inside the timed region, repeated until ~0.4 s have passed (at least
+//! one call); the mean per call is reported.
+
+use std::time::Instant;
+
+use tapegan::gpu::measure_fma_peak;
+use tapegan::ops::Conv2dGeom;
+use tapegan::{Generator, Gpu, Result, Tensor};
+
+const BATCH: usize = 64;
+const TARGET_S: f64 = 0.4;
+
+/// One layer: (ConvTranspose?, cin, cout, input size, kernel, stride, padding, bias).
+#[derive(Clone, Copy)]
+struct Layer(bool, usize, usize, usize, usize, usize, usize, bool);
+
+const DCGAN_28: [Layer; 8] = [
+    Layer(true, 100, 128, 1, 4, 1, 0, false),
+    Layer(true, 128, 64, 4, 3, 2, 1, false),
+    Layer(true, 64, 32, 7, 4, 2, 1, false),
+    Layer(true, 32, 1, 14, 4, 2, 1, false),
+    Layer(false, 1, 32, 28, 4, 2, 1, false),
+    Layer(false, 32, 64, 14, 4, 2, 1, false),
+    Layer(false, 64, 128, 7, 3, 2, 1, false),
+    Layer(false, 128, 1, 4, 4, 1, 0, false),
+];
+
+const DCGAN_64: [Layer; 10] = [
+    Layer(true, 20, 512, 1, 4, 1, 0, true),
+    Layer(true, 512, 256, 4, 4, 2, 1, true),
+    Layer(true, 256, 128, 8, 4, 2, 1, true),
+    Layer(true, 128, 64, 16, 4, 2, 1, true),
+    Layer(true, 64, 1, 32, 4, 2, 1, true),
+    Layer(false, 1, 64, 64, 4, 2, 1, true),
+    Layer(false, 64, 128, 32, 4, 2, 1, true),
+    Layer(false, 128, 256, 16, 4, 2, 1, true),
+    Layer(false, 256, 512, 8, 4, 2, 1, true),
+    Layer(false, 512, 1, 4, 4, 1, 0, true),
+];
+
+/// The tensors of one layer at batch `n`: input, weight, bias, output gradient.
+struct Operands {
+    x: Tensor,
+    w: Tensor,
+    b: Option<Tensor>,
+    g: Tensor,
+}
+
+impl Layer {
+    fn geom(&self) -> Conv2dGeom {
+        Conv2dGeom::new(self.5, self.6)
+    }
+
+    fn out_size(&self) -> usize {
+        let k = [self.4; 2];
+        let s = [self.3; 2];
+        let out = if self.0 {
+            self.geom().conv_transpose_output_size(s, k)
+        } else {
+            self.geom().conv_output_size(s, k)
+        };
+        out.expect("SPEC layer")[0]
+    }
+
+    fn operands(&self, gpu: &Gpu, rng: &mut Generator, n: usize) -> Result<Operands> {
+        let Layer(t, ci, co, hw, k, ..) = *self;
+        let o = self.out_size();
+        let ws = if t { [ci, co, k, k] } else { [co, ci, k, k] };
+        Ok(Operands {
+            x: rng.normal(gpu, &[n, ci, hw, hw], 0.0, 1.0)?,
+            w: rng.normal(gpu, &ws, 0.0, 0.02)?,
+            b: if self.7 {
+                Some(rng.normal(gpu, &[co], 0.0, 0.02)?)
+            } else {
+                None
+            },
+            g: rng.normal(gpu, &[n, co, o, o], 0.0, 1.0)?,
+        })
+    }
+
+    /// Nominal FLOPs of one kernel of this layer at batch `n`.
+    fn flops(&self, n: usize) -> f64 {
+        let Layer(t, ci, co, hw, k, ..) = *self;
+        let o = self.out_size();
+        let small = if t { hw } else { o };
+        2.0 * (n * ci * co * small * small * k * k) as f64
+    }
+
+    fn label(&self) -> String {
+        let Layer(t, ci, co, hw, k, s, p, _) = *self;
+        let kind = if t { "ConvT" } else { "Conv" };
+        format!("{kind}({ci}→{co}, k{k} s{s} p{p}) {hw}→{}", self.out_size())
+    }
+
+    /// Runs kernel `which` (0 forward, 1 input gradient, 2 weight gradient) once.
+    fn call(&self, which: usize, o: &Operands) -> Result<Tensor> {
+        let g = self.geom();
+        let k = [self.4; 2];
+        match (self.0, which) {
+            (false, 0) => o.x.conv2d(&o.w, o.b.as_ref(), &g),
+            (false, 1) => o.g.conv_transpose2d(&o.w, None, &g),
+            (false, _) => o.x.conv2d_weight_grad(&o.g, &g, k),
+            (true, 0) => o.x.conv_transpose2d(&o.w, o.b.as_ref(), &g),
+            (true, 1) => o.g.conv2d(&o.w, None, &g),
+            (true, _) => o.g.conv2d_weight_grad(&o.x, &g, k),
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    tapegan::gpu::quiet_platform_probes();
+    let gpu = Gpu::new()?;
+    println!("adapter: {}", gpu.adapter().describe());
+    let peak = measure_fma_peak(&gpu)?;
+    println!("FMA peak: {peak:.1} GFLOP/s; batch {BATCH}; nominal FLOPs\n");
+    println!(
+        "{:<8} {:<34} {:<12} {:>10} {:>9} {:>7}",
+        "model", "layer", "kernel", "ms/call", "GFLOP/s", "% peak"
+    );
+    let mut rng = Generator::new(7);
+    let start = Instant::now();
+    for (model, layers) in [("dcgan-28", &DCGAN_28[..]), ("dcgan-64", &DCGAN_64[..])] {
+        for layer in layers {
+            let label = layer.label();
+            for (which, kernel) in ["forward", "input grad", "weight grad"].iter().enumerate() {
+                let row = format!("{model} {label} {kernel}");
+                if !filters.is_empty() && !filters.iter().any(|f| row.contains(f.as_str())) {
+                    continue;
+                }
+                let warm = layer.operands(&gpu, &mut rng, 8)?;
+                drop(layer.call(which, &warm)?);
+                let ops = layer.operands(&gpu, &mut rng, BATCH)?;
+                gpu.synchronize()?;
+                let (mut calls, t0) = (0usize, Instant::now());
+                while calls == 0 || t0.elapsed().as_secs_f64() < TARGET_S {
+                    let reps = if calls == 0 { 1 } else { calls };
+                    for _ in 0..reps {
+                        drop(layer.call(which, &ops)?);
+                    }
+                    gpu.synchronize()?;
+                    calls += reps;
+                }
+                let s = t0.elapsed().as_secs_f64() / calls as f64;
+                let gflops = layer.flops(BATCH) / s / 1e9;
+                println!(
+                    "{model:<8} {label:<34} {kernel:<12} {:>10.2} {gflops:>9.2} {:>6.1}%",
+                    s * 1e3,
+                    100.0 * gflops / peak
+                );
+            }
+        }
+    }
+    println!("\ntotal {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}

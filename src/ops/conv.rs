@@ -1,0 +1,149 @@
+//! 2-D convolution as three primitive ops, closed under differentiation:
+//! `conv2d`, `conv_transpose2d` and `conv2d_weight_grad` (NCHW, f32, no groups/dilation).
+//!
+//! All three share one resolved geometry (`ConvDims`): big position `o·s − p + k` meets small
+//! position `o` at tap `k`. With `C` = conv2d (big x → small y, weight `[Co, Ci, K]`),
+//! `T` = conv_transpose2d (small → big, weight `[Cs, Cb, K]`, PyTorch's layout) and
+//! `Wg(X, G)[co, ci, k] = Σ_{n,o} G[n, co, o]·X[n, ci, o·s − p + k]`, the backward rules are
+//! (each derived by writing the op as a sum over the same index triples and reading off the
+//! coefficient of the differentiated variable):
+//! - `y = C(x, w) + b`:  dx = T(g, w),  dw = Wg(x, g),  db = Σ_{n,h,w} g.
+//! - `y = T(x, w) + b`:  dx = C(g, w),  dw = Wg(g, x),  db = Σ_{n,h,w} g.
+//! - `y = Wg(X, G)`, incoming H (weight-shaped): dX = T(G, H),  dG = C(X, H).
+//!
+//! Each rule is again made of these ops, carried out with the same `ConvDims`, so gradients of
+//! gradients (WGAN-GP through conv layers) need nothing more. Kernels: `shaders/conv2d.wgsl`
+//! (conv and transposed conv, gather form) and `shaders/conv2d_weight_grad.wgsl`, launched by
+//! `conv_launch.rs`; geometry in `conv_geom.rs`.
+
+use super::conv_geom::{Conv2dGeom, ConvDims};
+use super::conv_launch::{gather_raw, nchw, wgrad_raw};
+use crate::error::{Error, Result};
+use crate::tensor::{fmt_shape, Tensor};
+
+/// `C(x, w) + b`, recorded.
+fn conv_op(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, d: ConvDims) -> Result<Tensor> {
+    let y = gather_raw("conv2d", x, w, bias, &d, false)?;
+    let mut inputs = vec![x, w];
+    inputs.extend(bias);
+    Ok(y.record("conv2d", &inputs, move |bw| {
+        let (x, w, g) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
+        let mut grads = vec![
+            bw.needs[0].then(|| convt_op(g, w, None, d)).transpose()?,
+            bw.needs[1].then(|| wgrad_op(x, g, d)).transpose()?,
+        ];
+        if bw.inputs.len() == 3 {
+            grads.push(bw.needs[2].then(|| g.sum(&[0, 2, 3], false)).transpose()?);
+        }
+        Ok(grads)
+    }))
+}
+
+/// `T(x, w) + b`, recorded.
+fn convt_op(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, d: ConvDims) -> Result<Tensor> {
+    let y = gather_raw("conv_transpose2d", x, w, bias, &d, true)?;
+    let mut inputs = vec![x, w];
+    inputs.extend(bias);
+    Ok(y.record("conv_transpose2d", &inputs, move |bw| {
+        let (x, w, g) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
+        let mut grads = vec![
+            bw.needs[0].then(|| conv_op(g, w, None, d)).transpose()?,
+            bw.needs[1].then(|| wgrad_op(g, x, d)).transpose()?,
+        ];
+        if bw.inputs.len() == 3 {
+            grads.push(bw.needs[2].then(|| g.sum(&[0, 2, 3], false)).transpose()?);
+        }
+        Ok(grads)
+    }))
+}
+
+/// `Wg(big, small)`, recorded.
+fn wgrad_op(big: &Tensor, small: &Tensor, d: ConvDims) -> Result<Tensor> {
+    let y = wgrad_raw("conv2d_weight_grad", big, small, &d)?;
+    Ok(y.record("conv2d_weight_grad", &[big, small], move |bw| {
+        let (big, small, h) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
+        Ok(vec![
+            bw.needs[0]
+                .then(|| convt_op(small, h, None, d))
+                .transpose()?,
+            bw.needs[1].then(|| conv_op(big, h, None, d)).transpose()?,
+        ])
+    }))
+}
+
+impl Tensor {
+    /// 2-D convolution of `self` `[N, Ci, H, W]` with `weight` `[Co, Ci, KH, KW]` plus an
+    /// optional `bias` `[Co]`: `[N, Co, OH, OW]` (cross-correlation, as in PyTorch).
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        geom: &Conv2dGeom,
+    ) -> Result<Tensor> {
+        const OP: &str = "conv2d";
+        let [_, ci, h, w] = nchw(OP, "input", self)?;
+        let ws = nchw(OP, "weight", weight)?;
+        if ws[1] != ci {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "input {} has {ci} channels but weight {} expects {} (layout [Cout, Cin, KH, KW])",
+                    fmt_shape(self.shape()),
+                    fmt_shape(weight.shape()),
+                    ws[1]
+                ),
+            ));
+        }
+        let d = geom.resolve_conv(OP, [h, w], [ws[2], ws[3]])?;
+        conv_op(self, weight, bias, d)
+    }
+
+    /// 2-D transposed convolution of `self` `[N, Ci, H, W]` with `weight` `[Ci, Co, KH, KW]`
+    /// (PyTorch's `ConvTranspose2d` layout) plus an optional `bias` `[Co]`: the adjoint of
+    /// [`Tensor::conv2d`] with the same geometry, `[N, Co, OH, OW]`.
+    pub fn conv_transpose2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        geom: &Conv2dGeom,
+    ) -> Result<Tensor> {
+        const OP: &str = "conv_transpose2d";
+        let [_, ci, h, w] = nchw(OP, "input", self)?;
+        let ws = nchw(OP, "weight", weight)?;
+        if ws[0] != ci {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "input {} has {ci} channels but weight {} expects {} (layout [Cin, Cout, KH, KW])",
+                    fmt_shape(self.shape()),
+                    fmt_shape(weight.shape()),
+                    ws[0]
+                ),
+            ));
+        }
+        let d = geom.resolve_transpose(OP, [h, w], [ws[2], ws[3]])?;
+        convt_op(self, weight, bias, d)
+    }
+
+    /// dL/dW `[Co, Ci, KH, KW]` of `conv2d(self, W, geom)` for `self` `[N, Ci, H, W]` and
+    /// output gradient `grad_out` `[N, Co, OH, OW]`. Differentiable.
+    ///
+    /// For a transposed convolution's weight `[Ci, Co, KH, KW]`, pass its output gradient as
+    /// `self` and its input as `grad_out`, with the transposed convolution's own `geom`
+    /// (`output_padding` is ignored here: the sizes of `self` already fix it).
+    pub fn conv2d_weight_grad(
+        &self,
+        grad_out: &Tensor,
+        geom: &Conv2dGeom,
+        kernel: [usize; 2],
+    ) -> Result<Tensor> {
+        const OP: &str = "conv2d_weight_grad";
+        let [_, _, h, w] = nchw(OP, "input", self)?;
+        let geom = Conv2dGeom {
+            output_padding: [0, 0],
+            ..*geom
+        };
+        let d = geom.resolve_conv(OP, [h, w], kernel)?;
+        wgrad_op(self, grad_out, d)
+    }
+}

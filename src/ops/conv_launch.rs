@@ -1,0 +1,549 @@
+//! Kernel launches of the convolution ops (unrecorded): the gather kernel that computes
+//! `conv2d` and `conv_transpose2d` (`shaders/conv2d.wgsl`), and the weight-gradient kernels
+//! (`conv2d_weight_grad.wgsl`, and `conv2d_weight_grad_taps.wgsl` for inputs with few
+//! channels). `conv.rs` records them.
+//!
+//! Block sizes are chosen per call from the channel counts; the register blocks are unrolled
+//! in the WGSL text itself (`//#unroll v N` … `//#end`, expanded here before compilation)
+//! because drivers do not reliably unroll loops over local arrays — lavapipe left them as
+//! loops, which both spills the accumulators and spends its per-invocation loop budget.
+//!
+//! NOTE: lavapipe (Mesa's gallivm) ends an invocation after 65535 loop iterations in total,
+//! silently. On CPU adapters every dispatch here is sized so that no invocation comes near
+//! that: the gather kernel splits long channel reductions into accumulating dispatches, the
+//! weight-gradient kernel splits its reduction into more chunks.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use super::bytes_of;
+use super::conv_geom::ConvDims;
+use crate::autograd::no_grad;
+use crate::error::{Error, Result};
+use crate::gpu::Kernel;
+use crate::tensor::{fmt_shape, DType, Tensor};
+
+const CONV_SRC: &str = include_str!("../../shaders/conv2d.wgsl");
+const WGRAD_SRC: &str = include_str!("../../shaders/conv2d_weight_grad.wgsl");
+const WGRAD_TAPS_SRC: &str = include_str!("../../shaders/conv2d_weight_grad_taps.wgsl");
+
+/// Loop iterations one invocation may spend on a CPU adapter (lavapipe stops at 65535).
+const LOOP_BUDGET: usize = 30_000;
+/// Largest workgroup count per grid dimension wgpu guarantees.
+const MAX_GROUPS: usize = 65535;
+
+/// Expands `//#unroll v N` … `//#end` blocks (nestable): the body is repeated N times with
+/// every `{v}` replaced by 0, 1, …, N−1. N is a literal or a key of `counts`.
+fn unroll(src: &str, counts: &[(&str, usize)]) -> String {
+    fn block<'a>(
+        lines: &mut impl Iterator<Item = &'a str>,
+        counts: &[(&str, usize)],
+        out: &mut Vec<String>,
+    ) {
+        while let Some(line) = lines.next() {
+            let t = line.trim();
+            if t == "//#end" {
+                return;
+            }
+            let Some(spec) = t.strip_prefix("//#unroll ") else {
+                out.push(line.to_string());
+                continue;
+            };
+            let mut it = spec.split_whitespace();
+            let (var, n) = (it.next().unwrap_or(""), it.next().unwrap_or("0"));
+            let n = counts
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map_or_else(|| n.parse().unwrap_or(0), |c| c.1);
+            let mut body = Vec::new();
+            block(lines, counts, &mut body);
+            let pat = format!("{{{var}}}");
+            for i in 0..n {
+                out.extend(body.iter().map(|l| l.replace(&pat, &i.to_string())));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    block(&mut src.lines(), counts, &mut out);
+    out.join("\n")
+}
+
+/// The kernel `name` with its blocks unrolled for `counts`; expanded once per variant.
+fn unrolled(name: &'static str, src: &'static str, counts: &[(&str, usize)]) -> Kernel {
+    static CACHE: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let key = format!("{name}{counts:?}");
+    let mut map = CACHE.get_or_init(Mutex::default).lock().unwrap();
+    let source = *map
+        .entry(key)
+        .or_insert_with(|| Box::leak(unroll(src, counts).into_boxed_str()));
+    Kernel { name, source }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct GatherParams {
+    dims: [u32; 18],
+    ci0: u32,
+    ci1: u32,
+    flags: u32,
+    bias_div: u32,
+    pad: [u32; 2],
+}
+
+/// Flags of the gather kernel (`p.flags` in conv2d.wgsl).
+const TRANSPOSED: u32 = 1;
+const BIAS: u32 = 2;
+const ACCUM: u32 = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct WgradParams {
+    dims: [u32; 14],
+    /// conv2d_weight_grad.wgsl: 1 when the small side is on the lanes;
+    /// conv2d_weight_grad_taps.wgsl: the number of (channel, tap) entries.
+    extra: u32,
+    pad: u32,
+}
+
+/// `[N, C, H, W]` of an f32 operand, or a shape error naming `what`.
+pub(crate) fn nchw(op: &'static str, what: &str, t: &Tensor) -> Result<[usize; 4]> {
+    t.expect_dtype(op, DType::F32)?;
+    match *t.shape() {
+        [n, c, h, w] => Ok([n, c, h, w]),
+        _ => Err(Error::shape(
+            op,
+            format!(
+                "{what} must have rank 4 (NCHW), got shape {}",
+                fmt_shape(t.shape())
+            ),
+        )),
+    }
+}
+
+fn u32s<const N: usize>(op: &'static str, v: [usize; N]) -> Result<[u32; N]> {
+    let mut out = [0u32; N];
+    for (o, &x) in out.iter_mut().zip(&v) {
+        *o = u32::try_from(x).map_err(|_| Error::shape(op, "dimension exceeds u32"))?;
+    }
+    Ok(out)
+}
+
+fn check_groups(op: &'static str, groups: [usize; 3], shape: &[usize]) -> Result<[u32; 3]> {
+    if groups.iter().any(|&g| g > MAX_GROUPS) {
+        return Err(Error::shape(
+            op,
+            format!("output of shape {shape:?} is too large for one dispatch"),
+        ));
+    }
+    Ok(groups.map(|g| g as u32))
+}
+
+/// Whether to use the CPU-adapter block sizes: yes on a CPU adapter, unless the environment
+/// variable `TAPEGAN_CONV_BLOCKS` says `gpu` (or `cpu`). The override exists so the tests can
+/// check the GPU configuration on a machine without a GPU; results never depend on it.
+fn cpu_blocks(cpu: bool) -> bool {
+    match std::env::var("TAPEGAN_CONV_BLOCKS").as_deref() {
+        Ok("gpu") => false,
+        Ok("cpu") => true,
+        _ => cpu,
+    }
+}
+
+/// Register block (output channels CB × pixels PB) and workgroup size of the gather kernel.
+///
+/// On a CPU adapter each per-invocation load is a gather of eight scalar loads, measured at
+/// ~35 FMAs' worth on lavapipe, so large blocks pay even though their accumulators spill:
+/// per CPU-second, 8×8 gave 1.2 GFLOP, 16×16 2.2, 32×16 2.8 and 32×32 4.0 — but compiling
+/// took ~1.5, 2, 5 and 15 s, so CPUs use 32×16 (32×8 when there are few pixels; more pixels
+/// when there are few channels). GPUs keep a register-sized 8×8 block and 64-wide workgroups.
+fn gather_block(cpu: bool, cd: usize, npix: usize) -> (usize, usize, usize) {
+    let cb = cd.next_power_of_two().min(if cpu { 32 } else { 8 });
+    let pb = if !cpu {
+        if cb >= 8 {
+            8
+        } else {
+            16
+        }
+    } else if cb >= 32 {
+        if npix <= 64 {
+            8
+        } else {
+            16
+        }
+    } else {
+        (512 / cb).min(32)
+    };
+    (cb, pb, if cpu { 8 } else { 64 })
+}
+
+/// Register block (uniform-side channels UB × lane-side channels LB) and workgroup size of the
+/// weight-gradient kernel; the same trade-off as [`gather_block`].
+fn wgrad_block(cpu: bool, nu: usize, nl: usize) -> (usize, usize, usize) {
+    let wg = if cpu { 8 } else { 64 };
+    let ub = nu.min(if cpu { 32 } else { 8 });
+    let lb = nl.div_ceil(wg).clamp(1, if cpu { 16 } else { 8 });
+    (ub, lb, wg)
+}
+
+/// The gather kernel: conv (`src` big → small) or transposed conv (`src` small → big), plus
+/// bias. Checks every operand against `d`.
+pub(crate) fn gather_raw(
+    op: &'static str,
+    src: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    d: &ConvDims,
+    transposed: bool,
+) -> Result<Tensor> {
+    let [n, cs, sh, sw] = nchw(op, "input", src)?;
+    let ws = nchw(op, "weight", w)?;
+    let (cd, wcs) = if transposed {
+        (ws[1], ws[0])
+    } else {
+        (ws[0], ws[1])
+    };
+    let (s_hw, d_hw) = if transposed {
+        (d.small, d.big)
+    } else {
+        (d.big, d.small)
+    };
+    if wcs != cs || [sh, sw] != s_hw || [ws[2], ws[3]] != d.kernel {
+        return Err(Error::shape(
+            op,
+            format!(
+                "input {} does not fit weight {} (layout {})",
+                fmt_shape(src.shape()),
+                fmt_shape(w.shape()),
+                if transposed {
+                    "[Cin, Cout, KH, KW]"
+                } else {
+                    "[Cout, Cin, KH, KW]"
+                }
+            ),
+        ));
+    }
+    src.same_device(op, w)?;
+    if let Some(b) = bias {
+        b.expect_dtype(op, DType::F32)?;
+        src.same_device(op, b)?;
+        if b.shape() != [cd] {
+            return Err(Error::shape(
+                op,
+                format!("bias must have shape [{cd}], got {}", fmt_shape(b.shape())),
+            ));
+        }
+    }
+    let shape = [n, cd, d_hw[0], d_hw[1]];
+    let taps = d.taps();
+    if shape.contains(&0) {
+        return Tensor::empty(src.gpu(), &shape, DType::F32, op);
+    }
+    if cs == 0 {
+        let z = Tensor::zeros(src.gpu(), &shape)?;
+        return match bias {
+            Some(b) => no_grad(|| z.add(&b.reshape(&[1, cd, 1, 1])?)),
+            None => Ok(z),
+        };
+    }
+    if transposed && d.small == [1, 1] && d.pad == [0, 0] && d.big == d.kernel {
+        // A 1×1 input is a matrix product, y[n, (co, k)] = Σ_ci x[n, ci]·w[ci, (co, k)]: run
+        // it as a 1×1 conv to Co·KH·KW channels reading the weight transposed in place.
+        // (As a transposed conv every pixel would try every tap to find the one that fits.)
+        let one = ConvDims {
+            big: [1, 1],
+            small: [1, 1],
+            kernel: [1, 1],
+            stride: [1, 1],
+            pad: [0, 0],
+        };
+        let (cd, w_ci) = (cd * taps, cd * taps);
+        let g = Gather {
+            n,
+            cs,
+            cd,
+            d: one,
+            transposed: false,
+            w_co: 1,
+            w_ci,
+            bias_div: taps,
+        };
+        return Ok(gather_launch(op, src, w, bias, &g)?.alias(&shape));
+    }
+    let (w_co, w_ci) = if transposed {
+        (taps, cd * taps)
+    } else {
+        (cs * taps, taps)
+    };
+    let g = Gather {
+        n,
+        cs,
+        cd,
+        d: *d,
+        transposed,
+        w_co,
+        w_ci,
+        bias_div: 1,
+    };
+    gather_launch(op, src, w, bias, &g)
+}
+
+/// One launch of the gather kernel: `n` images, `cs` → `cd` channels, weight element
+/// (co, ci, k) at co·w_co + ci·w_ci + k, output channel co adding bias[co / bias_div].
+struct Gather {
+    n: usize,
+    cs: usize,
+    cd: usize,
+    d: ConvDims,
+    transposed: bool,
+    w_co: usize,
+    w_ci: usize,
+    bias_div: usize,
+}
+
+fn gather_launch(
+    op: &'static str,
+    src: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: &Gather,
+) -> Result<Tensor> {
+    let Gather {
+        n,
+        cs,
+        cd,
+        d,
+        transposed,
+        w_co,
+        w_ci,
+        ..
+    } = *g;
+    let (s_hw, d_hw) = if transposed {
+        (d.small, d.big)
+    } else {
+        (d.big, d.small)
+    };
+    let shape = [n, cd, d_hw[0], d_hw[1]];
+    let out = Tensor::empty(src.gpu(), &shape, DType::F32, op)?;
+    let (phases, jy, jx) = if transposed {
+        let s = d.stride;
+        (
+            s[0] * s[1],
+            d.big[0].div_ceil(s[0]),
+            d.big[1].div_ceil(s[1]),
+        )
+    } else {
+        (1, d.small[0], d.small[1])
+    };
+    let npix = n * jy * jx;
+    let taps = d.taps();
+    let cpu = src.gpu().is_cpu();
+    let (cb, pb, wg) = gather_block(cpu_blocks(cpu), cd, npix);
+    // Input channels per dispatch: all of them, unless an invocation would loop too long.
+    let chunk = if cpu {
+        (LOOP_BUDGET / taps.max(1)).saturating_sub(1).max(1)
+    } else {
+        cs
+    };
+    let dims = u32s(
+        op,
+        [
+            n,
+            cs,
+            s_hw[0],
+            s_hw[1],
+            cd,
+            d_hw[0],
+            d_hw[1],
+            npix,
+            d.kernel[0],
+            d.kernel[1],
+            d.stride[0],
+            d.stride[1],
+            d.pad[0],
+            d.pad[1],
+            jy,
+            jx,
+            w_co,
+            w_ci,
+        ],
+    )?;
+    let groups = check_groups(
+        op,
+        [npix.div_ceil(wg * pb), cd.div_ceil(cb), phases],
+        &shape,
+    )?;
+    let kernel = unrolled("conv2d", CONV_SRC, &[("CB", cb), ("PB", pb)]);
+    let (cb_s, pb_s, wg_s) = (cb.to_string(), pb.to_string(), wg.to_string());
+    let defs = [
+        ("CB", cb_s.as_str()),
+        ("PB", pb_s.as_str()),
+        ("WG", wg_s.as_str()),
+    ];
+    // Without a bias any buffer fills binding 4 (the kernel does not read it).
+    let bufs = [
+        src.storage(),
+        w.storage(),
+        out.storage(),
+        bias.unwrap_or(w).storage(),
+    ];
+    for ci0 in (0..cs).step_by(chunk) {
+        let mut flags = if transposed { TRANSPOSED } else { 0 };
+        if ci0 == 0 && bias.is_some() {
+            flags |= BIAS;
+        }
+        if ci0 > 0 {
+            flags |= ACCUM;
+        }
+        let p = GatherParams {
+            dims,
+            ci0: ci0 as u32,
+            ci1: (ci0 + chunk).min(cs) as u32,
+            flags,
+            bias_div: g.bias_div as u32,
+            pad: [0; 2],
+        };
+        src.gpu()
+            .launch(&kernel, &defs, bytes_of(&p), &bufs, groups)?;
+    }
+    Ok(out)
+}
+
+/// The weight gradient `[Cs, Cb, KH, KW]` of the convolution `d` from the big-side tensor
+/// (conv input) and the small-side tensor (conv output gradient). Lanes take the side with
+/// more channels; the other side's channels form the register block, one tap per workgroup —
+/// unless the big side has fewer than 8 channels, when its (channel, tap) pairs form the block
+/// instead (conv2d_weight_grad_taps.wgsl: ~5× fewer loads per FMA for Conv(1→64)).
+pub(crate) fn wgrad_raw(
+    op: &'static str,
+    big: &Tensor,
+    small: &Tensor,
+    d: &ConvDims,
+) -> Result<Tensor> {
+    let [n, cb, bh, bw] = nchw(op, "input", big)?;
+    let [n2, cs, sh, sw] = nchw(op, "output gradient", small)?;
+    big.same_device(op, small)?;
+    if n != n2 || [bh, bw] != d.big || [sh, sw] != d.small {
+        return Err(Error::shape(
+            op,
+            format!(
+                "input {} and output gradient {} do not fit a convolution from {:?} to {:?}",
+                fmt_shape(big.shape()),
+                fmt_shape(small.shape()),
+                d.big,
+                d.small
+            ),
+        ));
+    }
+    let taps = d.taps();
+    let shape = [cs, cb, d.kernel[0], d.kernel[1]];
+    if n == 0 || cs * cb == 0 {
+        return Tensor::zeros(big.gpu(), &shape);
+    }
+    let cpu = big.gpu().is_cpu();
+    let blocks = cpu_blocks(cpu);
+    // Lanes take the side with more channels. When that is the small side and the big side
+    // has only a few channels, the (channel, tap) pairs of the big side form the other block.
+    let swap = cs > cb;
+    let by_taps = swap && cb < 8;
+    let (kernel, ub, lb, wg, gx, gy, extra) = if by_taps {
+        let entries = cb * taps;
+        let (ub, lb, wg) = wgrad_block(blocks, entries.min(16), cs);
+        let kernel = unrolled(
+            "conv2d_weight_grad_taps",
+            WGRAD_TAPS_SRC,
+            &[("UB", ub), ("LB", lb)],
+        );
+        (
+            kernel,
+            ub,
+            lb,
+            wg,
+            cs.div_ceil(wg * lb),
+            entries.div_ceil(ub),
+            entries,
+        )
+    } else {
+        let (nu, nl) = if swap { (cb, cs) } else { (cs, cb) };
+        let (ub, lb, wg) = wgrad_block(blocks, nu, nl);
+        let kernel = unrolled("conv2d_weight_grad", WGRAD_SRC, &[("UB", ub), ("LB", lb)]);
+        let (gx, gy) = (nl.div_ceil(wg * lb), nu.div_ceil(ub) * taps);
+        (kernel, ub, lb, wg, gx, gy, swap as usize)
+    };
+    // Split the reduction (rows of the small image) until there are enough workgroups, with
+    // at least ~64 reduction steps per chunk, and within the loop budget on CPU adapters.
+    let total_rows = n * sh;
+    let target: usize = if cpu { 64 } else { 1024 };
+    let want = target.div_ceil(gx * gy).clamp(1, total_rows);
+    let mut rows = total_rows
+        .div_ceil(want)
+        .max(64usize.div_ceil(sw))
+        .min(total_rows);
+    if cpu {
+        rows = rows.min((LOOP_BUDGET / (sw + 1)).max(1));
+    }
+    let nsplit = total_rows.div_ceil(rows);
+    let groups = check_groups(op, [gx, gy, nsplit], &shape)?;
+    let dims = u32s(
+        op,
+        [
+            n,
+            cb,
+            bh,
+            bw,
+            cs,
+            sh,
+            sw,
+            d.kernel[1],
+            d.stride[0],
+            d.stride[1],
+            d.pad[0],
+            d.pad[1],
+            taps,
+            rows,
+        ],
+    )?;
+    let p = WgradParams {
+        dims,
+        extra: extra as u32,
+        pad: 0,
+    };
+    let out = Tensor::empty(
+        big.gpu(),
+        &[nsplit, cs, cb, d.kernel[0], d.kernel[1]],
+        DType::F32,
+        op,
+    )?;
+    let (ub_s, lb_s, wg_s) = (ub.to_string(), lb.to_string(), wg.to_string());
+    let defs = [
+        ("UB", ub_s.as_str()),
+        ("LB", lb_s.as_str()),
+        ("WG", wg_s.as_str()),
+    ];
+    // conv2d_weight_grad.wgsl binds (uniform side, lane side); the taps kernel (big, small).
+    let (b1, b2) = if swap { (big, small) } else { (small, big) };
+    big.gpu().launch(
+        &kernel,
+        &defs,
+        bytes_of(&p),
+        &[b1.storage(), b2.storage(), out.storage()],
+        groups,
+    )?;
+    if nsplit == 1 {
+        return Ok(out.alias(&shape));
+    }
+    no_grad(|| out.sum(&[0], false))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unroll_repeats_nested_blocks() {
+        let src =
+            "a\n//#unroll c 2\n  x{c}\n  //#unroll j N\n  y{c}_{j} {{K}}\n  //#end\n//#end\nb";
+        let got = super::unroll(src, &[("N", 3)]);
+        assert_eq!(
+            got,
+            "a\n  x0\n  y0_0 {{K}}\n  y0_1 {{K}}\n  y0_2 {{K}}\n  x1\n  y1_0 {{K}}\n  y1_1 {{K}}\n  y1_2 {{K}}\nb"
+        );
+    }
+}
