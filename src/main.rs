@@ -1,35 +1,31 @@
-//! The `tapegan` command line.
+//! The `tapegan` command line: train presets, sample from runs, list presets and adapters.
+//!
+//! Every failure is one line on stderr (`error: …`) and a non-zero exit status.
+
+mod cli;
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("devices") => devices(),
-        _ => {
-            eprintln!("usage: tapegan devices");
-            ExitCode::from(2)
+    tapegan::gpu::quiet_platform_probes();
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("error: internal error: {msg}{at} (this is a bug in tapegan; please report it)");
+    }));
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
-}
-
-fn devices() -> ExitCode {
-    let list = tapegan::gpu::list_adapters();
-    if list.is_empty() {
-        eprintln!("error: {}", tapegan::gpu::NO_ADAPTER_HELP);
-        return ExitCode::FAILURE;
-    }
-    for a in &list {
-        println!("[{}] {}", a.index, a.describe());
-        println!("    driver: {}", a.driver);
-        println!(
-            "    max storage binding: {} MiB, workgroup storage: {} KiB, invocations/workgroup: {}, storage buffers/stage: {}, timestamps: {}",
-            a.max_storage_binding >> 20,
-            a.max_workgroup_storage >> 10,
-            a.max_invocations,
-            a.max_storage_buffers,
-            if a.timestamps { "yes" } else { "no" }
-        );
-    }
-    ExitCode::SUCCESS
 }

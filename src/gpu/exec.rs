@@ -72,11 +72,11 @@ impl Recorder {
     }
 
     /// Submits everything recorded so far. Returns the submission index, if any.
-    fn submit(&mut self, queue: &wgpu::Queue) -> Option<wgpu::SubmissionIndex> {
+    fn submit(&mut self, device: &wgpu::Device, queue: &wgpu::Queue) -> Option<wgpu::SubmissionIndex> {
         self.end_pass();
         let mut encoder = self.encoder.take()?;
         if let Some(p) = self.profiler.as_mut() {
-            p.resolve(&mut encoder);
+            p.resolve(&mut encoder, device);
         }
         if !self.arena.is_empty() {
             queue.write_buffer(&self.arena_buf, 0, &self.arena);
@@ -118,8 +118,9 @@ impl Gpu {
         let mut rec = inner.recorder.lock().unwrap();
         let slot = params.len().max(16).div_ceil(16) * 16;
         let offset = rec.arena.len().div_ceil(rec.align) * rec.align;
-        if (offset + slot) as u64 > ARENA_BYTES {
-            rec.submit(&inner.queue);
+        let profiler_full = rec.profiler.as_ref().is_some_and(|p| p.full());
+        if (offset + slot) as u64 > ARENA_BYTES || profiler_full {
+            rec.submit(&inner.device, &inner.queue);
         }
         let offset = rec.arena.len().div_ceil(rec.align) * rec.align;
         rec.arena.resize(offset, 0);
@@ -168,6 +169,19 @@ impl Gpu {
             p.after(pass);
         }
         rec.stats.dispatches += 1;
+        if rec.profiler.as_ref().is_some_and(|p| !p.in_pass()) {
+            // No in-pass timestamps: time this dispatch alone, submit to completion.
+            let timer = super::profile::WallTimer::start();
+            let idx = rec.submit(&inner.device, &inner.queue);
+            drop(rec);
+            if let Some(idx) = idx {
+                self.wait(idx)?;
+            }
+            let secs = timer.seconds();
+            if let Some(p) = inner.recorder.lock().unwrap().profiler.as_mut() {
+                p.record_wall(&compiled.label, secs);
+            }
+        }
         Ok(())
     }
 
@@ -198,14 +212,14 @@ impl Gpu {
     /// Submits all recorded work without waiting for it.
     pub fn flush(&self) -> Result<()> {
         let inner = &self.0;
-        inner.recorder.lock().unwrap().submit(&inner.queue);
+        inner.recorder.lock().unwrap().submit(&inner.device, &inner.queue);
         self.take_errors()
     }
 
     /// Submits all recorded work and waits until the device has finished it.
     pub fn synchronize(&self) -> Result<()> {
         let inner = &self.0;
-        let idx = inner.recorder.lock().unwrap().submit(&inner.queue);
+        let idx = inner.recorder.lock().unwrap().submit(&inner.device, &inner.queue);
         if let Some(idx) = idx {
             self.wait(idx)?;
         }
@@ -234,7 +248,7 @@ impl Gpu {
             // already recorded (which may still read `dst`'s previous owner) is submitted first.
             let mut rec = inner.recorder.lock().unwrap();
             if rec.encoder.is_some() {
-                rec.submit(&inner.queue);
+                rec.submit(&inner.device, &inner.queue);
             }
             rec.stats.uploads += 1;
         }
@@ -274,7 +288,7 @@ impl Gpu {
                 off += b4;
             }
             rec.stats.readbacks += 1;
-            rec.submit(&inner.queue)
+            rec.submit(&inner.device, &inner.queue)
         };
         let slice = staging.slice(..);
         let (tx, rx) = std::sync::mpsc::channel();

@@ -8,7 +8,7 @@ mod exec;
 mod peak;
 mod pipeline;
 mod pool;
-pub(crate) mod profile;
+mod profile;
 
 pub use adapter::{backend_name, list_adapters, quiet_platform_probes, AdapterSummary, ADAPTER_ENV, NO_ADAPTER_HELP};
 pub use context::Gpu;
@@ -16,3 +16,4 @@ pub use peak::measure_fma_peak;
 pub use exec::{grid, ExecStats};
 pub use pipeline::{render, Kernel};
 pub use pool::{PoolStats, Storage};
+pub use profile::DispatchTime;

@@ -1,0 +1,79 @@
+//! Command-line parsing and dispatch.
+
+mod info;
+mod sample;
+mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tapegan::{Gpu, Result};
+
+/// tapegan — train GANs on any GPU wgpu can drive.
+///
+/// With no command, trains the quick-start run: the `dcgan-28` preset on the MNIST subset
+/// shipped in assets/, for a few minutes, writing samples and checkpoints under runs/.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+pub struct Cli {
+    /// GPU adapter to use: a backend (vulkan, metal, dx12, gl), an index from `tapegan devices`,
+    /// or part of the adapter's name. Overrides TAPEGAN_ADAPTER.
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a preset (or resume a run).
+    Train(train::TrainArgs),
+    /// Draw samples from a run's generator into a PNG grid or .npy arrays.
+    Sample(sample::SampleArgs),
+    /// List the presets.
+    Presets,
+    /// List the GPU adapters wgpu can see.
+    Devices,
+}
+
+/// Options shared by commands that open a device.
+#[derive(Args, Clone, Default)]
+pub struct Quiet {
+    /// Print less (no progress bar).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let open = || -> Result<Gpu> {
+        let gpu = match &cli.adapter {
+            Some(sel) => Gpu::with_selector(Some(sel)),
+            None => Gpu::new(),
+        }?;
+        if let Some(h) = gpu.hint() {
+            eprintln!("{h}");
+        }
+        Ok(gpu)
+    };
+    match cli.command {
+        None => train::quickstart(&open()?),
+        Some(Command::Train(a)) => train::train(&open()?, a),
+        Some(Command::Sample(a)) => sample::sample(&open()?, a),
+        Some(Command::Presets) => info::presets(),
+        Some(Command::Devices) => info::devices(),
+    }
+}
+
+/// `runs/<name>`, or `runs/<name>-2`, `-3`, … if taken.
+pub fn fresh_run_dir(name: &str) -> PathBuf {
+    let base = PathBuf::from("runs");
+    let first = base.join(name);
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|i| base.join(format!("{name}-{i}")))
+        .find(|p| !p.exists())
+        .expect("some name is free")
+}

@@ -1,0 +1,200 @@
+//! `tapegan train` and the no-argument quick start.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use tapegan::gan::{Outcome, TrainConfig, Trainer};
+use tapegan::{Error, Gpu, Result};
+
+use super::{fresh_run_dir, Quiet};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Preset to train (`tapegan presets` lists them).
+    #[arg(long)]
+    preset: Option<String>,
+    /// Data set: mnist, mnist:DIR, images:DIR, grid25, ring8.
+    #[arg(long)]
+    data: Option<String>,
+    /// Generator updates to run.
+    #[arg(long, conflicts_with = "epochs")]
+    steps: Option<u64>,
+    /// Passes over the data set.
+    #[arg(long)]
+    epochs: Option<u64>,
+    #[arg(long)]
+    batch: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run directory (default: runs/<preset>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in this directory.
+    #[arg(long, conflicts_with_all = ["preset", "config", "out"])]
+    resume: Option<PathBuf>,
+    /// Write sample grids every N steps.
+    #[arg(long)]
+    sample_every: Option<u64>,
+    /// TOML file of settings (applied before --set).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override a setting: --set lr_d=2e-4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Keep the sigmoid on the WGAN critic's output (wgan-gp-28, as the book does).
+    #[arg(long)]
+    critic_sigmoid: bool,
+    /// Gradient-penalty interpolation: per-sample or per-element.
+    #[arg(long)]
+    gp_epsilon: Option<String>,
+    #[command(flatten)]
+    quiet: Quiet,
+}
+
+impl TrainArgs {
+    /// The overrides given as flags, as `key=value` assignments, then `--set`s.
+    fn assignments(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let mut put = |k: &str, val: Option<String>| {
+            if let Some(val) = val {
+                v.push(format!("{k}={val}"));
+            }
+        };
+        put("data", self.data.clone());
+        put("steps", self.steps.map(|s| s.to_string()));
+        if let Some(e) = self.epochs {
+            put("epochs", Some(e.to_string()));
+            put("steps", Some("0".into()));
+        }
+        put("batch", self.batch.map(|s| s.to_string()));
+        put("seed", self.seed.map(|s| s.to_string()));
+        put("sample_every", self.sample_every.map(|s| s.to_string()));
+        put("critic_sigmoid", self.critic_sigmoid.then(|| "true".into()));
+        put("gp_epsilon", self.gp_epsilon.clone());
+        v.extend(self.sets.iter().cloned());
+        v
+    }
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Ctrl-C asks the trainer to checkpoint and stop; a second Ctrl-C exits at once.
+fn install_ctrl_c() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = ctrlc::set_handler(|| {
+            if STOP.swap(true, Ordering::SeqCst) {
+                eprintln!("\ninterrupted again: exiting without a checkpoint");
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to exit at once)");
+        });
+    });
+}
+
+pub fn train(gpu: &Gpu, a: TrainArgs) -> Result<ExitCode> {
+    let mut trainer = if let Some(dir) = &a.resume {
+        Trainer::resume(gpu, dir, &a.assignments())?
+    } else {
+        let mut cfg = match (&a.preset, &a.config) {
+            (Some(p), _) => tapegan::models::find(p)?.config.clone(),
+            (None, Some(path)) => preset_from_file(path)?,
+            (None, None) => return Err(Error::Config("choose a preset with --preset NAME (see `tapegan presets`)".into())),
+        };
+        if let Some(path) = &a.config {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            cfg.merge_toml(&text, &path.display().to_string())?;
+        }
+        for s in a.assignments() {
+            cfg.set(&s)?;
+        }
+        let out = a.out.clone().unwrap_or_else(|| fresh_run_dir(&cfg.preset));
+        Trainer::new(gpu, cfg, &out)?
+    };
+    run_trainer(&mut trainer, a.quiet.quiet)
+}
+
+/// The preset named inside a config file (so `--config FILE` alone is enough).
+fn preset_from_file(path: &PathBuf) -> Result<TrainConfig> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let t: toml::Table = toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+    let name = t
+        .get("preset")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Error::Config(format!("{}: no preset given (add preset = \"NAME\" or pass --preset)", path.display())))?;
+    Ok(tapegan::models::find(name)?.config.clone())
+}
+
+/// Steps of the quick start: enough for digits to appear, few enough for ~3 minutes on lavapipe.
+const QUICKSTART_STEPS: u64 = 600;
+
+pub fn quickstart(gpu: &Gpu) -> Result<ExitCode> {
+    let mut cfg = tapegan::models::find("dcgan-28")?.config.clone();
+    cfg.steps = QUICKSTART_STEPS;
+    cfg.sample_every = 100;
+    cfg.checkpoint_every = 300;
+    let out = fresh_run_dir("quickstart");
+    eprintln!(
+        "quick start: training dcgan-28 on the shipped MNIST subset for {} steps into {}",
+        cfg.steps,
+        out.display()
+    );
+    eprintln!("(tapegan train --preset NAME trains any preset; tapegan --help lists the commands)");
+    let mut trainer = Trainer::new(gpu, cfg, &out)?;
+    run_trainer(&mut trainer, false)
+}
+
+fn run_trainer(trainer: &mut Trainer, quiet: bool) -> Result<ExitCode> {
+    install_ctrl_c();
+    let dir = trainer.run_dir.clone();
+    eprintln!(
+        "{}: {} steps (from step {}), adapter {}, seed {}, run directory {}",
+        trainer.cfg.preset,
+        trainer.total,
+        trainer.step,
+        trainer.gpu.adapter().describe(),
+        trainer.cfg.seed,
+        dir.display()
+    );
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(trainer.total) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}")
+            .expect("valid template"),
+    );
+    bar.set_position(trainer.step);
+    bar.enable_steady_tick(Duration::from_millis(500));
+    let b = bar.clone();
+    trainer.on_log = Some(Box::new(move |row, t| {
+        let parts: Vec<String> =
+            t.columns().iter().zip(&row.values).map(|(k, v)| format!("{k} {v:.4}")).collect();
+        b.set_position(row.step);
+        b.set_message(parts.join("  "));
+    }));
+    let outcome = trainer.run(&STOP);
+    bar.finish_and_clear();
+    match outcome? {
+        Outcome::Finished => {
+            if let Some(last) = trainer.rows().last() {
+                let parts: Vec<String> =
+                    trainer.columns().iter().zip(&last.values).map(|(k, v)| format!("{k} {v:.4}")).collect();
+                eprintln!("step {}: {}", last.step, parts.join(", "));
+            }
+            eprintln!(
+                "done in {:.1} s: samples in {}, checkpoint in {}",
+                trainer.rows().last().map_or(0.0, |r| r.seconds),
+                dir.join("samples").display(),
+                dir.join("checkpoint").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Interrupted => {
+            eprintln!("stopped at step {}; resume with: tapegan train --resume {}", trainer.step, dir.display());
+            Ok(ExitCode::from(130))
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Saving and restoring a run: `checkpoint/generator.safetensors` and
+//! `checkpoint/discriminator.safetensors` hold the networks in PyTorch `state_dict` layout;
+//! `checkpoint/training.safetensors` holds the optimizers' moment buffers and, in its
+//! metadata, the step, the data position and the random-number state — everything needed
+//! for a resumed run to continue exactly as an uninterrupted one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use super::step::Gan;
+use crate::error::{Error, Result};
+use crate::io::checkpoint::{latest_checkpoint_dir, read_state, save_checkpoint_dir};
+use crate::nn::{load_state_dict, state_dict, HostValue, Module};
+use crate::ops::Generator;
+use crate::optim::Optimizer;
+use crate::tensor::Tensor;
+
+pub const GENERATOR: &str = "generator.safetensors";
+pub const DISCRIMINATOR: &str = "discriminator.safetensors";
+pub const TRAINING: &str = "training.safetensors";
+
+/// Position of a run besides its weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub step: u64,
+    pub data_epoch: u64,
+    pub data_pos: usize,
+    pub rng: Generator,
+}
+
+fn optimizer_entries(prefix: &str, opt: &Optimizer) -> Result<Vec<(String, HostValue)>> {
+    let state = opt.state();
+    let tensors: Vec<&Tensor> = state.iter().map(|(_, t)| t).collect();
+    let data = Tensor::read_all(&tensors)?;
+    Ok(state
+        .iter()
+        .zip(data)
+        .map(|((name, t), data)| (format!("{prefix}{name}"), HostValue::F32 { shape: t.shape().to_vec(), data }))
+        .collect())
+}
+
+fn restore_optimizer(prefix: &str, opt: &mut Optimizer, values: &HashMap<String, HostValue>, steps: u64) -> Result<()> {
+    for (name, t) in opt.state() {
+        let key = format!("{prefix}{name}");
+        match values.get(&key) {
+            Some(HostValue::F32 { shape, data }) if shape.as_slice() == t.shape() => t.write(data)?,
+            Some(_) => return Err(Error::Data(format!("{TRAINING}: '{key}' has the wrong shape"))),
+            None => return Err(Error::Data(format!("{TRAINING}: '{key}' is missing"))),
+        }
+    }
+    opt.set_steps(steps);
+    Ok(())
+}
+
+fn meta(preset: &str, step: u64) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("format".into(), "tapegan-checkpoint-1".into()),
+        ("preset".into(), preset.into()),
+        ("step".into(), step.to_string()),
+        ("tapegan_version".into(), env!("CARGO_PKG_VERSION").into()),
+    ])
+}
+
+/// Writes the whole run state atomically (all files or none).
+pub fn save(run_dir: &Path, gan: &Gan, p: &Progress) -> Result<()> {
+    let preset = gan.cfg.preset.as_str();
+    let mut train = optimizer_entries("g.", &gan.opt_g)?;
+    train.extend(optimizer_entries("d.", &gan.opt_d)?);
+    let mut m = meta(preset, p.step);
+    for (k, v) in [
+        ("data_epoch", p.data_epoch.to_string()),
+        ("data_pos", p.data_pos.to_string()),
+        ("rng_seed", p.rng.seed.to_string()),
+        ("rng_offset", p.rng.offset.to_string()),
+        ("opt_g_steps", gan.opt_g.steps().to_string()),
+        ("opt_d_steps", gan.opt_d.steps().to_string()),
+    ] {
+        m.insert(k.into(), v);
+    }
+    save_checkpoint_dir(
+        run_dir,
+        &[
+            (GENERATOR, state_dict(&gan.g)?, meta(preset, p.step)),
+            (DISCRIMINATOR, state_dict(&gan.d)?, meta(preset, p.step)),
+            (TRAINING, train, m),
+        ],
+    )
+}
+
+/// The checkpoint directory of a run, or a clear error.
+pub fn checkpoint_dir(run_dir: &Path) -> Result<std::path::PathBuf> {
+    latest_checkpoint_dir(run_dir).ok_or_else(|| {
+        Error::Data(format!("{}: no checkpoint in this run directory (checkpoint/ is missing)", run_dir.display()))
+    })
+}
+
+/// Loads one network's weights from a checkpoint file.
+pub fn load_net(dir: &Path, file: &str, net: &dyn Module) -> Result<()> {
+    let path = dir.join(file);
+    let (values, _) = read_state(&path)?;
+    load_state_dict(net, &values).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+}
+
+/// Restores everything [`save`] wrote.
+pub fn load(run_dir: &Path, gan: &mut Gan) -> Result<Progress> {
+    let dir = checkpoint_dir(run_dir)?;
+    load_net(&dir, GENERATOR, &gan.g)?;
+    load_net(&dir, DISCRIMINATOR, &gan.d)?;
+    let path = dir.join(TRAINING);
+    let (values, m) = read_state(&path)?;
+    let get = |k: &str| -> Result<u64> {
+        m.get(k)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::Data(format!("{}: metadata '{k}' is missing or not a number", path.display())))
+    };
+    restore_optimizer("g.", &mut gan.opt_g, &values, get("opt_g_steps")?)?;
+    restore_optimizer("d.", &mut gan.opt_d, &values, get("opt_d_steps")?)?;
+    Ok(Progress {
+        step: get("step")?,
+        data_epoch: get("data_epoch")?,
+        data_pos: get("data_pos")? as usize,
+        rng: Generator { seed: get("rng_seed")?, offset: get("rng_offset")? },
+    })
+}

@@ -1,0 +1,239 @@
+//! Every hyper-parameter of a training run, with `--set key=value` overrides and TOML files.
+//!
+//! A preset supplies the defaults; the resolved configuration (after the config file and the
+//! overrides) is written into the run directory and is all that is needed to rebuild the run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Distribution of the generator's input noise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Noise {
+    /// U(−1, 1), as the Keras tutorials draw it.
+    Uniform,
+    /// N(0, 1).
+    Normal,
+}
+
+/// The adversarial objective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossKind {
+    /// Two-way softmax with sparse categorical cross-entropy (real → class 1).
+    SoftmaxCe,
+    /// Binary cross-entropy on a logit (non-saturating generator loss).
+    Bce,
+    /// Wasserstein loss; with `clip` > 0 the critic's weights are clipped.
+    Wgan,
+    /// Wasserstein loss with a gradient penalty.
+    WganGp,
+    /// Hinge loss (SAGAN).
+    Hinge,
+}
+
+/// Where the gradient penalty's interpolation weight ε is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GpEpsilon {
+    /// One ε per sample (the WGAN-GP paper).
+    PerSample,
+    /// One ε per element (the tutorial's TensorFlow code).
+    PerElement,
+}
+
+/// The resolved configuration of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub preset: String,
+    /// Data set spec: mnist[:DIR], mnist-test[:DIR], images:DIR, grid25, ring8.
+    pub data: String,
+    pub seed: u64,
+    pub batch: usize,
+    /// Generator updates to run; 0 = use `epochs`.
+    pub steps: u64,
+    /// Passes over the data (used when `steps` is 0).
+    pub epochs: u64,
+    pub z_dim: usize,
+    pub noise: Noise,
+    pub lr_g: f32,
+    pub lr_d: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub adam_eps: f32,
+    /// Keras' Adam: ε added to √v rather than to the bias-corrected √v̂.
+    pub keras_adam: bool,
+    /// Keras time decay of both learning rates: lr / (1 + decay·t).
+    pub decay: f32,
+    pub loss: LossKind,
+    /// Both updates from one forward pass (the Keras tutorials) instead of a D step then a G step.
+    pub shared_forward: bool,
+    /// Critic updates per generator update.
+    pub n_critic: usize,
+    /// Critic updates of one iteration reuse one real batch.
+    pub same_real_batch: bool,
+    pub gp_lambda: f32,
+    pub gp_epsilon: GpEpsilon,
+    /// Clip every critic parameter to [−clip, clip] after each critic update; 0 = off.
+    pub clip: f32,
+    /// Noisy labels: real 1 + 0.5·U(−1, 1), fake 0.25·U(0, 1) (dcgan-celeba).
+    pub label_noise: bool,
+    /// Keep the book's sigmoid on the WGAN critic's output.
+    pub critic_sigmoid: bool,
+    /// Side of the images served to the models (0 = as stored).
+    pub image_size: usize,
+    pub channels: usize,
+    /// Keep only these digit classes (empty = all).
+    pub digits: Vec<u32>,
+    /// Keep at most this many samples (0 = all).
+    pub limit: usize,
+    pub toy_std: f32,
+    pub toy_scale: f32,
+    /// Hidden units of the toy MLPs.
+    pub hidden: usize,
+    pub sample_every: u64,
+    pub log_every: u64,
+    pub checkpoint_every: u64,
+    /// Compute quality metrics every N steps (0 = only at the end).
+    pub eval_every: u64,
+    /// Images in a sample grid.
+    pub samples: usize,
+}
+
+impl TrainConfig {
+    /// Names of every key, in declaration order.
+    pub fn keys() -> Vec<String> {
+        let t = toml::Table::try_from(TrainConfig::placeholder()).expect("config serialises");
+        t.keys().cloned().collect()
+    }
+
+    fn placeholder() -> TrainConfig {
+        crate::models::presets::find("mlp-gan").expect("built-in preset").config.clone()
+    }
+
+    /// Applies `key=value`; the value is parsed as the key's type.
+    pub fn set(&mut self, assignment: &str) -> Result<()> {
+        let (key, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| Error::Config(format!("--set expects key=value, got '{assignment}'")))?;
+        let (key, value) = (key.trim(), value.trim());
+        let mut table = toml::Table::try_from(self.clone())
+            .map_err(|e| Error::Config(format!("config: {e}")))?;
+        let old = table.get(key).ok_or_else(|| {
+            Error::Config(format!("unknown setting '{key}'; valid settings: {}", TrainConfig::keys().join(", ")))
+        })?;
+        let new = parse_like(old, value)
+            .ok_or_else(|| Error::Config(format!("'{value}' is not a valid value for {key} (expected {})", kind(old))))?;
+        table.insert(key.to_string(), new);
+        *self = table
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config(format!("{key}={value}: {}", e.message())))?;
+        Ok(())
+    }
+
+    /// Applies the keys of a TOML file (any subset of the settings).
+    pub fn merge_toml(&mut self, text: &str, origin: &str) -> Result<()> {
+        let file: toml::Table =
+            toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {}", e.message())))?;
+        let mut table = toml::Table::try_from(self.clone()).map_err(|e| Error::Config(e.to_string()))?;
+        for (k, v) in file {
+            if !table.contains_key(&k) {
+                return Err(Error::Config(format!(
+                    "{origin}: unknown setting '{k}'; valid settings: {}",
+                    TrainConfig::keys().join(", ")
+                )));
+            }
+            table.insert(k, v);
+        }
+        *self = table
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {}", e.message())))?;
+        Ok(())
+    }
+
+    /// The configuration as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serialises")
+    }
+
+    /// Parses a configuration written by [`TrainConfig::to_toml`].
+    pub fn from_toml(text: &str, origin: &str) -> Result<TrainConfig> {
+        toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {}", e.message())))
+    }
+
+    /// Checks ranges and combinations, with messages that name the setting.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.batch == 0 {
+            return bad("batch must be at least 1".into());
+        }
+        if self.steps == 0 && self.epochs == 0 {
+            return bad("set steps or epochs to a positive number".into());
+        }
+        for (k, v) in [("lr_g", self.lr_g), ("lr_d", self.lr_d)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{k} must be a finite non-negative number, got {v}"));
+            }
+        }
+        for (k, v) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&v) {
+                return bad(format!("{k} must be in [0, 1), got {v}"));
+            }
+        }
+        if self.n_critic == 0 {
+            return bad("n_critic must be at least 1".into());
+        }
+        if self.z_dim == 0 {
+            return bad("z_dim must be at least 1".into());
+        }
+        if self.clip < 0.0 || self.gp_lambda < 0.0 || self.decay < 0.0 {
+            return bad("clip, gp_lambda and decay must not be negative".into());
+        }
+        if self.channels != 1 && self.channels != 3 {
+            return bad(format!("channels must be 1 or 3, got {}", self.channels));
+        }
+        if self.samples == 0 {
+            return bad("samples must be at least 1".into());
+        }
+        if let Some(d) = self.digits.iter().find(|&&d| d > 9) {
+            return bad(format!("digits: {d} is not a digit"));
+        }
+        Ok(())
+    }
+}
+
+fn kind(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::Integer(_) => "a whole number",
+        toml::Value::Float(_) => "a number",
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::Array(_) => "a comma-separated list",
+        _ => "text",
+    }
+}
+
+/// Parses `s` as a value of the same TOML type as `like`.
+fn parse_like(like: &toml::Value, s: &str) -> Option<toml::Value> {
+    Some(match like {
+        toml::Value::Integer(_) => toml::Value::Integer(s.parse().ok()?),
+        toml::Value::Float(_) => toml::Value::Float(s.parse().ok()?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(match s {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return None,
+        }),
+        toml::Value::Array(_) => {
+            let s = s.trim_start_matches('[').trim_end_matches(']');
+            let items: Option<Vec<toml::Value>> = s
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(|x| x.parse::<i64>().ok().map(toml::Value::Integer))
+                .collect();
+            toml::Value::Array(items?)
+        }
+        _ => toml::Value::String(s.to_string()),
+    })
+}

@@ -1,0 +1,15 @@
+//! GAN training: configuration, losses, the gradient penalty, the iteration shapes of the
+//! presets, the training loop with its run directory, and sampling from finished runs.
+
+pub mod checkpoint;
+pub mod config;
+pub mod losses;
+pub mod outputs;
+pub mod penalty;
+pub mod runlog;
+pub mod sample;
+pub mod step;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use trainer::{Outcome, Trainer};

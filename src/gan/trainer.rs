@@ -1,0 +1,269 @@
+//! The training loop of a run directory: build or restore, iterate, log, sample, checkpoint.
+//!
+//! Invariants that make `N steps + resume + M steps` equal `N + M` steps on the same adapter:
+//! every random draw of training comes from one GPU [`Generator`] whose offset is checkpointed;
+//! initialisation and sample noise use separate streams; the data order is a function of
+//! (seed, epoch) and the loader position is checkpointed; batch-norm statistics, spectral-norm
+//! vectors and optimizer moments are all in the checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::checkpoint::{self, Progress};
+use super::config::TrainConfig;
+use super::outputs::{self, FixedInputs};
+use super::runlog::{Row, RunLog};
+use super::step::{extra_names, Gan};
+use crate::data::{self, DataLoader, DataOptions, DataSpec, HostData};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::nn::named_parameters;
+use crate::ops::Generator;
+use crate::optim::{Algorithm, OptimConfig, Optimizer};
+
+const INIT_STREAM: u64 = 0x494E_4954;
+const TRAIN_STREAM: u64 = 0x5452_4149_4E;
+
+/// How a call to [`Trainer::run`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Finished,
+    /// Stopped by the user (Ctrl-C) after saving a checkpoint.
+    Interrupted,
+}
+
+/// Settings that may differ between a run and its resumption.
+pub const RESUMABLE_KEYS: &[&str] = &["steps", "epochs", "sample_every", "log_every", "checkpoint_every", "eval_every"];
+
+pub struct Trainer {
+    pub gpu: Gpu,
+    pub cfg: TrainConfig,
+    pub gan: Gan,
+    pub run_dir: PathBuf,
+    loader: DataLoader,
+    rng: Generator,
+    pub step: u64,
+    pub total: u64,
+    log: RunLog,
+    fixed: FixedInputs,
+    centres: Option<Vec<[f32; 2]>>,
+    started: Instant,
+    /// Seconds of earlier sessions of this run (resume).
+    offset_seconds: f64,
+    /// Called at each log point with the latest row (progress display).
+    pub on_log: Option<Box<dyn FnMut(&Row, &Trainer)>>,
+}
+
+/// Loads the data set a configuration names.
+pub fn load_data(cfg: &TrainConfig) -> Result<HostData> {
+    let spec: DataSpec = cfg.data.parse()?;
+    let side = crate::models::presets::image_side(&cfg.preset);
+    let opts = DataOptions {
+        image_size: if cfg.image_size > 0 { cfg.image_size } else { side.unwrap_or(0) },
+        channels: cfg.channels,
+        digits: (!cfg.digits.is_empty()).then(|| cfg.digits.clone()),
+        limit: (cfg.limit > 0).then_some(cfg.limit),
+        toy_std: cfg.toy_std,
+        toy_scale: cfg.toy_scale,
+        toy_per_mode: 4000,
+        seed: cfg.seed,
+    };
+    let data = data::load(&spec, &opts)?;
+    match (side, data.sample_shape.as_slice()) {
+        (None, [2]) => Ok(data),
+        (Some(s), [c, h, w]) if *h == s && *w == s && *c == cfg.channels => Ok(data),
+        _ => Err(Error::Config(format!(
+            "preset {} cannot train on {} ({}); choose a matching --data",
+            cfg.preset,
+            cfg.data,
+            data.describe()
+        ))),
+    }
+}
+
+fn optimizer(params: Vec<(String, crate::Tensor)>, cfg: &TrainConfig, lr: f32, clip: Option<f32>) -> Result<Optimizer> {
+    let algorithm = Algorithm::Adam { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adam_eps, keras_eps: cfg.keras_adam };
+    let mut oc = OptimConfig::new(algorithm, lr);
+    oc.decay = cfg.decay;
+    oc.clip = clip;
+    Optimizer::new(params, oc)
+}
+
+impl Trainer {
+    /// Starts a new run in `run_dir` (created; must not hold a checkpoint already).
+    pub fn new(gpu: &Gpu, cfg: TrainConfig, run_dir: &Path) -> Result<Trainer> {
+        cfg.validate()?;
+        if checkpoint::checkpoint_dir(run_dir).is_ok() {
+            return Err(Error::Config(format!(
+                "{} already holds a run; use --resume {} to continue it or choose another --out",
+                run_dir.display(),
+                run_dir.display()
+            )));
+        }
+        std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
+        let t = Trainer::build(gpu, cfg, run_dir, None)?;
+        t.write_config()?;
+        Ok(t)
+    }
+
+    /// Continues the run in `run_dir`; `overrides` may change only [`RESUMABLE_KEYS`].
+    pub fn resume(gpu: &Gpu, run_dir: &Path, overrides: &[String]) -> Result<Trainer> {
+        let path = run_dir.join("config.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let saved = TrainConfig::from_toml(&text, &path.display().to_string())?;
+        let mut cfg = saved.clone();
+        for o in overrides {
+            cfg.set(o)?;
+        }
+        let (a, b) = (toml::Table::try_from(&saved).map_err(|e| Error::Config(e.to_string()))?, toml::Table::try_from(&cfg).map_err(|e| Error::Config(e.to_string()))?);
+        for (k, v) in &b {
+            if a.get(k) != Some(v) && !RESUMABLE_KEYS.contains(&k.as_str()) {
+                return Err(Error::Config(format!(
+                    "cannot resume with {k} = {v}: the run was trained with {k} = {}; only {} may change",
+                    a.get(k).map(|x| x.to_string()).unwrap_or_default(),
+                    RESUMABLE_KEYS.join(", ")
+                )));
+            }
+        }
+        cfg.validate()?;
+        let mut t = Trainer::build(gpu, cfg, run_dir, Some(()))?;
+        let p = checkpoint::load(run_dir, &mut t.gan)?;
+        t.step = p.step;
+        t.rng = p.rng;
+        t.loader.restore(p.data_epoch, p.data_pos)?;
+        t.log = RunLog::open(run_dir, &extra_names(&t.cfg), p.step)?;
+        t.offset_seconds = t.log.rows.last().map_or(0.0, |r| r.seconds);
+        t.write_config()?;
+        Ok(t)
+    }
+
+    fn build(gpu: &Gpu, cfg: TrainConfig, run_dir: &Path, resuming: Option<()>) -> Result<Trainer> {
+        crate::models::find(&cfg.preset)?;
+        let data = load_data(&cfg)?;
+        let mut init = Generator::new(cfg.seed).fork(INIT_STREAM);
+        let (g, d) = crate::models::build(gpu, &cfg, &mut init)?;
+        let clip = (cfg.clip > 0.0).then_some(cfg.clip);
+        let opt_g = optimizer(named_parameters(&g), &cfg, cfg.lr_g, None)?;
+        let opt_d = optimizer(named_parameters(&d), &cfg, cfg.lr_d, clip)?;
+        let loader = DataLoader::new(gpu, &data, cfg.batch, cfg.seed)?;
+        let per_iteration = if cfg.same_real_batch { 1 } else { cfg.n_critic as u64 };
+        let total = if cfg.steps > 0 {
+            cfg.steps
+        } else {
+            (cfg.epochs * loader.batches_per_epoch() as u64 / per_iteration).max(1)
+        };
+        let gan = Gan::new(gpu, g, d, opt_g, opt_d, &cfg)?;
+        let fixed = outputs::fixed_inputs(gpu, &cfg, &gan.g)?;
+        let keep = if resuming.is_some() { u64::MAX } else { 0 };
+        let log = RunLog::open(run_dir, &extra_names(&cfg), keep)?;
+        Ok(Trainer {
+            gpu: gpu.clone(),
+            rng: Generator::new(cfg.seed).fork(TRAIN_STREAM),
+            cfg,
+            gan,
+            run_dir: run_dir.to_path_buf(),
+            loader,
+            step: 0,
+            total,
+            log,
+            fixed,
+            centres: data.centres.clone(),
+            started: Instant::now(),
+            offset_seconds: 0.0,
+            on_log: None,
+        })
+    }
+
+    fn write_config(&self) -> Result<()> {
+        let header = format!(
+            "# tapegan {} run of preset {}\n# adapter: {}\n# seed: {}\n",
+            env!("CARGO_PKG_VERSION"),
+            self.cfg.preset,
+            self.gpu.adapter().describe(),
+            self.cfg.seed
+        );
+        let text = format!("{header}{}", self.cfg.to_toml());
+        crate::io::write_atomic(&self.run_dir.join("config.toml"), text.as_bytes())
+    }
+
+    /// Runs one iteration and queues its losses for the log.
+    pub fn step_once(&mut self) -> Result<()> {
+        let losses = self.gan.iteration(&mut self.loader, &mut self.rng)?;
+        self.step += 1;
+        let secs = self.offset_seconds + self.started.elapsed().as_secs_f64();
+        self.log.push(self.step, self.loader.state().0, secs, &losses);
+        Ok(())
+    }
+
+    /// Reads back queued losses; a NaN/Inf stops training with the last checkpoint kept.
+    pub fn flush_log(&mut self) -> Result<Option<Row>> {
+        match self.log.flush() {
+            Err(Error::NonFinite(what)) => {
+                let kept = checkpoint::checkpoint_dir(&self.run_dir)
+                    .map(|d| format!("the last good checkpoint is kept in {}", d.display()))
+                    .unwrap_or_else(|_| "no checkpoint was written before it".into());
+                Err(Error::NonFinite(format!(
+                    "training diverged: {what}; stopped, {kept}; try lower learning rates (lr_g, lr_d)"
+                )))
+            }
+            other => other,
+        }
+    }
+
+    /// Saves a checkpoint after checking that the losses so far are finite.
+    pub fn save_checkpoint(&mut self) -> Result<()> {
+        self.flush_log()?;
+        let (data_epoch, data_pos) = self.loader.state();
+        checkpoint::save(&self.run_dir, &self.gan, &Progress { step: self.step, data_epoch, data_pos, rng: self.rng })
+    }
+
+    /// Writes the sample figures under `tag`.
+    pub fn write_samples(&self, tag: &str) -> Result<()> {
+        outputs::write_samples(&self.run_dir, tag, &self.cfg, &self.gan.g, &self.gan.d, &self.fixed, self.centres.as_deref())
+    }
+
+    /// Trains until `total` steps or until `stop` is set (then checkpoints and returns).
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<Outcome> {
+        if self.step == 0 {
+            self.write_samples("step_000000")?;
+        }
+        while self.step < self.total {
+            if stop.load(Ordering::Relaxed) {
+                self.save_checkpoint()?;
+                return Ok(Outcome::Interrupted);
+            }
+            self.step_once()?;
+            let s = self.step;
+            if s % self.cfg.log_every.max(1) == 0 || s == self.total {
+                if let Some(row) = self.flush_log()? {
+                    if let Some(mut f) = self.on_log.take() {
+                        f(&row, self);
+                        self.on_log = Some(f);
+                    }
+                }
+            }
+            if self.cfg.sample_every > 0 && s % self.cfg.sample_every == 0 {
+                self.write_samples(&format!("step_{s:06}"))?;
+            }
+            if self.cfg.checkpoint_every > 0 && s % self.cfg.checkpoint_every == 0 {
+                self.save_checkpoint()?;
+            }
+        }
+        self.save_checkpoint()?;
+        self.write_samples(&format!("step_{:06}", self.step))?;
+        self.write_samples("final")?;
+        outputs::finish(&self.run_dir, &self.log, &self.cfg)?;
+        Ok(Outcome::Finished)
+    }
+
+    /// Rows logged so far.
+    pub fn rows(&self) -> &[Row] {
+        &self.log.rows
+    }
+
+    /// Names of the logged value columns.
+    pub fn columns(&self) -> &[String] {
+        self.log.columns()
+    }
+}
