@@ -39,3 +39,15 @@ fn log1p_small(u: f32) -> f32 {
     }
     return log(1.0 + u);
 }
+
+// (i / d, i % d) for i < 2^31 without integer division: CPU adapters have no vector integer
+// divide and run eight scalar ones per SIMD group, so an index kernel spends most of its time
+// there. The float quotient is within a few units of the true one; one exact correction step
+// (a small remainder divided again in float) makes it exact.
+fn divmod(i: u32, d: u32) -> vec2<u32> {
+    let fd = f32(d);
+    var q = u32(f32(i) / fd);
+    let r = i32(i) - i32(q * d);
+    q = u32(i32(q) + i32(floor(f32(r) / fd)));
+    return vec2<u32>(q, i - q * d);
+}

@@ -13,8 +13,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let i = linear_id(wid, nwg, lid, 256u);
     if (i >= p.n) { return; }
-    let row = i / p.width;
-    let col = i % p.width;
+    let rc = divmod(i, p.width);
+    let row = rc.x;
+    let col = rc.y;
     let src = idx[row];
     out[i] = select(0u, table[src * p.width + col], src < p.vocab);
 }

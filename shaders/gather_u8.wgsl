@@ -14,8 +14,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let o = linear_id(wid, nwg, lid, 256u);
     if (o >= p.n) { return; }
-    let r = o / p.width;
-    let at = idx[r] * p.width + (o % p.width);
+    let rc = divmod(o, p.width);
+    let at = idx[rc.x] * p.width + rc.y;
     let byte = (data[at / 4u] >> ((at % 4u) * 8u)) & 0xffu;
     out[o] = p.scale * f32(byte) + p.shift;
 }

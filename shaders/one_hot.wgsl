@@ -11,5 +11,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let i = linear_id(wid, nwg, lid, 256u);
     if (i >= p.n) { return; }
-    out[i] = select(0.0, 1.0, idx[i / p.classes] == i % p.classes);
+    let rc = divmod(i, p.classes);
+    out[i] = select(0.0, 1.0, idx[rc.x] == rc.y);
 }

@@ -15,10 +15,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let idx = linear_id(wid, nwg, lid, 256u);
     if (idx >= p.n) { return; }
-    let i = idx % p.inner;
-    let t = idx / p.inner;
-    let c = t % p.nchunks;
-    let o = t / p.nchunks;
+    let ti = divmod(idx, p.inner);
+    let i = ti.y;
+    let oc = divmod(ti.x, p.nchunks);
+    let c = oc.y;
+    let o = oc.x;
     let k0 = c * p.chunk;
     let k1 = min(p.r, k0 + p.chunk);
     var acc: f32 = {{INIT}};

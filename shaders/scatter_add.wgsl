@@ -13,8 +13,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let o = linear_id(wid, nwg, lid, 256u);
     if (o >= p.n) { return; }
-    let v = o / p.width;
-    let col = o % p.width;
+    let vc = divmod(o, p.width);
+    let v = vc.x;
+    let col = vc.y;
     var acc = 0.0;
     for (var i = 0u; i < p.rows; i = i + 1u) {
         if (idx[i] == v) {

@@ -1,7 +1,7 @@
 // ternary.wgsl — out[i] = EXPR(c[ic], a[ia], b[ib]) with NumPy broadcasting (select, lerp).
 // Bindings: 0 params; 1 c; 2 a; 3 b (read); 4 out (write).
 // Workgroup: 256 invocations, one output element each; strides as in binary.wgsl.
-// Variants: EXPR in `c`, `x` (from a), `y` (from b).
+// Variants: EXPR in `c`, `x` (from a), `y` (from b); INDEX, the unrolled index arithmetic.
 struct Params {
     n: u32, rank: u32, pad0: u32, pad1: u32,
     shape: array<vec4<u32>, 2>,
@@ -20,19 +20,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let i = linear_id(wid, nwg, lid, 256u);
     if (i >= p.n) { return; }
-    var ic = 0u;
-    var ia = 0u;
-    var ib = 0u;
-    var rem = i;
-    for (var d = i32(p.rank) - 1; d >= 0; d = d - 1) {
-        let s = at8(p.shape, u32(d));
-        let k = rem % s;
-        rem = rem / s;
-        ic = ic + k * at8(p.sc, u32(d));
-        ia = ia + k * at8(p.sa, u32(d));
-        ib = ib + k * at8(p.sb, u32(d));
-    }
-    let c = cin[ic];
+{{INDEX}}    let c = cin[ic];
     let x = a[ia];
     let y = b[ib];
     out[i] = {{EXPR}};

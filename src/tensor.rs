@@ -76,7 +76,12 @@ impl Tensor {
     }
 
     /// A tensor with uninitialised contents (every kernel writes all of its output).
-    pub(crate) fn empty(gpu: &Gpu, shape: &[usize], dtype: DType, op: &'static str) -> Result<Tensor> {
+    pub(crate) fn empty(
+        gpu: &Gpu,
+        shape: &[usize],
+        dtype: DType,
+        op: &'static str,
+    ) -> Result<Tensor> {
         let numel: usize = shape.iter().product();
         let bytes = numel as u64 * 4;
         if bytes > gpu.max_binding_bytes() {
@@ -189,7 +194,12 @@ impl Tensor {
 
     /// The same data, cut from the graph: a new leaf sharing this tensor's buffer.
     pub fn detach(&self) -> Tensor {
-        Tensor::wrap(self.gpu(), self.0.storage.clone(), self.shape(), self.dtype())
+        Tensor::wrap(
+            self.gpu(),
+            self.0.storage.clone(),
+            self.shape(),
+            self.dtype(),
+        )
     }
 
     /// A leaf sharing the buffer with a new shape (no node); used by `reshape`.
@@ -209,12 +219,19 @@ impl Tensor {
         if src.shape() != self.shape() || src.dtype() != self.dtype() {
             return Err(Error::shape(
                 "assign",
-                format!("cannot assign {:?} {} to {:?} {}", src.shape(), src.dtype().name(), self.shape(), self.dtype().name()),
+                format!(
+                    "cannot assign {:?} {} to {:?} {}",
+                    src.shape(),
+                    src.dtype().name(),
+                    self.shape(),
+                    self.dtype().name()
+                ),
             ));
         }
         self.same_device("assign", src)?;
         if !self.shares_storage(src) {
-            self.gpu().copy(src.storage(), 0, self.storage(), 0, self.numel() as u64 * 4);
+            self.gpu()
+                .copy(src.storage(), 0, self.storage(), 0, self.numel() as u64 * 4);
         }
         Ok(())
     }
@@ -222,7 +239,8 @@ impl Tensor {
     /// A copy of the data in a new buffer (like `torch.clone`); gradients pass straight through.
     pub fn deep_copy(&self) -> Result<Tensor> {
         let out = Tensor::empty(self.gpu(), self.shape(), self.dtype(), "deep_copy")?;
-        self.gpu().copy(self.storage(), 0, out.storage(), 0, self.numel() as u64 * 4);
+        self.gpu()
+            .copy(self.storage(), 0, out.storage(), 0, self.numel() as u64 * 4);
         Ok(out.record("deep_copy", &[self], |b| Ok(vec![Some(b.grad.clone())])))
     }
 
@@ -230,7 +248,8 @@ impl Tensor {
     pub fn write(&self, data: &[f32]) -> Result<()> {
         self.expect_dtype("write", DType::F32)?;
         check_len("write", data.len(), self.shape())?;
-        self.gpu().upload(self.storage(), 0, bytemuck::cast_slice(data))
+        self.gpu()
+            .upload(self.storage(), 0, bytemuck::cast_slice(data))
     }
 
     /// Copies an f32 tensor to the host.
@@ -268,7 +287,9 @@ impl Tensor {
         for t in tensors {
             t.expect_dtype("read_all", DType::F32)?;
             if !t.gpu().same(first.gpu()) {
-                return Err(Error::Config("read_all: tensors live on different devices".into()));
+                return Err(Error::Config(
+                    "read_all: tensors live on different devices".into(),
+                ));
             }
         }
         let items: Vec<(&Storage, u64)> = tensors
@@ -276,7 +297,10 @@ impl Tensor {
             .map(|t| (t.storage(), t.numel() as u64 * 4))
             .collect();
         let raw = first.gpu().read_many(&items)?;
-        Ok(raw.iter().map(|r| bytemuck::pod_collect_to_vec(r)).collect())
+        Ok(raw
+            .iter()
+            .map(|r| bytemuck::pod_collect_to_vec(r))
+            .collect())
     }
 
     pub(crate) fn expect_dtype(&self, op: &'static str, want: DType) -> Result<()> {
@@ -318,7 +342,11 @@ impl fmt::Debug for Tensor {
             self.id(),
             self.shape(),
             self.dtype().name(),
-            if self.requires_grad() { ", requires_grad" } else { "" },
+            if self.requires_grad() {
+                ", requires_grad"
+            } else {
+                ""
+            },
             self.0
                 .node
                 .as_ref()

@@ -83,8 +83,7 @@ pub fn grad_with(
     let mut reaches: HashSet<u64> = HashSet::new();
     for t in &order {
         let hit = targets.contains(&t.id())
-            || t
-                .node()
+            || t.node()
                 .is_some_and(|n| n.inputs.iter().any(|i| reaches.contains(&i.id())));
         if hit {
             reaches.insert(t.id());

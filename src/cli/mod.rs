@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod info;
+mod profile;
 mod sample;
 mod train;
 
@@ -31,6 +32,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Draw samples from a run's generator into a PNG grid or .npy arrays.
     Sample(sample::SampleArgs),
+    /// Time one preset's training step per kernel and write a Chrome trace.
+    Profile(profile::ProfileArgs),
     /// List the presets.
     Presets,
     /// List the GPU adapters wgpu can see.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         None => train::quickstart(&open()?),
         Some(Command::Train(a)) => train::train(&open()?, a),
         Some(Command::Sample(a)) => sample::sample(&open()?, a),
+        Some(Command::Profile(a)) => profile::profile(&open()?, a),
         Some(Command::Presets) => info::presets(),
         Some(Command::Devices) => info::devices(),
     }

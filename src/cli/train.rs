@@ -104,7 +104,11 @@ pub fn train(gpu: &Gpu, a: TrainArgs) -> Result<ExitCode> {
         let mut cfg = match (&a.preset, &a.config) {
             (Some(p), _) => tapegan::models::find(p)?.config.clone(),
             (None, Some(path)) => preset_from_file(path)?,
-            (None, None) => return Err(Error::Config("choose a preset with --preset NAME (see `tapegan presets`)".into())),
+            (None, None) => {
+                return Err(Error::Config(
+                    "choose a preset with --preset NAME (see `tapegan presets`)".into(),
+                ))
+            }
         };
         if let Some(path) = &a.config {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -122,11 +126,14 @@ pub fn train(gpu: &Gpu, a: TrainArgs) -> Result<ExitCode> {
 /// The preset named inside a config file (so `--config FILE` alone is enough).
 fn preset_from_file(path: &PathBuf) -> Result<TrainConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let t: toml::Table = toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
-    let name = t
-        .get("preset")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| Error::Config(format!("{}: no preset given (add preset = \"NAME\" or pass --preset)", path.display())))?;
+    let t: toml::Table = toml::from_str(&text)
+        .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+    let name = t.get("preset").and_then(|v| v.as_str()).ok_or_else(|| {
+        Error::Config(format!(
+            "{}: no preset given (add preset = \"NAME\" or pass --preset)",
+            path.display()
+        ))
+    })?;
     Ok(tapegan::models::find(name)?.config.clone())
 }
 
@@ -161,7 +168,11 @@ fn run_trainer(trainer: &mut Trainer, quiet: bool) -> Result<ExitCode> {
         trainer.cfg.seed,
         dir.display()
     );
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(trainer.total) };
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(trainer.total)
+    };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}")
             .expect("valid template"),
@@ -170,8 +181,12 @@ fn run_trainer(trainer: &mut Trainer, quiet: bool) -> Result<ExitCode> {
     bar.enable_steady_tick(Duration::from_millis(500));
     let b = bar.clone();
     trainer.on_log = Some(Box::new(move |row, t| {
-        let parts: Vec<String> =
-            t.columns().iter().zip(&row.values).map(|(k, v)| format!("{k} {v:.4}")).collect();
+        let parts: Vec<String> = t
+            .columns()
+            .iter()
+            .zip(&row.values)
+            .map(|(k, v)| format!("{k} {v:.4}"))
+            .collect();
         b.set_position(row.step);
         b.set_message(parts.join("  "));
     }));
@@ -180,8 +195,12 @@ fn run_trainer(trainer: &mut Trainer, quiet: bool) -> Result<ExitCode> {
     match outcome? {
         Outcome::Finished => {
             if let Some(last) = trainer.rows().last() {
-                let parts: Vec<String> =
-                    trainer.columns().iter().zip(&last.values).map(|(k, v)| format!("{k} {v:.4}")).collect();
+                let parts: Vec<String> = trainer
+                    .columns()
+                    .iter()
+                    .zip(&last.values)
+                    .map(|(k, v)| format!("{k} {v:.4}"))
+                    .collect();
                 eprintln!("step {}: {}", last.step, parts.join(", "));
             }
             eprintln!(
@@ -193,7 +212,11 @@ fn run_trainer(trainer: &mut Trainer, quiet: bool) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Outcome::Interrupted => {
-            eprintln!("stopped at step {}; resume with: tapegan train --resume {}", trainer.step, dir.display());
+            eprintln!(
+                "stopped at step {}; resume with: tapegan train --resume {}",
+                trainer.step,
+                dir.display()
+            );
             Ok(ExitCode::from(130))
         }
     }

@@ -32,12 +32,19 @@ fn list(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Loads up to `limit` images from `dir`.
-pub fn load(dir: &Path, size: usize, channels: usize, limit: Option<usize>) -> Result<FolderImages> {
+pub fn load(
+    dir: &Path,
+    size: usize,
+    channels: usize,
+    limit: Option<usize>,
+) -> Result<FolderImages> {
     if !dir.is_dir() {
         return Err(Error::Data(format!("{}: no such folder", dir.display())));
     }
     if channels != 1 && channels != 3 {
-        return Err(Error::Config(format!("images have 1 or 3 channels, not {channels}")));
+        return Err(Error::Config(format!(
+            "images have 1 or 3 channels, not {channels}"
+        )));
     }
     let mut files = Vec::new();
     list(dir, &mut files)?;
@@ -70,7 +77,12 @@ pub fn load(dir: &Path, size: usize, channels: usize, limit: Option<usize>) -> R
             }
         }
     }
-    Ok(FolderImages { count: files.len(), channels, size, pixels })
+    Ok(FolderImages {
+        count: files.len(),
+        channels,
+        size,
+        pixels,
+    })
 }
 
 /// Resizes square single-channel images from `from × from` to `to × to` (linear filter).

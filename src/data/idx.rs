@@ -51,7 +51,9 @@ fn header(path: &Path, data: &[u8], words: usize, magic: u32, what: &str) -> Res
             path.display()
         )));
     }
-    Ok((1..words).map(|i| BigEndian::read_u32(&data[4 * i..]) as usize).collect())
+    Ok((1..words)
+        .map(|i| BigEndian::read_u32(&data[4 * i..]) as usize)
+        .collect())
 }
 
 /// Reads an IDX image file.
@@ -71,7 +73,12 @@ pub fn read_images(path: &Path) -> Result<IdxImages> {
             body.len()
         )));
     }
-    Ok(IdxImages { count, rows, cols, pixels: body[..need].to_vec() })
+    Ok(IdxImages {
+        count,
+        rows,
+        cols,
+        pixels: body[..need].to_vec(),
+    })
 }
 
 /// Reads an IDX label file.
@@ -93,7 +100,12 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
 /// Finds `<stem>` or `<stem>.gz` in `dir` (also MNIST's dotted spelling `train-images.idx3-ubyte`).
 pub fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
     let dotted = stem.replacen("-idx", ".idx", 1);
-    for name in [stem.to_string(), format!("{stem}.gz"), dotted.clone(), format!("{dotted}.gz")] {
+    for name in [
+        stem.to_string(),
+        format!("{stem}.gz"),
+        dotted.clone(),
+        format!("{dotted}.gz"),
+    ] {
         let p = dir.join(&name);
         if p.is_file() {
             return Ok(p);

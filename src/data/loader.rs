@@ -86,7 +86,9 @@ impl DataLoader {
                 Store::GpuBytes(Tensor::from_u32(gpu, &words, &[words.len()])?)
             }
             Samples::Bytes(b) => Store::HostBytes(b.clone()),
-            Samples::Floats(f) => Store::GpuFloats(Tensor::from_slice(gpu, f, &[data.count, width])?),
+            Samples::Floats(f) => {
+                Store::GpuFloats(Tensor::from_slice(gpu, f, &[data.count, width])?)
+            }
         };
         let labels = match &data.labels {
             Some(l) => Some(Tensor::from_u32(gpu, l, &[l.len()])?),
@@ -126,7 +128,10 @@ impl DataLoader {
     /// Continues from a saved [`DataLoader::state`].
     pub fn restore(&mut self, epoch: u64, pos: usize) -> Result<()> {
         if pos > self.count {
-            return Err(Error::Data(format!("data position {pos} exceeds the data set size {}", self.count)));
+            return Err(Error::Data(format!(
+                "data position {pos} exceeds the data set size {}",
+                self.count
+            )));
         }
         self.epoch = epoch;
         self.pos = pos;
@@ -164,11 +169,19 @@ impl DataLoader {
         shape.extend_from_slice(&self.sample_shape);
         let x = match &self.store {
             Store::GpuBytes(words) => {
-                let idx = self.order_gpu.as_ref().expect("order uploaded").narrow(0, start, b)?;
+                let idx = self
+                    .order_gpu
+                    .as_ref()
+                    .expect("order uploaded")
+                    .narrow(0, start, b)?;
                 self.gather_bytes(words, &idx, &shape)?
             }
             Store::GpuFloats(data) => {
-                let idx = self.order_gpu.as_ref().expect("order uploaded").narrow(0, start, b)?;
+                let idx = self
+                    .order_gpu
+                    .as_ref()
+                    .expect("order uploaded")
+                    .narrow(0, start, b)?;
                 data.gather_rows(&idx)?.reshape(&shape)?
             }
             Store::HostBytes(bytes) => {
@@ -187,11 +200,18 @@ impl DataLoader {
         let labels = match (&self.labels, &self.store) {
             (Some(_), Store::HostBytes(_)) => {
                 let l = self.host_labels.as_ref().expect("labels on host");
-                let picked: Vec<u32> = self.order[start..start + b].iter().map(|&i| l[i as usize]).collect();
+                let picked: Vec<u32> = self.order[start..start + b]
+                    .iter()
+                    .map(|&i| l[i as usize])
+                    .collect();
                 Some(Tensor::from_u32(&self.gpu, &picked, &[b])?)
             }
             (Some(l), _) => {
-                let idx = self.order_gpu.as_ref().expect("order uploaded").narrow(0, start, b)?;
+                let idx = self
+                    .order_gpu
+                    .as_ref()
+                    .expect("order uploaded")
+                    .narrow(0, start, b)?;
                 Some(l.gather_rows(&idx)?)
             }
             (None, _) => None,

@@ -67,7 +67,12 @@ impl std::fmt::Display for DataSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DataSpec::Mnist { dir, test_split } => {
-                write!(f, "{}:{}", if *test_split { "mnist-test" } else { "mnist" }, dir.display())
+                write!(
+                    f,
+                    "{}:{}",
+                    if *test_split { "mnist-test" } else { "mnist" },
+                    dir.display()
+                )
             }
             DataSpec::Images { dir } => write!(f, "images:{}", dir.display()),
             DataSpec::Mixture(Mixture::Grid25) => f.write_str("grid25"),
@@ -149,7 +154,11 @@ pub fn load(spec: &DataSpec, opts: &DataOptions) -> Result<HostData> {
     match spec {
         DataSpec::Mnist { dir, test_split } => load_mnist(dir, *test_split, opts),
         DataSpec::Images { dir } => {
-            let size = if opts.image_size == 0 { 64 } else { opts.image_size };
+            let size = if opts.image_size == 0 {
+                64
+            } else {
+                opts.image_size
+            };
             let f = folder::load(dir, size, opts.channels, opts.limit)?;
             Ok(HostData {
                 samples: Samples::Bytes(f.pixels),
@@ -161,13 +170,23 @@ pub fn load(spec: &DataSpec, opts: &DataOptions) -> Result<HostData> {
             })
         }
         DataSpec::Mixture(m) => {
-            let mut pts = mixtures::sample(*m, opts.toy_per_mode, opts.toy_std, opts.toy_scale, opts.seed);
+            let mut pts = mixtures::sample(
+                *m,
+                opts.toy_per_mode,
+                opts.toy_std,
+                opts.toy_scale,
+                opts.seed,
+            );
             let mut count = pts.len() / 2;
             if let Some(l) = opts.limit {
                 count = count.min(l);
                 pts.truncate(2 * count);
             }
-            let centres = m.centres().iter().map(|c| [c[0] / opts.toy_scale, c[1] / opts.toy_scale]).collect();
+            let centres = m
+                .centres()
+                .iter()
+                .map(|c| [c[0] / opts.toy_scale, c[1] / opts.toy_scale])
+                .collect();
             Ok(HostData {
                 samples: Samples::Floats(pts),
                 count,
@@ -182,7 +201,10 @@ pub fn load(spec: &DataSpec, opts: &DataOptions) -> Result<HostData> {
 
 fn load_mnist(dir: &Path, test_split: bool, opts: &DataOptions) -> Result<HostData> {
     if !dir.is_dir() {
-        return Err(Error::Data(format!("{}: no such folder (expected MNIST IDX files)", dir.display())));
+        return Err(Error::Data(format!(
+            "{}: no such folder (expected MNIST IDX files)",
+            dir.display()
+        )));
     }
     let prefix = if test_split { "t10k" } else { "train" };
     let images = idx::read_images(&idx::find(dir, &format!("{prefix}-images-idx3-ubyte"))?)?;
@@ -196,34 +218,57 @@ fn load_mnist(dir: &Path, test_split: bool, opts: &DataOptions) -> Result<HostDa
         )));
     }
     if images.rows != images.cols {
-        return Err(Error::Data(format!("{}: images are {}×{}, not square", dir.display(), images.rows, images.cols)));
+        return Err(Error::Data(format!(
+            "{}: images are {}×{}, not square",
+            dir.display(),
+            images.rows,
+            images.cols
+        )));
     }
     if let Some(&bad) = labels.iter().find(|&&l| l > 9) {
-        return Err(Error::Data(format!("{}: label {bad} is not a digit", dir.display())));
+        return Err(Error::Data(format!(
+            "{}: label {bad} is not a digit",
+            dir.display()
+        )));
     }
     let side = images.rows;
     let plane = side * side;
     let mut keep: Vec<usize> = (0..images.count)
-        .filter(|&i| opts.digits.as_ref().is_none_or(|d| d.contains(&(labels[i] as u32))))
+        .filter(|&i| {
+            opts.digits
+                .as_ref()
+                .is_none_or(|d| d.contains(&(labels[i] as u32)))
+        })
         .collect();
     if let Some(l) = opts.limit {
         keep.truncate(l);
     }
     if keep.is_empty() {
-        return Err(Error::Data(format!("{}: no images left after filtering by digits {:?}", dir.display(), opts.digits)));
+        return Err(Error::Data(format!(
+            "{}: no images left after filtering by digits {:?}",
+            dir.display(),
+            opts.digits
+        )));
     }
     let mut pixels = Vec::with_capacity(keep.len() * plane);
     for &i in &keep {
         pixels.extend_from_slice(&images.pixels[i * plane..(i + 1) * plane]);
     }
-    let size = if opts.image_size == 0 { side } else { opts.image_size };
+    let size = if opts.image_size == 0 {
+        side
+    } else {
+        opts.image_size
+    };
     if size != side {
         pixels = folder::resize_gray(&pixels, keep.len(), side, size);
     }
     if opts.channels == 3 {
         // Grayscale digits as RGB: the same plane three times (a stand-in for colour data).
         let plane = size * size;
-        pixels = pixels.chunks(plane).flat_map(|p| p.iter().chain(p).chain(p).copied()).collect();
+        pixels = pixels
+            .chunks(plane)
+            .flat_map(|p| p.iter().chain(p).chain(p).copied())
+            .collect();
     }
     Ok(HostData {
         samples: Samples::Bytes(pixels),

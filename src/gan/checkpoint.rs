@@ -35,16 +35,35 @@ fn optimizer_entries(prefix: &str, opt: &Optimizer) -> Result<Vec<(String, HostV
     Ok(state
         .iter()
         .zip(data)
-        .map(|((name, t), data)| (format!("{prefix}{name}"), HostValue::F32 { shape: t.shape().to_vec(), data }))
+        .map(|((name, t), data)| {
+            (
+                format!("{prefix}{name}"),
+                HostValue::F32 {
+                    shape: t.shape().to_vec(),
+                    data,
+                },
+            )
+        })
         .collect())
 }
 
-fn restore_optimizer(prefix: &str, opt: &mut Optimizer, values: &HashMap<String, HostValue>, steps: u64) -> Result<()> {
+fn restore_optimizer(
+    prefix: &str,
+    opt: &mut Optimizer,
+    values: &HashMap<String, HostValue>,
+    steps: u64,
+) -> Result<()> {
     for (name, t) in opt.state() {
         let key = format!("{prefix}{name}");
         match values.get(&key) {
-            Some(HostValue::F32 { shape, data }) if shape.as_slice() == t.shape() => t.write(data)?,
-            Some(_) => return Err(Error::Data(format!("{TRAINING}: '{key}' has the wrong shape"))),
+            Some(HostValue::F32 { shape, data }) if shape.as_slice() == t.shape() => {
+                t.write(data)?
+            }
+            Some(_) => {
+                return Err(Error::Data(format!(
+                    "{TRAINING}: '{key}' has the wrong shape"
+                )))
+            }
             None => return Err(Error::Data(format!("{TRAINING}: '{key}' is missing"))),
         }
     }
@@ -90,7 +109,10 @@ pub fn save(run_dir: &Path, gan: &Gan, p: &Progress) -> Result<()> {
 /// The checkpoint directory of a run, or a clear error.
 pub fn checkpoint_dir(run_dir: &Path) -> Result<std::path::PathBuf> {
     latest_checkpoint_dir(run_dir).ok_or_else(|| {
-        Error::Data(format!("{}: no checkpoint in this run directory (checkpoint/ is missing)", run_dir.display()))
+        Error::Data(format!(
+            "{}: no checkpoint in this run directory (checkpoint/ is missing)",
+            run_dir.display()
+        ))
     })
 }
 
@@ -109,9 +131,12 @@ pub fn load(run_dir: &Path, gan: &mut Gan) -> Result<Progress> {
     let path = dir.join(TRAINING);
     let (values, m) = read_state(&path)?;
     let get = |k: &str| -> Result<u64> {
-        m.get(k)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| Error::Data(format!("{}: metadata '{k}' is missing or not a number", path.display())))
+        m.get(k).and_then(|v| v.parse().ok()).ok_or_else(|| {
+            Error::Data(format!(
+                "{}: metadata '{k}' is missing or not a number",
+                path.display()
+            ))
+        })
     };
     restore_optimizer("g.", &mut gan.opt_g, &values, get("opt_g_steps")?)?;
     restore_optimizer("d.", &mut gan.opt_d, &values, get("opt_d_steps")?)?;
@@ -119,6 +144,9 @@ pub fn load(run_dir: &Path, gan: &mut Gan) -> Result<Progress> {
         step: get("step")?,
         data_epoch: get("data_epoch")?,
         data_pos: get("data_pos")? as usize,
-        rng: Generator { seed: get("rng_seed")?, offset: get("rng_offset")? },
+        rng: Generator {
+            seed: get("rng_seed")?,
+            offset: get("rng_offset")?,
+        },
     })
 }

@@ -110,7 +110,10 @@ impl TrainConfig {
     }
 
     fn placeholder() -> TrainConfig {
-        crate::models::presets::find("mlp-gan").expect("built-in preset").config.clone()
+        crate::models::presets::find("mlp-gan")
+            .expect("built-in preset")
+            .config
+            .clone()
     }
 
     /// Applies `key=value`; the value is parsed as the key's type.
@@ -122,22 +125,30 @@ impl TrainConfig {
         let mut table = toml::Table::try_from(self.clone())
             .map_err(|e| Error::Config(format!("config: {e}")))?;
         let old = table.get(key).ok_or_else(|| {
-            Error::Config(format!("unknown setting '{key}'; valid settings: {}", TrainConfig::keys().join(", ")))
+            Error::Config(format!(
+                "unknown setting '{key}'; valid settings: {}",
+                TrainConfig::keys().join(", ")
+            ))
         })?;
-        let new = parse_like(old, value)
-            .ok_or_else(|| Error::Config(format!("'{value}' is not a valid value for {key} (expected {})", kind(old))))?;
+        let new = parse_like(old, value).ok_or_else(|| {
+            Error::Config(format!(
+                "'{value}' is not a valid value for {key} (expected {})",
+                kind(old)
+            ))
+        })?;
         table.insert(key.to_string(), new);
-        *self = table
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Config(format!("{key}={value}: {}", e.message())))?;
+        *self = table.try_into().map_err(|e: toml::de::Error| {
+            Error::Config(format!("{key}={value}: {}", e.message()))
+        })?;
         Ok(())
     }
 
     /// Applies the keys of a TOML file (any subset of the settings).
     pub fn merge_toml(&mut self, text: &str, origin: &str) -> Result<()> {
-        let file: toml::Table =
-            toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {}", e.message())))?;
-        let mut table = toml::Table::try_from(self.clone()).map_err(|e| Error::Config(e.to_string()))?;
+        let file: toml::Table = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{origin}: {}", e.message())))?;
+        let mut table =
+            toml::Table::try_from(self.clone()).map_err(|e| Error::Config(e.to_string()))?;
         for (k, v) in file {
             if !table.contains_key(&k) {
                 return Err(Error::Config(format!(

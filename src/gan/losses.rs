@@ -17,10 +17,17 @@ pub struct Targets {
 
 /// Discriminator loss from its outputs on real and fake samples. For SoftmaxCe the outputs are
 /// `[B, 2]` logits and the class labels come from `labels_real`/`labels_fake` (u32).
-pub fn d_loss(kind: LossKind, d_real: &Tensor, d_fake: &Tensor, t: &Targets, classes: &ClassLabels) -> Result<Tensor> {
+pub fn d_loss(
+    kind: LossKind,
+    d_real: &Tensor,
+    d_fake: &Tensor,
+    t: &Targets,
+    classes: &ClassLabels,
+) -> Result<Tensor> {
     match kind {
         // Keras: cost(real → 1) + cost(fake → 0), each a batch mean.
-        LossKind::SoftmaxCe => softmax_cross_entropy(d_real, &classes.ones)?.add(&softmax_cross_entropy(d_fake, &classes.zeros)?),
+        LossKind::SoftmaxCe => softmax_cross_entropy(d_real, &classes.ones)?
+            .add(&softmax_cross_entropy(d_fake, &classes.zeros)?),
         LossKind::Bce => bce_with_logits(d_real, &t.real)?.add(&bce_with_logits(d_fake, &t.fake)?),
         LossKind::Wgan | LossKind::WganGp => d_fake.mean_all()?.sub(&d_real.mean_all()?),
         LossKind::Hinge => hinge(d_real, 1.0)?.add(&hinge(d_fake, -1.0)?),
@@ -28,7 +35,12 @@ pub fn d_loss(kind: LossKind, d_real: &Tensor, d_fake: &Tensor, t: &Targets, cla
 }
 
 /// Generator loss from the discriminator's outputs on fakes (non-saturating for BCE/softmax).
-pub fn g_loss(kind: LossKind, d_fake: &Tensor, ones: &Tensor, classes: &ClassLabels) -> Result<Tensor> {
+pub fn g_loss(
+    kind: LossKind,
+    d_fake: &Tensor,
+    ones: &Tensor,
+    classes: &ClassLabels,
+) -> Result<Tensor> {
     match kind {
         LossKind::SoftmaxCe => softmax_cross_entropy(d_fake, &classes.ones),
         LossKind::Bce => bce_with_logits(d_fake, ones),
@@ -44,7 +56,11 @@ pub struct ClassLabels {
 
 /// (D accuracy, G accuracy) of a softmax discriminator, as the Keras tutorial reports them:
 /// D's mean accuracy on real (→ 1) and fake (→ 0); G's is the fraction of fakes called real.
-pub fn softmax_accuracies(d_real: &Tensor, d_fake: &Tensor, classes: &ClassLabels) -> Result<(Tensor, Tensor)> {
+pub fn softmax_accuracies(
+    d_real: &Tensor,
+    d_fake: &Tensor,
+    classes: &ClassLabels,
+) -> Result<(Tensor, Tensor)> {
     let real = accuracy(d_real, &classes.ones)?;
     let fake = accuracy(d_fake, &classes.zeros)?;
     let g = accuracy(d_fake, &classes.ones)?;

@@ -32,7 +32,11 @@ pub fn gradient_penalty(
         }
     };
     let eps = ctx.rng.uniform(real.gpu(), &eps_shape, 0.0, 1.0)?;
-    let xhat = fake.detach().lerp(&real.detach(), &eps)?.detach().with_grad()?;
+    let xhat = fake
+        .detach()
+        .lerp(&real.detach(), &eps)?
+        .detach()
+        .with_grad()?;
     let d_hat = critic.forward(&xhat, labels, ctx)?;
     let opts = GradOptions {
         create_graph: true,
@@ -42,9 +46,19 @@ pub fn gradient_penalty(
     let g = grad_with(&[&d_hat], &[&xhat], &opts)?
         .pop()
         .flatten()
-        .ok_or_else(|| Error::Autograd("the critic's output does not depend on its input".into()))?;
+        .ok_or_else(|| {
+            Error::Autograd("the critic's output does not depend on its input".into())
+        })?;
     let per_sample = g.reshape(&[b, g.numel() / b])?;
-    let norm = per_sample.square()?.sum(&[1], false)?.add_scalar(1e-12)?.sqrt()?;
-    let penalty = norm.add_scalar(-1.0)?.square()?.mean_all()?.mul_scalar(lambda)?;
+    let norm = per_sample
+        .square()?
+        .sum(&[1], false)?
+        .add_scalar(1e-12)?
+        .sqrt()?;
+    let penalty = norm
+        .add_scalar(-1.0)?
+        .square()?
+        .mean_all()?
+        .mul_scalar(lambda)?;
     Ok((penalty, norm.detach().mean_all()?))
 }

@@ -42,19 +42,29 @@ impl RunLog {
                     continue;
                 }
                 let parse = |s: &str| s.parse::<f64>().ok();
-                let (Some(step), Some(epoch)) = (parse(cells[0]), parse(cells[1])) else { continue };
+                let (Some(step), Some(epoch)) = (parse(cells[0]), parse(cells[1])) else {
+                    continue;
+                };
                 if step as u64 > keep_until {
                     break;
                 }
                 rows.push(Row {
                     step: step as u64,
                     epoch: epoch as u64,
-                    values: cells[2..2 + columns.len()].iter().map(|c| c.parse().unwrap_or(f32::NAN)).collect(),
+                    values: cells[2..2 + columns.len()]
+                        .iter()
+                        .map(|c| c.parse().unwrap_or(f32::NAN))
+                        .collect(),
                     seconds: parse(cells[cells.len() - 1]).unwrap_or(0.0),
                 });
             }
         }
-        let log = RunLog { path, columns, pending: Vec::new(), rows };
+        let log = RunLog {
+            path,
+            columns,
+            pending: Vec::new(),
+            rows,
+        };
         log.rewrite()?;
         Ok(log)
     }
@@ -65,7 +75,13 @@ impl RunLog {
 
     fn format(row: &Row) -> String {
         let vals: Vec<String> = row.values.iter().map(|v| format!("{v}")).collect();
-        format!("{},{},{},{:.3}\n", row.step, row.epoch, vals.join(","), row.seconds)
+        format!(
+            "{},{},{},{:.3}\n",
+            row.step,
+            row.epoch,
+            vals.join(","),
+            row.seconds
+        )
     }
 
     fn rewrite(&self) -> Result<()> {
@@ -88,20 +104,35 @@ impl RunLog {
         if self.pending.is_empty() {
             return Ok(self.rows.last().cloned());
         }
-        let all: Vec<&Tensor> = self.pending.iter().flat_map(|(_, _, _, t)| t.iter()).collect();
+        let all: Vec<&Tensor> = self
+            .pending
+            .iter()
+            .flat_map(|(_, _, _, t)| t.iter())
+            .collect();
         let values = Tensor::read_all(&all)?;
         let mut it = values.into_iter().map(|v| v[0]);
-        let mut out = OpenOptions::new().append(true).open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut out = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| Error::io(&self.path, e))?;
         let mut bad: Option<String> = None;
         for (step, epoch, seconds, t) in std::mem::take(&mut self.pending) {
-            let vals: Vec<f32> = (0..t.len()).map(|_| it.next().expect("one value per tensor")).collect();
+            let vals: Vec<f32> = (0..t.len())
+                .map(|_| it.next().expect("one value per tensor"))
+                .collect();
             if bad.is_none() {
                 if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
                     bad = Some(format!("step {step}: {} is {}", self.columns[i], vals[i]));
                 }
             }
-            let row = Row { step, epoch, values: vals, seconds };
-            out.write_all(Self::format(&row).as_bytes()).map_err(|e| Error::io(&self.path, e))?;
+            let row = Row {
+                step,
+                epoch,
+                values: vals,
+                seconds,
+            };
+            out.write_all(Self::format(&row).as_bytes())
+                .map_err(|e| Error::io(&self.path, e))?;
             self.rows.push(row);
         }
         if let Some(b) = bad {

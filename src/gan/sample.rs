@@ -37,22 +37,41 @@ pub struct Drawn {
 
 /// Draws `n` samples with noise from `seed`; `label` asks a conditional model for one class
 /// (default: one row per class).
-pub fn draw(gpu: &Gpu, cfg: &TrainConfig, g: &Net, n: usize, label: Option<u32>, seed: u64) -> Result<Drawn> {
+pub fn draw(
+    gpu: &Gpu,
+    cfg: &TrainConfig,
+    g: &Net,
+    n: usize,
+    label: Option<u32>,
+    seed: u64,
+) -> Result<Drawn> {
     if n == 0 {
         return Err(Error::Config("--n must be at least 1".into()));
     }
     let classes = g.classes();
     let labels = match (classes, label) {
-        (0, Some(_)) => return Err(Error::Config(format!("preset {} is not conditional: --label does not apply", cfg.preset))),
+        (0, Some(_)) => {
+            return Err(Error::Config(format!(
+                "preset {} is not conditional: --label does not apply",
+                cfg.preset
+            )))
+        }
         (0, None) => None,
         (c, Some(l)) if l as usize >= c => {
-            return Err(Error::Config(format!("--label {l} is out of range: this model knows classes 0..{}", c - 1)))
+            return Err(Error::Config(format!(
+                "--label {l} is out of range: this model knows classes 0..{}",
+                c - 1
+            )))
         }
         (_, Some(l)) => Some(class_rows(gpu, classes, n, Some(l))?),
         (c, None) => {
             let per = n.div_ceil(c);
             let all = class_rows(gpu, c, per, None)?;
-            Some(if per * c == n { all } else { all.narrow(0, 0, n)? })
+            Some(if per * c == n {
+                all
+            } else {
+                all.narrow(0, 0, n)?
+            })
         }
     };
     let mut rng = Generator::new(seed).fork(SAMPLE_CLI_STREAM);
@@ -64,18 +83,31 @@ pub fn draw(gpu: &Gpu, cfg: &TrainConfig, g: &Net, n: usize, label: Option<u32>,
 /// Writes `drawn` as a PNG grid (`.png`) or as raw arrays (`.npy`: the samples, plus
 /// `<stem>_noise.npy` and, for conditional models, `<stem>_labels.npy` beside it).
 pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::path::PathBuf>> {
-    let ext = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     let x = &drawn.samples;
     match ext.as_deref() {
         Some("npy") => {
             let mut written = vec![out.to_path_buf()];
             npy::write_npy_f32(out, x.shape(), &x.to_vec()?)?;
             let stem = out.with_extension("");
-            let zp = stem.with_file_name(format!("{}_noise.npy", stem.file_name().and_then(|s| s.to_str()).unwrap_or("samples")));
+            let zp = stem.with_file_name(format!(
+                "{}_noise.npy",
+                stem.file_name()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("samples")
+            ));
             npy::write_npy_f32(&zp, drawn.z.shape(), &drawn.z.to_vec()?)?;
             written.push(zp);
             if let Some(l) = &drawn.labels {
-                let lp = stem.with_file_name(format!("{}_labels.npy", stem.file_name().and_then(|s| s.to_str()).unwrap_or("samples")));
+                let lp = stem.with_file_name(format!(
+                    "{}_labels.npy",
+                    stem.file_name()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or("samples")
+                ));
                 let lv: Vec<f32> = l.to_vec_u32()?.into_iter().map(|v| v as f32).collect();
                 npy::write_npy_f32(&lp, &[lv.len()], &lv)?;
                 written.push(lp);
@@ -84,14 +116,25 @@ pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::
         }
         Some("png") => {
             let [n, c, h, w] = *x.shape() else {
-                return Err(Error::Config("this preset makes 2-D points, not images: write them with a .npy file".into()));
+                return Err(Error::Config(
+                    "this preset makes 2-D points, not images: write them with a .npy file".into(),
+                ));
             };
-            let cols = cols.unwrap_or_else(|| (n as f64).sqrt().ceil() as usize).max(1);
+            let cols = cols
+                .unwrap_or_else(|| (n as f64).sqrt().ceil() as usize)
+                .max(1);
             let grid = images::grid_image(&x.to_vec()?, n, c, h, w, cols, 2);
-            let grid = if h <= 32 { images::upscale(&grid, 2) } else { grid };
+            let grid = if h <= 32 {
+                images::upscale(&grid, 2)
+            } else {
+                grid
+            };
             images::save_png(&grid, out)?;
             Ok(vec![out.to_path_buf()])
         }
-        _ => Err(Error::Config(format!("{}: the output must end in .png or .npy", out.display()))),
+        _ => Err(Error::Config(format!(
+            "{}: the output must end in .png or .npy",
+            out.display()
+        ))),
     }
 }

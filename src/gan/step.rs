@@ -49,7 +49,14 @@ pub fn extra_names(cfg: &TrainConfig) -> Vec<&'static str> {
 }
 
 impl Gan {
-    pub fn new(gpu: &Gpu, g: Net, d: Net, opt_g: Optimizer, opt_d: Optimizer, cfg: &TrainConfig) -> Result<Gan> {
+    pub fn new(
+        gpu: &Gpu,
+        g: Net,
+        d: Net,
+        opt_g: Optimizer,
+        opt_d: Optimizer,
+        cfg: &TrainConfig,
+    ) -> Result<Gan> {
         let b = cfg.batch;
         Ok(Gan {
             g,
@@ -59,7 +66,10 @@ impl Gan {
             cfg: cfg.clone(),
             ones: Tensor::ones(gpu, &[b, 1])?,
             zeros: Tensor::zeros(gpu, &[b, 1])?,
-            classes: ClassLabels { ones: Tensor::full_u32(gpu, &[b], 1)?, zeros: Tensor::full_u32(gpu, &[b], 0)? },
+            classes: ClassLabels {
+                ones: Tensor::full_u32(gpu, &[b], 1)?,
+                zeros: Tensor::full_u32(gpu, &[b], 0)?,
+            },
         })
     }
 
@@ -78,7 +88,11 @@ impl Gan {
             return Ok(None);
         }
         // Clamp guards the (measure-zero) draw of exactly `c` after rounding.
-        Ok(Some(rng.uniform(gpu, &[n], 0.0, c as f32)?.clamp(0.0, c as f32 - 0.5)?.to_u32()?))
+        Ok(Some(
+            rng.uniform(gpu, &[n], 0.0, c as f32)?
+                .clamp(0.0, c as f32 - 0.5)?
+                .to_u32()?,
+        ))
     }
 
     /// Labels for the discriminator, when the models are conditional.
@@ -101,7 +115,10 @@ impl Gan {
 
     fn targets(&self, gpu: &Gpu, rng: &mut Generator) -> Result<Targets> {
         if !self.cfg.label_noise {
-            return Ok(Targets { real: self.ones.clone(), fake: self.zeros.clone() });
+            return Ok(Targets {
+                real: self.ones.clone(),
+                fake: self.zeros.clone(),
+            });
         }
         let b = self.cfg.batch;
         Ok(Targets {
@@ -110,12 +127,19 @@ impl Gan {
         })
     }
 
-    fn extras_standard(&self, d_real: &Tensor, d_fake: &Tensor) -> Result<Vec<(&'static str, Tensor)>> {
+    fn extras_standard(
+        &self,
+        d_real: &Tensor,
+        d_fake: &Tensor,
+    ) -> Result<Vec<(&'static str, Tensor)>> {
         if self.cfg.loss == LossKind::SoftmaxCe {
             let (da, ga) = no_grad(|| softmax_accuracies(d_real, d_fake, &self.classes))?;
             return Ok(vec![("d_acc", da), ("g_acc", ga)]);
         }
-        Ok(vec![("d_real", d_real.detach().mean_all()?), ("d_fake", d_fake.detach().mean_all()?)])
+        Ok(vec![
+            ("d_real", d_real.detach().mean_all()?),
+            ("d_fake", d_fake.detach().mean_all()?),
+        ])
     }
 
     fn shared_iteration(&mut self, loader: &mut DataLoader, rng: &mut Generator) -> Result<Losses> {
@@ -130,14 +154,30 @@ impl Gan {
         let ld = d_loss(self.cfg.loss, &d_real, &d_fake, &targets, &self.classes)?;
         let lg = g_loss(self.cfg.loss, &d_fake, &self.ones, &self.classes)?;
         let extras = self.extras_standard(&d_real, &d_fake)?;
-        let gd = grad(&[&ld], &parameters(&self.d).iter().collect::<Vec<_>>(), false)?;
-        let gg = grad(&[&lg], &parameters(&self.g).iter().collect::<Vec<_>>(), false)?;
+        let gd = grad(
+            &[&ld],
+            &parameters(&self.d).iter().collect::<Vec<_>>(),
+            false,
+        )?;
+        let gg = grad(
+            &[&lg],
+            &parameters(&self.g).iter().collect::<Vec<_>>(),
+            false,
+        )?;
         self.opt_d.step(&gd)?;
         self.opt_g.step(&gg)?;
-        Ok(Losses { d: ld.detach(), g: lg.detach(), extras })
+        Ok(Losses {
+            d: ld.detach(),
+            g: lg.detach(),
+            extras,
+        })
     }
 
-    fn separate_iteration(&mut self, loader: &mut DataLoader, rng: &mut Generator) -> Result<Losses> {
+    fn separate_iteration(
+        &mut self,
+        loader: &mut DataLoader,
+        rng: &mut Generator,
+    ) -> Result<Losses> {
         let batch = loader.next_batch()?;
         let gpu = batch.x.gpu().clone();
         let targets = self.targets(&gpu, rng)?;
@@ -148,16 +188,28 @@ impl Gan {
         let d_fake = self.d.forward(&fake, None, &mut ctx)?;
         let ld = d_loss(self.cfg.loss, &d_real, &d_fake, &targets, &self.classes)?;
         let extras = self.extras_standard(&d_real, &d_fake)?;
-        let gd = grad(&[&ld], &parameters(&self.d).iter().collect::<Vec<_>>(), false)?;
+        let gd = grad(
+            &[&ld],
+            &parameters(&self.d).iter().collect::<Vec<_>>(),
+            false,
+        )?;
         self.opt_d.step(&gd)?;
 
         let z = self.noise(&gpu, ctx.rng, self.cfg.batch)?;
         let fake = self.g.forward(&z, None, &mut ctx)?;
         let d_fake = self.d.forward(&fake, None, &mut ctx)?;
         let lg = g_loss(self.cfg.loss, &d_fake, &self.ones, &self.classes)?;
-        let gg = grad(&[&lg], &parameters(&self.g).iter().collect::<Vec<_>>(), false)?;
+        let gg = grad(
+            &[&lg],
+            &parameters(&self.g).iter().collect::<Vec<_>>(),
+            false,
+        )?;
         self.opt_g.step(&gg)?;
-        Ok(Losses { d: ld.detach(), g: lg.detach(), extras })
+        Ok(Losses {
+            d: ld.detach(),
+            g: lg.detach(),
+            extras,
+        })
     }
 
     fn critic_iteration(&mut self, loader: &mut DataLoader, rng: &mut Generator) -> Result<Losses> {
@@ -177,7 +229,10 @@ impl Gan {
             let fake = no_grad(|| self.g.forward(&z, labels.as_ref(), &mut ctx))?;
             let d_real = self.d.forward(&batch.x, labels.as_ref(), &mut ctx)?;
             let d_fake = self.d.forward(&fake, labels.as_ref(), &mut ctx)?;
-            let w_dist = d_real.detach().mean_all()?.sub(&d_fake.detach().mean_all()?)?;
+            let w_dist = d_real
+                .detach()
+                .mean_all()?
+                .sub(&d_fake.detach().mean_all()?)?;
             let mut loss = d_fake.mean_all()?.sub(&d_real.mean_all()?)?;
             last = vec![("w_dist", w_dist)];
             if self.cfg.loss == LossKind::WganGp {
@@ -202,7 +257,9 @@ impl Gan {
                 None => l,
             });
         }
-        let d_mean = d_total.expect("n_critic ≥ 1").mul_scalar(1.0 / self.cfg.n_critic as f32)?;
+        let d_mean = d_total
+            .expect("n_critic ≥ 1")
+            .mul_scalar(1.0 / self.cfg.n_critic as f32)?;
 
         let z = self.noise(&gpu, rng, self.cfg.batch)?;
         let labels = self.random_labels(&gpu, rng, self.cfg.batch)?;
@@ -210,8 +267,16 @@ impl Gan {
         let fake = self.g.forward(&z, labels.as_ref(), &mut ctx)?;
         let d_fake = self.d.forward(&fake, labels.as_ref(), &mut ctx)?;
         let lg = d_fake.mean_all()?.neg()?;
-        let gg = grad(&[&lg], &parameters(&self.g).iter().collect::<Vec<_>>(), false)?;
+        let gg = grad(
+            &[&lg],
+            &parameters(&self.g).iter().collect::<Vec<_>>(),
+            false,
+        )?;
         self.opt_g.step(&gg)?;
-        Ok(Losses { d: d_mean, g: lg.detach(), extras: last })
+        Ok(Losses {
+            d: d_mean,
+            g: lg.detach(),
+            extras: last,
+        })
     }
 }

@@ -34,7 +34,14 @@ pub enum Outcome {
 }
 
 /// Settings that may differ between a run and its resumption.
-pub const RESUMABLE_KEYS: &[&str] = &["steps", "epochs", "sample_every", "log_every", "checkpoint_every", "eval_every"];
+pub const RESUMABLE_KEYS: &[&str] = &[
+    "steps",
+    "epochs",
+    "sample_every",
+    "log_every",
+    "checkpoint_every",
+    "eval_every",
+];
 
 pub struct Trainer {
     pub gpu: Gpu,
@@ -60,7 +67,11 @@ pub fn load_data(cfg: &TrainConfig) -> Result<HostData> {
     let spec: DataSpec = cfg.data.parse()?;
     let side = crate::models::presets::image_side(&cfg.preset);
     let opts = DataOptions {
-        image_size: if cfg.image_size > 0 { cfg.image_size } else { side.unwrap_or(0) },
+        image_size: if cfg.image_size > 0 {
+            cfg.image_size
+        } else {
+            side.unwrap_or(0)
+        },
         channels: cfg.channels,
         digits: (!cfg.digits.is_empty()).then(|| cfg.digits.clone()),
         limit: (cfg.limit > 0).then_some(cfg.limit),
@@ -82,8 +93,18 @@ pub fn load_data(cfg: &TrainConfig) -> Result<HostData> {
     }
 }
 
-fn optimizer(params: Vec<(String, crate::Tensor)>, cfg: &TrainConfig, lr: f32, clip: Option<f32>) -> Result<Optimizer> {
-    let algorithm = Algorithm::Adam { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adam_eps, keras_eps: cfg.keras_adam };
+fn optimizer(
+    params: Vec<(String, crate::Tensor)>,
+    cfg: &TrainConfig,
+    lr: f32,
+    clip: Option<f32>,
+) -> Result<Optimizer> {
+    let algorithm = Algorithm::Adam {
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.adam_eps,
+        keras_eps: cfg.keras_adam,
+    };
     let mut oc = OptimConfig::new(algorithm, lr);
     oc.decay = cfg.decay;
     oc.clip = clip;
@@ -116,7 +137,10 @@ impl Trainer {
         for o in overrides {
             cfg.set(o)?;
         }
-        let (a, b) = (toml::Table::try_from(&saved).map_err(|e| Error::Config(e.to_string()))?, toml::Table::try_from(&cfg).map_err(|e| Error::Config(e.to_string()))?);
+        let (a, b) = (
+            toml::Table::try_from(&saved).map_err(|e| Error::Config(e.to_string()))?,
+            toml::Table::try_from(&cfg).map_err(|e| Error::Config(e.to_string()))?,
+        );
         for (k, v) in &b {
             if a.get(k) != Some(v) && !RESUMABLE_KEYS.contains(&k.as_str()) {
                 return Err(Error::Config(format!(
@@ -147,7 +171,11 @@ impl Trainer {
         let opt_g = optimizer(named_parameters(&g), &cfg, cfg.lr_g, None)?;
         let opt_d = optimizer(named_parameters(&d), &cfg, cfg.lr_d, clip)?;
         let loader = DataLoader::new(gpu, &data, cfg.batch, cfg.seed)?;
-        let per_iteration = if cfg.same_real_batch { 1 } else { cfg.n_critic as u64 };
+        let per_iteration = if cfg.same_real_batch {
+            1
+        } else {
+            cfg.n_critic as u64
+        };
         let total = if cfg.steps > 0 {
             cfg.steps
         } else {
@@ -192,7 +220,8 @@ impl Trainer {
         let losses = self.gan.iteration(&mut self.loader, &mut self.rng)?;
         self.step += 1;
         let secs = self.offset_seconds + self.started.elapsed().as_secs_f64();
-        self.log.push(self.step, self.loader.state().0, secs, &losses);
+        self.log
+            .push(self.step, self.loader.state().0, secs, &losses);
         Ok(())
     }
 
@@ -215,12 +244,29 @@ impl Trainer {
     pub fn save_checkpoint(&mut self) -> Result<()> {
         self.flush_log()?;
         let (data_epoch, data_pos) = self.loader.state();
-        checkpoint::save(&self.run_dir, &self.gan, &Progress { step: self.step, data_epoch, data_pos, rng: self.rng })
+        checkpoint::save(
+            &self.run_dir,
+            &self.gan,
+            &Progress {
+                step: self.step,
+                data_epoch,
+                data_pos,
+                rng: self.rng,
+            },
+        )
     }
 
     /// Writes the sample figures under `tag`.
     pub fn write_samples(&self, tag: &str) -> Result<()> {
-        outputs::write_samples(&self.run_dir, tag, &self.cfg, &self.gan.g, &self.gan.d, &self.fixed, self.centres.as_deref())
+        outputs::write_samples(
+            &self.run_dir,
+            tag,
+            &self.cfg,
+            &self.gan.g,
+            &self.gan.d,
+            &self.fixed,
+            self.centres.as_deref(),
+        )
     }
 
     /// Trains until `total` steps or until `stop` is set (then checkpoints and returns).

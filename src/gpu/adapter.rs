@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 pub const ADAPTER_ENV: &str = "TAPEGAN_ADAPTER";
 
 /// What to do when no adapter exists at all.
-pub const NO_ADAPTER_HELP: &str = "no GPU adapter found: install your GPU's driver, or for a CPU fallback install Mesa's \
+pub const NO_ADAPTER_HELP: &str =
+    "no GPU adapter found: install your GPU's driver, or for a CPU fallback install Mesa's \
      software Vulkan driver (Debian/Ubuntu: `apt-get install -y mesa-vulkan-drivers`)";
 
 /// The facts about one adapter that matter for compute.
@@ -27,6 +28,8 @@ pub struct AdapterSummary {
     pub max_invocations: u32,
     pub max_storage_buffers: u32,
     pub timestamps: bool,
+    /// Subgroup size when the adapter supports subgroup operations with one fixed size.
+    pub subgroup: Option<u32>,
 }
 
 impl AdapterSummary {
@@ -47,6 +50,9 @@ impl AdapterSummary {
             max_invocations: limits.max_compute_invocations_per_workgroup,
             max_storage_buffers: limits.max_storage_buffers_per_shader_stage,
             timestamps: adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY),
+            subgroup: (adapter.features().contains(wgpu::Features::SUBGROUP)
+                && info.subgroup_min_size == info.subgroup_max_size)
+                .then_some(info.subgroup_min_size),
         }
     }
 
@@ -107,10 +113,8 @@ fn type_name(t: wgpu::DeviceType) -> &'static str {
 /// Creates the wgpu instance with every native backend enabled.
 pub(crate) fn instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-    desc.backends = wgpu::Backends::VULKAN
-        | wgpu::Backends::METAL
-        | wgpu::Backends::DX12
-        | wgpu::Backends::GL;
+    desc.backends =
+        wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12 | wgpu::Backends::GL;
     // Validation layers are a debugging aid; they slow every dispatch down.
     desc.flags = wgpu::InstanceFlags::empty();
     wgpu::Instance::new(desc)

@@ -45,7 +45,9 @@ impl Gpu {
         let adapters = adapter::enumerate(&instance);
         let (adapter, summary) = adapter::choose(adapters, selector)?;
         let features = adapter.features()
-            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+            & (wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
+                | wgpu::Features::SUBGROUP);
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("tapegan"),
@@ -94,6 +96,14 @@ impl Gpu {
             "note: running on GL llvmpipe; Mesa's Vulkan lavapipe is 2-3x faster \
              (apt-get install -y mesa-vulkan-drivers)",
         )
+    }
+
+    /// Subgroup size, when subgroup operations are available with a fixed size.
+    pub fn subgroup_size(&self) -> Option<u32> {
+        self.0
+            .summary
+            .subgroup
+            .filter(|_| self.0.features.contains(wgpu::Features::SUBGROUP))
     }
 
     /// Largest buffer one binding may address.

@@ -39,6 +39,8 @@ pub(crate) struct Recorder {
     align: usize,
     pub stats: ExecStats,
     pub profiler: Option<super::profile::Profiler>,
+    /// FLOPs of the next dispatch, for the profiler (set by ops that know them).
+    next_flops: f64,
 }
 
 impl Recorder {
@@ -56,6 +58,7 @@ impl Recorder {
             align: limits.min_uniform_buffer_offset_alignment.max(16) as usize,
             stats: ExecStats::default(),
             profiler: None,
+            next_flops: 0.0,
         }
     }
 
@@ -72,7 +75,11 @@ impl Recorder {
     }
 
     /// Submits everything recorded so far. Returns the submission index, if any.
-    fn submit(&mut self, device: &wgpu::Device, queue: &wgpu::Queue) -> Option<wgpu::SubmissionIndex> {
+    fn submit(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+    ) -> Option<wgpu::SubmissionIndex> {
         self.end_pass();
         let mut encoder = self.encoder.take()?;
         if let Some(p) = self.profiler.as_mut() {
@@ -113,8 +120,38 @@ impl Gpu {
         if groups.contains(&0) {
             return Ok(());
         }
+        let compiled = self.0.pipelines.get(&self.0.device, kernel, defs)?;
+        self.dispatch(&compiled, params, buffers, groups)
+    }
+
+    /// Like [`Gpu::launch`] for a kernel whose source is generated: `key` names the variant
+    /// (and labels it), `make_source` is called once, on the first launch of that key.
+    pub(crate) fn launch_generated(
+        &self,
+        key: &str,
+        make_source: impl FnOnce() -> String,
+        params: &[u8],
+        buffers: &[&Storage],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        let compiled = self
+            .0
+            .pipelines
+            .get_generated(&self.0.device, key, make_source)?;
+        self.dispatch(&compiled, params, buffers, groups)
+    }
+
+    fn dispatch(
+        &self,
+        compiled: &super::pipeline::Compiled,
+        params: &[u8],
+        buffers: &[&Storage],
+        groups: [u32; 3],
+    ) -> Result<()> {
         let inner = &self.0;
-        let compiled = inner.pipelines.get(&inner.device, kernel, defs)?;
         let mut rec = inner.recorder.lock().unwrap();
         let slot = params.len().max(16).div_ceil(16) * 16;
         let offset = rec.arena.len().div_ceil(rec.align) * rec.align;
@@ -157,10 +194,11 @@ impl Gpu {
                 .forget_lifetime();
             rec.pass = Some(pass);
         }
+        let flops = std::mem::take(&mut rec.next_flops);
         let Recorder { pass, profiler, .. } = &mut *rec;
         let pass = pass.as_mut().expect("pass opened above");
         if let Some(p) = profiler.as_mut() {
-            p.before(pass, &compiled.label);
+            p.before(pass, &compiled.label, flops);
         }
         pass.set_pipeline(&compiled.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
@@ -179,10 +217,15 @@ impl Gpu {
             }
             let secs = timer.seconds();
             if let Some(p) = inner.recorder.lock().unwrap().profiler.as_mut() {
-                p.record_wall(&compiled.label, secs);
+                p.record_wall(&compiled.label, secs, flops);
             }
         }
         Ok(())
+    }
+
+    /// Declares the arithmetic of the next dispatch (for the profiler's GFLOP/s column).
+    pub(crate) fn note_flops(&self, flops: f64) {
+        self.0.recorder.lock().unwrap().next_flops = flops;
     }
 
     /// Records a buffer-to-buffer copy of `bytes` bytes.
@@ -212,14 +255,22 @@ impl Gpu {
     /// Submits all recorded work without waiting for it.
     pub fn flush(&self) -> Result<()> {
         let inner = &self.0;
-        inner.recorder.lock().unwrap().submit(&inner.device, &inner.queue);
+        inner
+            .recorder
+            .lock()
+            .unwrap()
+            .submit(&inner.device, &inner.queue);
         self.take_errors()
     }
 
     /// Submits all recorded work and waits until the device has finished it.
     pub fn synchronize(&self) -> Result<()> {
         let inner = &self.0;
-        let idx = inner.recorder.lock().unwrap().submit(&inner.device, &inner.queue);
+        let idx = inner
+            .recorder
+            .lock()
+            .unwrap()
+            .submit(&inner.device, &inner.queue);
         if let Some(idx) = idx {
             self.wait(idx)?;
         }
@@ -234,7 +285,16 @@ impl Gpu {
                 timeout: Some(WAIT_LIMIT),
             })
             .map(|_| ())
-            .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))
+            .map_err(|e| {
+                // A failed wait usually follows a rejected submission; report why it was rejected.
+                let why = self
+                    .0
+                    .errors
+                    .lock()
+                    .map(|mut v| std::mem::take(&mut *v).join("; "))
+                    .unwrap_or_default();
+                Error::Device(format!("waiting for the GPU failed: {e} {why}"))
+            })
     }
 
     /// Writes `data` into `dst` at byte `offset`, ordered after all work recorded so far.

@@ -10,10 +10,13 @@ mod pipeline;
 mod pool;
 mod profile;
 
-pub use adapter::{backend_name, list_adapters, quiet_platform_probes, AdapterSummary, ADAPTER_ENV, NO_ADAPTER_HELP};
+pub use adapter::{
+    backend_name, list_adapters, quiet_platform_probes, AdapterSummary, ADAPTER_ENV,
+    NO_ADAPTER_HELP,
+};
 pub use context::Gpu;
-pub use peak::measure_fma_peak;
 pub use exec::{grid, ExecStats};
+pub use peak::measure_fma_peak;
 pub use pipeline::{render, Kernel};
 pub use pool::{PoolStats, Storage};
 pub use profile::DispatchTime;

@@ -78,8 +78,31 @@ impl PipelineCache {
         if let Some(c) = self.map.lock().unwrap().get(&key) {
             return Ok(c.clone());
         }
-        let compiled = Arc::new(compile(device, kernel, defs, &key)?);
+        let compiled = Arc::new(compile(
+            device,
+            &render(kernel.source, defs),
+            &label(kernel, defs),
+        )?);
         self.map.lock().unwrap().insert(key, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// The pipeline cached under `key`, built from `make_source()` (a complete WGSL module,
+    /// e.g. from [`render`]) on first use. For kernels whose source is generated.
+    pub fn get_generated(
+        &self,
+        device: &wgpu::Device,
+        key: &str,
+        make_source: impl FnOnce() -> String,
+    ) -> Result<Arc<Compiled>> {
+        if let Some(c) = self.map.lock().unwrap().get(key) {
+            return Ok(c.clone());
+        }
+        let compiled = Arc::new(compile(device, &make_source(), key)?);
+        self.map
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), compiled.clone());
         Ok(compiled)
     }
 
@@ -89,17 +112,27 @@ impl PipelineCache {
     }
 }
 
-fn compile(
-    device: &wgpu::Device,
-    kernel: &Kernel,
-    defs: &[(&str, &str)],
-    label: &str,
-) -> Result<Compiled> {
-    let source = render(kernel.source, defs);
+/// A readable pipeline label: generated code values are abbreviated to a short hash.
+fn label(kernel: &Kernel, defs: &[(&str, &str)]) -> String {
+    let mut label = kernel.name.to_string();
+    for (k, v) in defs {
+        if v.len() > 48 || v.contains('\n') {
+            let h = v.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+            });
+            label.push_str(&format!("|{k}=#{:08x}", h as u32));
+        } else {
+            label.push_str(&format!("|{k}={v}"));
+        }
+    }
+    label
+}
+
+fn compile(device: &wgpu::Device, source: &str, label: &str) -> Result<Compiled> {
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
-        source: wgpu::ShaderSource::Wgsl(source.into()),
+        source: wgpu::ShaderSource::Wgsl(source.to_string().into()),
     });
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some(label),

@@ -132,7 +132,9 @@ pub struct Storage {
 
 impl Storage {
     pub(crate) fn buffer(&self) -> &wgpu::Buffer {
-        self.buffer.as_ref().expect("storage buffer present until drop")
+        self.buffer
+            .as_ref()
+            .expect("storage buffer present until drop")
     }
 
     /// Bytes requested for this storage.
@@ -168,7 +170,10 @@ mod tests {
         assert_eq!(size_class(4097), 5120);
         for bytes in [5000u64, 123_456, 940_800, 33_554_433] {
             let c = size_class(bytes);
-            assert!(c >= bytes && (c as f64) <= bytes as f64 * 1.25 + 1.0, "{bytes} -> {c}");
+            assert!(
+                c >= bytes && (c as f64) <= bytes as f64 * 1.25 + 1.0,
+                "{bytes} -> {c}"
+            );
         }
     }
 }

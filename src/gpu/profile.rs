@@ -11,8 +11,9 @@ use std::time::Instant;
 use super::context::Gpu;
 use crate::error::{Error, Result};
 
-/// Timestamp pairs per query set; a submission with more dispatches is split.
-const CAPACITY: u32 = 4096;
+/// Timestamp pairs per query set (wgpu allows 4096 queries per set); a submission with more
+/// dispatches is split.
+const CAPACITY: u32 = 2048;
 
 /// One timed dispatch.
 #[derive(Clone, Debug)]
@@ -22,27 +23,31 @@ pub struct DispatchTime {
     /// Start, relative to the first dispatch of the profile, in microseconds.
     pub start_us: f64,
     pub duration_us: f64,
+    /// Arithmetic of the dispatch when its op declared it (matmul, conv), else 0.
+    pub flops: f64,
 }
 
 struct Pending {
     readback: wgpu::Buffer,
-    labels: Vec<String>,
+    labels: Vec<(String, f64)>,
 }
 
 pub(crate) struct Profiler {
     query_set: Option<wgpu::QuerySet>,
     resolve: Option<wgpu::Buffer>,
-    labels: Vec<String>,
+    labels: Vec<(String, f64)>,
     pending: Vec<Pending>,
     /// Wall-clock mode: (label, seconds) per dispatch.
-    wall: Vec<(String, f64)>,
+    wall: Vec<(String, f64, f64)>,
     period_ns: f64,
 }
 
 impl Profiler {
     fn new(gpu: &Gpu) -> Profiler {
         let inner = &gpu.0;
-        let in_pass = inner.features.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+        let in_pass = inner
+            .features
+            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
         let (query_set, resolve) = if in_pass {
             let qs = inner.device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("tapegan.profile"),
@@ -79,10 +84,10 @@ impl Profiler {
         self.labels.len() as u32 >= CAPACITY
     }
 
-    pub fn before(&mut self, pass: &mut wgpu::ComputePass<'static>, label: &str) {
+    pub fn before(&mut self, pass: &mut wgpu::ComputePass<'static>, label: &str, flops: f64) {
         if let Some(qs) = &self.query_set {
             pass.write_timestamp(qs, 2 * self.labels.len() as u32);
-            self.labels.push(label.to_string());
+            self.labels.push((label.to_string(), flops));
         }
     }
 
@@ -94,7 +99,9 @@ impl Profiler {
 
     /// Called right before a submit: resolves this submission's timestamps into a readback buffer.
     pub fn resolve(&mut self, encoder: &mut wgpu::CommandEncoder, device: &wgpu::Device) {
-        let (Some(qs), Some(rb)) = (&self.query_set, &self.resolve) else { return };
+        let (Some(qs), Some(rb)) = (&self.query_set, &self.resolve) else {
+            return;
+        };
         if self.labels.is_empty() {
             return;
         }
@@ -107,11 +114,14 @@ impl Profiler {
             mapped_at_creation: false,
         });
         encoder.copy_buffer_to_buffer(rb, 0, &readback, 0, 16 * n as u64);
-        self.pending.push(Pending { readback, labels: std::mem::take(&mut self.labels) });
+        self.pending.push(Pending {
+            readback,
+            labels: std::mem::take(&mut self.labels),
+        });
     }
 
-    pub fn record_wall(&mut self, label: &str, seconds: f64) {
-        self.wall.push((label.to_string(), seconds));
+    pub fn record_wall(&mut self, label: &str, seconds: f64, flops: f64) {
+        self.wall.push((label.to_string(), seconds, flops));
     }
 }
 
@@ -135,8 +145,13 @@ impl Gpu {
             return Ok(p
                 .wall
                 .into_iter()
-                .map(|(label, s)| {
-                    let d = DispatchTime { label, start_us: t, duration_us: s * 1e6 };
+                .map(|(label, s, flops)| {
+                    let d = DispatchTime {
+                        label,
+                        start_us: t,
+                        duration_us: s * 1e6,
+                        flops,
+                    };
                     t += s * 1e6;
                     d
                 })
@@ -155,16 +170,19 @@ impl Gpu {
                 .map_err(|_| Error::Device("profile readback was cancelled".into()))?
                 .map_err(|e| Error::Device(format!("profile readback failed: {e}")))?;
             let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(
-                &slice.get_mapped_range().map_err(|e| Error::Device(e.to_string()))?,
+                &slice
+                    .get_mapped_range()
+                    .map_err(|e| Error::Device(e.to_string()))?,
             );
             pending.readback.unmap();
-            for (i, label) in pending.labels.into_iter().enumerate() {
+            for (i, (label, flops)) in pending.labels.into_iter().enumerate() {
                 let (a, b) = (ticks[2 * i], ticks[2 * i + 1]);
                 let o = *origin.get_or_insert(a);
                 out.push(DispatchTime {
                     label,
                     start_us: a.saturating_sub(o) as f64 * p.period_ns / 1e3,
                     duration_us: b.saturating_sub(a) as f64 * p.period_ns / 1e3,
+                    flops,
                 });
             }
         }

@@ -29,7 +29,11 @@ pub fn dcgan64(gpu: &Gpu, o: &Opts64, rng: &mut Generator) -> Result<(Net, Net)>
     let widths = [o.z, 512, 256, 128, 64];
     let mut g = Sequential::new();
     for (i, w) in widths.windows(2).enumerate() {
-        let spec = if i == 0 { ConvSpec::new(w[0], w[1], 4, 1, 0) } else { ConvSpec::new(w[0], w[1], 4, 2, 1) };
+        let spec = if i == 0 {
+            ConvSpec::new(w[0], w[1], 4, 1, 0)
+        } else {
+            ConvSpec::new(w[0], w[1], 4, 2, 1)
+        };
         let mut layer = ConvTranspose2d::new(gpu, spec, DCGAN_INIT, rng)?;
         if o.sagan {
             layer = layer.spectral_norm(rng)?;
@@ -42,7 +46,12 @@ pub fn dcgan64(gpu: &Gpu, o: &Opts64, rng: &mut Generator) -> Result<(Net, Net)>
             g.push(SelfAttention::new(gpu, w[1], DCGAN_INIT, rng)?);
         }
     }
-    g.push(ConvTranspose2d::new(gpu, ConvSpec::new(64, o.channels, 4, 2, 1), DCGAN_INIT, rng)?);
+    g.push(ConvTranspose2d::new(
+        gpu,
+        ConvSpec::new(64, o.channels, 4, 2, 1),
+        DCGAN_INIT,
+        rng,
+    )?);
     g.push(Act(Activation::Tanh));
 
     let widths = [o.channels, 64, 128, 256, 512];
@@ -59,7 +68,12 @@ pub fn dcgan64(gpu: &Gpu, o: &Opts64, rng: &mut Generator) -> Result<(Net, Net)>
             d.push(SelfAttention::new(gpu, w[1], DCGAN_INIT, rng)?);
         }
     }
-    d.push(Conv2d::new(gpu, ConvSpec::new(512, 1, 4, 1, 0), DCGAN_INIT, rng)?);
+    d.push(Conv2d::new(
+        gpu,
+        ConvSpec::new(512, 1, 4, 1, 0),
+        DCGAN_INIT,
+        rng,
+    )?);
     let image = [o.channels, 64, 64];
     Ok((Net::new(g, &[o.z, 1, 1], &image), Net::new(d, &image, &[1])))
 }
@@ -67,22 +81,42 @@ pub fn dcgan64(gpu: &Gpu, o: &Opts64, rng: &mut Generator) -> Result<(Net, Net)>
 /// `dcgan-celeba` (TensorFlow): Dense(4·4·1024) → (4, 4, 1024) → ConvT "same" k4 s2 ×4 with
 /// BN + LReLU(0.2) → tanh; D Conv "same" k4 s2 ×4 (BN on the middle two) → Flatten → Dense(1).
 /// Keras initialisation and batch-norm defaults.
-pub fn dcgan_celeba(gpu: &Gpu, z: usize, channels: usize, rng: &mut Generator) -> Result<(Net, Net)> {
+pub fn dcgan_celeba(
+    gpu: &Gpu,
+    z: usize,
+    channels: usize,
+    rng: &mut Generator,
+) -> Result<(Net, Net)> {
     let k = Init::Keras;
     let bn = NormConfig::keras();
     let mut g = Sequential::new()
         .add(Linear::new(gpu, z, 4 * 4 * 1024, true, k, rng)?)
         .add(Reshape(vec![1024, 4, 4]));
     for w in [[1024, 512], [512, 256], [256, 128]] {
-        g.push(ConvTranspose2d::new(gpu, ConvSpec::same(w[0], w[1], 4, 2), k, rng)?);
+        g.push(ConvTranspose2d::new(
+            gpu,
+            ConvSpec::same(w[0], w[1], 4, 2),
+            k,
+            rng,
+        )?);
         g.push(BatchNorm::new(gpu, w[1], bn)?);
         g.push(Act(Activation::LeakyRelu(0.2)));
     }
-    g.push(ConvTranspose2d::new(gpu, ConvSpec::same(128, channels, 4, 2), k, rng)?);
+    g.push(ConvTranspose2d::new(
+        gpu,
+        ConvSpec::same(128, channels, 4, 2),
+        k,
+        rng,
+    )?);
     g.push(Act(Activation::Tanh));
 
     let mut d = Sequential::new()
-        .add(Conv2d::new(gpu, ConvSpec::same(channels, 64, 4, 2), k, rng)?)
+        .add(Conv2d::new(
+            gpu,
+            ConvSpec::same(channels, 64, 4, 2),
+            k,
+            rng,
+        )?)
         .add(Act(Activation::LeakyRelu(0.2)));
     for w in [[64, 128], [128, 256]] {
         d.push(Conv2d::new(gpu, ConvSpec::same(w[0], w[1], 4, 2), k, rng)?);
@@ -107,7 +141,13 @@ pub enum Norm28 {
 /// z (z,1,1) → 4 → 7 → 14 → 28, no biases, LReLU(0.2); D 28 → 14 → 7 → 4 → 1.
 /// `critic_sigmoid` keeps the book's sigmoid on D's output (otherwise it lives in the loss or,
 /// for WGAN, is absent).
-pub fn dcgan28(gpu: &Gpu, z: usize, norm: Norm28, critic_sigmoid: bool, rng: &mut Generator) -> Result<(Net, Net)> {
+pub fn dcgan28(
+    gpu: &Gpu,
+    z: usize,
+    norm: Norm28,
+    critic_sigmoid: bool,
+    rng: &mut Generator,
+) -> Result<(Net, Net)> {
     let p = Init::PyTorch;
     let norm_layer = |c: usize| -> Result<Box<dyn crate::nn::Module>> {
         Ok(match norm {
@@ -126,18 +166,36 @@ pub fn dcgan28(gpu: &Gpu, z: usize, norm: Norm28, critic_sigmoid: bool, rng: &mu
         g.push_boxed(norm_layer(s.cout)?);
         g.push(Act(Activation::LeakyRelu(0.2)));
     }
-    g.push(ConvTranspose2d::new(gpu, ConvSpec::new(32, 1, 4, 2, 1).no_bias(), p, rng)?);
+    g.push(ConvTranspose2d::new(
+        gpu,
+        ConvSpec::new(32, 1, 4, 2, 1).no_bias(),
+        p,
+        rng,
+    )?);
     g.push(Act(Activation::Tanh));
 
     let mut d = Sequential::new()
-        .add(Conv2d::new(gpu, ConvSpec::new(1, 32, 4, 2, 1).no_bias(), p, rng)?)
+        .add(Conv2d::new(
+            gpu,
+            ConvSpec::new(1, 32, 4, 2, 1).no_bias(),
+            p,
+            rng,
+        )?)
         .add(Act(Activation::LeakyRelu(0.2)));
-    for s in [ConvSpec::new(32, 64, 4, 2, 1).no_bias(), ConvSpec::new(64, 128, 3, 2, 1).no_bias()] {
+    for s in [
+        ConvSpec::new(32, 64, 4, 2, 1).no_bias(),
+        ConvSpec::new(64, 128, 3, 2, 1).no_bias(),
+    ] {
         d.push(Conv2d::new(gpu, s, p, rng)?);
         d.push_boxed(norm_layer(s.cout)?);
         d.push(Act(Activation::LeakyRelu(0.2)));
     }
-    d.push(Conv2d::new(gpu, ConvSpec::new(128, 1, 4, 1, 0).no_bias(), p, rng)?);
+    d.push(Conv2d::new(
+        gpu,
+        ConvSpec::new(128, 1, 4, 1, 0).no_bias(),
+        p,
+        rng,
+    )?);
     if critic_sigmoid {
         d.push(Act(Activation::Sigmoid));
     }

@@ -3,7 +3,9 @@
 use super::net::Net;
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::nn::{Act, Activation, BatchNorm, Dropout, Embedding, Init, Linear, NormConfig, Sequential};
+use crate::nn::{
+    Act, Activation, BatchNorm, Dropout, Embedding, Init, Linear, NormConfig, Sequential,
+};
 use crate::ops::Generator;
 
 const IMAGE: [usize; 3] = [1, 28, 28];
@@ -28,14 +30,28 @@ pub fn mlp_gan(gpu: &Gpu, z: usize, rng: &mut Generator) -> Result<(Net, Net)> {
 }
 
 /// (Dense → LReLU → Dropout(0.5)) per hidden width, then Dense(out).
-fn critic_mlp(gpu: &Gpu, widths: &[usize], out: usize, slope: f32, init: Init, rng: &mut Generator) -> Result<Sequential> {
+fn critic_mlp(
+    gpu: &Gpu,
+    widths: &[usize],
+    out: usize,
+    slope: f32,
+    init: Init,
+    rng: &mut Generator,
+) -> Result<Sequential> {
     let mut d = Sequential::new();
     for w in widths.windows(2) {
         d.push(Linear::new(gpu, w[0], w[1], true, init, rng)?);
         d.push(Act(Activation::LeakyRelu(slope)));
         d.push(Dropout::new(0.5)?);
     }
-    d.push(Linear::new(gpu, *widths.last().expect("widths"), out, true, init, rng)?);
+    d.push(Linear::new(
+        gpu,
+        *widths.last().expect("widths"),
+        out,
+        true,
+        init,
+        rng,
+    )?);
     Ok(d)
 }
 
@@ -60,7 +76,12 @@ pub fn mlp_gan_small(gpu: &Gpu, z: usize, rng: &mut Generator) -> Result<(Net, N
 /// G (Dense(128) → LReLU(0.3) → BN) ×3 → Dense(784) → tanh;
 /// critic (Dense(128) → LReLU(0.3) → Dropout(0.5)) ×3 → Dense(1).
 /// Conditional: after the first Dense, Embedding(10 → 64) of the label is concatenated (192 features).
-pub fn mlp_wgan_gp(gpu: &Gpu, z: usize, conditional: bool, rng: &mut Generator) -> Result<(Net, Net)> {
+pub fn mlp_wgan_gp(
+    gpu: &Gpu,
+    z: usize,
+    conditional: bool,
+    rng: &mut Generator,
+) -> Result<(Net, Net)> {
     let k = Init::Keras;
     let bn = NormConfig::keras();
     let extra = if conditional { 64 } else { 0 };

@@ -25,7 +25,12 @@ pub struct Net {
 
 impl Net {
     pub fn new(body: Sequential, in_shape: &[usize], out_shape: &[usize]) -> Net {
-        Net { body, cond: None, in_shape: in_shape.to_vec(), out_shape: out_shape.to_vec() }
+        Net {
+            body,
+            cond: None,
+            in_shape: in_shape.to_vec(),
+            out_shape: out_shape.to_vec(),
+        }
     }
 
     pub fn conditioned(mut self, after: usize, embed: Embedding) -> Net {
@@ -41,13 +46,20 @@ impl Net {
     /// Applies the net to a batch `x` (any shape with `in_shape` elements per sample) and, for
     /// conditional nets, u32 labels `[B]`.
     pub fn forward(&self, x: &Tensor, labels: Option<&Tensor>, ctx: &mut Ctx) -> Result<Tensor> {
-        let b = *x.shape().first().ok_or_else(|| Error::shape("Net", "input has no batch dimension"))?;
+        let b = *x
+            .shape()
+            .first()
+            .ok_or_else(|| Error::shape("Net", "input has no batch dimension"))?;
         let mut shape = vec![b];
         shape.extend_from_slice(&self.in_shape);
         let x = x.reshape(&shape).map_err(|_| {
             Error::shape(
                 "Net",
-                format!("expects samples of shape {:?}, got a batch of shape {:?}", self.in_shape, x.shape()),
+                format!(
+                    "expects samples of shape {:?}, got a batch of shape {:?}",
+                    self.in_shape,
+                    x.shape()
+                ),
             )
         })?;
         let h = match (&self.cond, labels) {
@@ -59,7 +71,9 @@ impl Net {
                 self.body.forward_range(&h, ctx, c.after, self.body.len())?
             }
             (Some(_), None) => {
-                return Err(Error::Config("this model is conditional: it needs class labels".into()))
+                return Err(Error::Config(
+                    "this model is conditional: it needs class labels".into(),
+                ))
             }
         };
         let mut out = vec![b];
@@ -83,7 +97,11 @@ impl Module for Net {
     fn describe(&self) -> String {
         let mut s = self.body.describe();
         if let Some(c) = &self.cond {
-            s.push_str(&format!(" (label embedding {} after layer {})", c.embed.describe(), c.after));
+            s.push_str(&format!(
+                " (label embedding {} after layer {})",
+                c.embed.describe(),
+                c.after
+            ));
         }
         s
     }

@@ -7,7 +7,15 @@ use crate::nn::{Act, Activation, Init, Linear, Sequential};
 use crate::ops::Generator;
 
 /// in → (Dense(hidden) → act) ×3 → Dense(out).
-fn mlp(gpu: &Gpu, input: usize, hidden: usize, out: usize, act: Activation, init: Init, rng: &mut Generator) -> Result<Sequential> {
+fn mlp(
+    gpu: &Gpu,
+    input: usize,
+    hidden: usize,
+    out: usize,
+    act: Activation,
+    init: Init,
+    rng: &mut Generator,
+) -> Result<Sequential> {
     let mut s = Sequential::new();
     let mut w = input;
     for _ in 0..3 {

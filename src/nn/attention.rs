@@ -62,8 +62,14 @@ impl Pointwise {
     }
 
     fn collect(&self, prefix: &str, out: &mut Vec<Named>) {
-        out.push(Named { name: key(prefix, "weight"), entry: Entry::Param(self.weight.clone()) });
-        out.push(Named { name: key(prefix, "bias"), entry: Entry::Param(self.bias.clone()) });
+        out.push(Named {
+            name: key(prefix, "weight"),
+            entry: Entry::Param(self.weight.clone()),
+        });
+        out.push(Named {
+            name: key(prefix, "bias"),
+            entry: Entry::Param(self.bias.clone()),
+        });
     }
 }
 
@@ -76,9 +82,16 @@ pub struct SelfAttention {
 }
 
 impl SelfAttention {
-    pub fn new(gpu: &Gpu, channels: usize, init: Init, rng: &mut Generator) -> Result<SelfAttention> {
+    pub fn new(
+        gpu: &Gpu,
+        channels: usize,
+        init: Init,
+        rng: &mut Generator,
+    ) -> Result<SelfAttention> {
         if channels < 8 {
-            return Err(Error::Config(format!("self-attention needs at least 8 channels, got {channels}")));
+            return Err(Error::Config(format!(
+                "self-attention needs at least 8 channels, got {channels}"
+            )));
         }
         let c8 = channels / 8;
         Ok(SelfAttention {
@@ -93,10 +106,16 @@ impl SelfAttention {
     /// Output and attention map.
     pub fn forward_with_map(&self, x: &Tensor) -> Result<(Tensor, AttentionMap)> {
         let [b, c, h, w] = *x.shape() else {
-            return Err(Error::shape("SelfAttention", format!("expects [B, C, H, W], got {:?}", x.shape())));
+            return Err(Error::shape(
+                "SelfAttention",
+                format!("expects [B, C, H, W], got {:?}", x.shape()),
+            ));
         };
         if c != self.channels {
-            return Err(Error::shape("SelfAttention", format!("expects {} channels, got {:?}", self.channels, x.shape())));
+            return Err(Error::shape(
+                "SelfAttention",
+                format!("expects {} channels, got {:?}", self.channels, x.shape()),
+            ));
         }
         let n = h * w;
         let xf = x.reshape(&[b, c, n])?;
@@ -105,13 +124,18 @@ impl SelfAttention {
         let v = self.value.apply(&xf)?;
         // Largest batch chunk whose score matrix takes at most half a binding.
         let per_image = (n * n * 4) as u64;
-        let chunk = ((x.gpu().max_binding_bytes() / 2) / per_image.max(1)).clamp(1, b as u64) as usize;
+        let chunk =
+            ((x.gpu().max_binding_bytes() / 2) / per_image.max(1)).clamp(1, b as u64) as usize;
         let mut outs = Vec::new();
         let mut maps = Vec::new();
         let mut start = 0;
         while start < b {
             let len = chunk.min(b - start);
-            let (qc, kc, vc) = (q.narrow(0, start, len)?, k.narrow(0, start, len)?, v.narrow(0, start, len)?);
+            let (qc, kc, vc) = (
+                q.narrow(0, start, len)?,
+                k.narrow(0, start, len)?,
+                v.narrow(0, start, len)?,
+            );
             let scores = qc.matmul_t(&kc, true, false)?; // [len, N, N]: query i × key j
             let attn = scores.softmax(-1)?;
             outs.push(vc.matmul_t(&attn, false, true)?); // o[c, i] = Σ_j v[c, j]·A[i, j]
@@ -124,7 +148,13 @@ impl SelfAttention {
             Tensor::concat(&outs.iter().collect::<Vec<_>>(), 0)?
         };
         let out = x.add(&o.reshape(&[b, c, h, w])?.mul(&self.gamma)?)?;
-        Ok((out, AttentionMap { chunks: maps, size: (h, w) }))
+        Ok((
+            out,
+            AttentionMap {
+                chunks: maps,
+                size: (h, w),
+            },
+        ))
     }
 }
 
@@ -141,7 +171,10 @@ impl Module for SelfAttention {
         self.query.collect(&key(prefix, "query_conv."), out);
         self.key.collect(&key(prefix, "key_conv."), out);
         self.value.collect(&key(prefix, "value_conv."), out);
-        out.push(Named { name: key(prefix, "gamma"), entry: Entry::Param(self.gamma.clone()) });
+        out.push(Named {
+            name: key(prefix, "gamma"),
+            entry: Entry::Param(self.gamma.clone()),
+        });
     }
 
     fn describe(&self) -> String {

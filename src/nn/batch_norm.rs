@@ -29,12 +29,20 @@ pub struct NormConfig {
 impl NormConfig {
     /// PyTorch defaults: eps 1e-5, momentum 0.1, unbiased running variance.
     pub fn pytorch() -> Self {
-        NormConfig { eps: 1e-5, momentum: 0.1, unbiased_running_var: true }
+        NormConfig {
+            eps: 1e-5,
+            momentum: 0.1,
+            unbiased_running_var: true,
+        }
     }
 
     /// Keras defaults: eps 1e-3, momentum 0.99 (= 0.01 in PyTorch's convention), biased.
     pub fn keras() -> Self {
-        NormConfig { eps: 1e-3, momentum: 0.01, unbiased_running_var: false }
+        NormConfig {
+            eps: 1e-3,
+            momentum: 0.01,
+            unbiased_running_var: false,
+        }
     }
 }
 
@@ -63,9 +71,16 @@ impl BatchNorm {
     }
 
     /// Weight N(1, std), bias 0: the DCGAN initialisation.
-    pub fn new_normal(gpu: &Gpu, channels: usize, config: NormConfig, std: f32, rng: &mut Generator) -> Result<BatchNorm> {
+    pub fn new_normal(
+        gpu: &Gpu,
+        channels: usize,
+        config: NormConfig,
+        std: f32,
+        rng: &mut Generator,
+    ) -> Result<BatchNorm> {
         let bn = BatchNorm::new(gpu, channels, config)?;
-        bn.weight.write(&rng.normal(gpu, &[channels], 1.0, std)?.to_vec()?)?;
+        bn.weight
+            .write(&rng.normal(gpu, &[channels], 1.0, std)?.to_vec()?)?;
         Ok(bn)
     }
 
@@ -97,7 +112,10 @@ impl Module for BatchNorm {
             if count < 2 {
                 return Err(Error::shape(
                     "BatchNorm",
-                    format!("training needs more than one value per channel, got input {:?}", x.shape()),
+                    format!(
+                        "training needs more than one value per channel, got input {:?}",
+                        x.shape()
+                    ),
                 ));
             }
             let mean = x.mean(&axes, true)?;
@@ -108,7 +126,11 @@ impl Module for BatchNorm {
         } else {
             let mean = self.running_mean.reshape(&cs)?;
             let var = self.running_var.reshape(&cs)?;
-            (x.sub(&mean)?.mul(&var.add_scalar(self.config.eps)?.rsqrt()?)?, None)
+            (
+                x.sub(&mean)?
+                    .mul(&var.add_scalar(self.config.eps)?.rsqrt()?)?,
+                None,
+            )
         };
         if let Some((mean, var)) = stats {
             no_grad(|| -> Result<()> {
@@ -120,27 +142,43 @@ impl Module for BatchNorm {
                 };
                 let mean = mean.detach().reshape(&[self.channels])?;
                 let var = var.detach().reshape(&[self.channels])?;
-                let rm = self.running_mean.mul_scalar(1.0 - m)?.add(&mean.mul_scalar(m)?)?;
-                let rv = self.running_var.mul_scalar(1.0 - m)?.add(&var.mul_scalar(m * unbias)?)?;
+                let rm = self
+                    .running_mean
+                    .mul_scalar(1.0 - m)?
+                    .add(&mean.mul_scalar(m)?)?;
+                let rv = self
+                    .running_var
+                    .mul_scalar(1.0 - m)?
+                    .add(&var.mul_scalar(m * unbias)?)?;
                 self.running_mean.assign(&rm)?;
                 self.running_var.assign(&rv)?;
                 Ok(())
             })?;
             self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
         }
-        xhat.mul(&self.weight.reshape(&cs)?)?.add(&self.bias.reshape(&cs)?)
+        xhat.mul(&self.weight.reshape(&cs)?)?
+            .add(&self.bias.reshape(&cs)?)
     }
 
     fn collect(&self, prefix: &str, out: &mut Vec<Named>) {
-        let p = |n: &str, e: Entry| Named { name: key(prefix, n), entry: e };
+        let p = |n: &str, e: Entry| Named {
+            name: key(prefix, n),
+            entry: e,
+        };
         out.push(p("weight", Entry::Param(self.weight.clone())));
         out.push(p("bias", Entry::Param(self.bias.clone())));
         out.push(p("running_mean", Entry::Buffer(self.running_mean.clone())));
         out.push(p("running_var", Entry::Buffer(self.running_var.clone())));
-        out.push(p("num_batches_tracked", Entry::Counter(self.num_batches_tracked.clone())));
+        out.push(p(
+            "num_batches_tracked",
+            Entry::Counter(self.num_batches_tracked.clone()),
+        ));
     }
 
     fn describe(&self) -> String {
-        format!("BatchNorm({}, eps={}, momentum={})", self.channels, self.config.eps, self.config.momentum)
+        format!(
+            "BatchNorm({}, eps={}, momentum={})",
+            self.channels, self.config.eps, self.config.momentum
+        )
     }
 }

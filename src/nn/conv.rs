@@ -117,7 +117,14 @@ fn collect(weight: &Weight, bias: &Option<Tensor>, prefix: &str, out: &mut Vec<N
 impl Conv2d {
     pub fn new(gpu: &Gpu, spec: ConvSpec, init_kind: Init, rng: &mut Generator) -> Result<Conv2d> {
         let k = spec.kernel;
-        let (weight, bias) = make(gpu, [spec.cout, spec.cin, k, k], spec.cout, &spec, init_kind, rng)?;
+        let (weight, bias) = make(
+            gpu,
+            [spec.cout, spec.cin, k, k],
+            spec.cout,
+            &spec,
+            init_kind,
+            rng,
+        )?;
         Ok(Conv2d { weight, bias, spec })
     }
 
@@ -129,9 +136,21 @@ impl Conv2d {
 }
 
 impl ConvTranspose2d {
-    pub fn new(gpu: &Gpu, spec: ConvSpec, init_kind: Init, rng: &mut Generator) -> Result<ConvTranspose2d> {
+    pub fn new(
+        gpu: &Gpu,
+        spec: ConvSpec,
+        init_kind: Init,
+        rng: &mut Generator,
+    ) -> Result<ConvTranspose2d> {
         let k = spec.kernel;
-        let (weight, bias) = make(gpu, [spec.cin, spec.cout, k, k], spec.cout, &spec, init_kind, rng)?;
+        let (weight, bias) = make(
+            gpu,
+            [spec.cin, spec.cout, k, k],
+            spec.cout,
+            &spec,
+            init_kind,
+            rng,
+        )?;
         Ok(ConvTranspose2d { weight, bias, spec })
     }
 

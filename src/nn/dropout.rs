@@ -12,7 +12,9 @@ pub struct Dropout {
 impl Dropout {
     pub fn new(p: f32) -> Result<Dropout> {
         if !(0.0..1.0).contains(&p) {
-            return Err(Error::Config(format!("dropout probability {p} must be in [0, 1)")));
+            return Err(Error::Config(format!(
+                "dropout probability {p} must be in [0, 1)"
+            )));
         }
         Ok(Dropout { p })
     }

@@ -33,7 +33,11 @@ impl Module for Embedding {
         if x.dtype() != DType::U32 || x.rank() != 1 {
             return Err(Error::shape(
                 "Embedding",
-                format!("expects u32 labels of shape [N], got {} {:?}", x.dtype().name(), x.shape()),
+                format!(
+                    "expects u32 labels of shape [N], got {} {:?}",
+                    x.dtype().name(),
+                    x.shape()
+                ),
             ));
         }
         self.weight.gather_rows(x)

@@ -14,7 +14,10 @@ pub struct InstanceNorm {
 
 impl InstanceNorm {
     pub fn new(channels: usize) -> InstanceNorm {
-        InstanceNorm { channels, eps: 1e-5 }
+        InstanceNorm {
+            channels,
+            eps: 1e-5,
+        }
     }
 }
 

@@ -102,11 +102,7 @@ impl Module for Linear {
             ));
         }
         let w = self.weight.get(ctx)?;
-        let y = x.matmul_t(&w, false, true)?;
-        match &self.bias {
-            Some(b) => y.add(b),
-            None => Ok(y),
-        }
+        x.linear(&w, self.bias.as_ref())
     }
 
     fn collect(&self, prefix: &str, out: &mut Vec<Named>) {
@@ -125,7 +121,11 @@ impl Module for Linear {
             self.in_features,
             self.out_features,
             if self.bias.is_none() { ", no bias" } else { "" },
-            if matches!(self.weight, Weight::Spectral(_)) { ", spectral norm" } else { "" }
+            if matches!(self.weight, Weight::Spectral(_)) {
+                ", spectral norm"
+            } else {
+                ""
+            }
         )
     }
 }

@@ -164,7 +164,11 @@ pub fn load_state_dict(m: &dyn Module, values: &HashMap<String, HostValue>) -> R
     if let Some(extra) = values.keys().find(|k| !known.contains(k.as_str())) {
         return Err(Error::Data(format!(
             "unexpected key '{extra}' in state dict (the model has: {})",
-            entries.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+            entries
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     for n in &entries {
@@ -182,7 +186,9 @@ pub fn load_state_dict(m: &dyn Module, values: &HashMap<String, HostValue>) -> R
                 }
                 t.write(data)?;
             }
-            (Entry::Counter(c), HostValue::Int(i)) => c.store((*i).max(0) as u64, Ordering::Relaxed),
+            (Entry::Counter(c), HostValue::Int(i)) => {
+                c.store((*i).max(0) as u64, Ordering::Relaxed)
+            }
             (Entry::Counter(_), HostValue::F32 { data, .. }) if data.len() == 1 => {
                 // Accept a float scalar too (some exporters store counters as floats).
                 if let Entry::Counter(c) = &n.entry {

@@ -43,7 +43,13 @@ impl Sequential {
     }
 
     /// Runs layers `from..to` only (for models that insert something between them).
-    pub fn forward_range(&self, x: &Tensor, ctx: &mut Ctx, from: usize, to: usize) -> Result<Tensor> {
+    pub fn forward_range(
+        &self,
+        x: &Tensor,
+        ctx: &mut Ctx,
+        from: usize,
+        to: usize,
+    ) -> Result<Tensor> {
         let mut h = x.clone();
         for layer in &self.layers[from..to.min(self.layers.len())] {
             h = layer.forward(&h, ctx)?;

@@ -34,7 +34,10 @@ impl SpectralNorm {
     /// Wraps `weight` (which must require grad) with fresh u and v drawn from `rng`.
     pub fn new(weight: Tensor, dim: usize, rng: &mut Generator) -> Result<SpectralNorm> {
         if dim >= weight.rank().max(1) {
-            return Err(Error::shape("spectral_norm", format!("dim {dim} out of range for {:?}", weight.shape())));
+            return Err(Error::shape(
+                "spectral_norm",
+                format!("dim {dim} out of range for {:?}", weight.shape()),
+            ));
         }
         let h = weight.shape()[dim];
         let w = weight.numel() / h.max(1);
@@ -42,7 +45,13 @@ impl SpectralNorm {
         let eps = 1e-12;
         let u = normalize(&rng.normal(&gpu, &[h], 0.0, 1.0)?, eps)?;
         let v = normalize(&rng.normal(&gpu, &[w], 0.0, 1.0)?, eps)?;
-        Ok(SpectralNorm { weight_orig: weight, u, v, dim, eps })
+        Ok(SpectralNorm {
+            weight_orig: weight,
+            u,
+            v,
+            dim,
+            eps,
+        })
     }
 
     /// W viewed as the `[h, w]` matrix the power iteration works on (differentiable).
@@ -66,7 +75,10 @@ impl SpectralNorm {
             let (u, v) = no_grad(|| -> Result<(Tensor, Tensor)> {
                 let wd = wm.detach();
                 let h = wd.shape()[0];
-                let v = normalize(&wd.matmul_t(&self.u.reshape(&[h, 1])?, true, false)?, self.eps)?;
+                let v = normalize(
+                    &wd.matmul_t(&self.u.reshape(&[h, 1])?, true, false)?,
+                    self.eps,
+                )?;
                 let u = normalize(&wd.matmul(&v)?, self.eps)?;
                 Ok((u.reshape(&[h])?, v.reshape(&[wd.shape()[1]])?))
             })?;
@@ -87,8 +99,17 @@ impl SpectralNorm {
     }
 
     pub(crate) fn collect(&self, prefix: &str, out: &mut Vec<Named>) {
-        out.push(Named { name: key(prefix, "weight_orig"), entry: Entry::Param(self.weight_orig.clone()) });
-        out.push(Named { name: key(prefix, "weight_u"), entry: Entry::Buffer(self.u.clone()) });
-        out.push(Named { name: key(prefix, "weight_v"), entry: Entry::Buffer(self.v.clone()) });
+        out.push(Named {
+            name: key(prefix, "weight_orig"),
+            entry: Entry::Param(self.weight_orig.clone()),
+        });
+        out.push(Named {
+            name: key(prefix, "weight_u"),
+            entry: Entry::Buffer(self.u.clone()),
+        });
+        out.push(Named {
+            name: key(prefix, "weight_v"),
+            entry: Entry::Buffer(self.v.clone()),
+        });
     }
 }

@@ -90,6 +90,39 @@ pub(crate) fn layout(op: &'static str, out: &[usize], ins: &[&[usize]]) -> Resul
     })
 }
 
+/// WGSL that turns the linear index `i` over a collapsed iteration shape of `rank` dimensions
+/// (uniform field `p.shape`) into one element offset per operand: `(name, strides field,
+/// initial value)`. The loop over dimensions is unrolled with constant component indices —
+/// dynamically indexed uniform arrays and loop control are slow on CPU adapters.
+pub(crate) fn index_code(rank: usize, operands: &[(&str, &str, &str)]) -> String {
+    let mut code = String::new();
+    for (name, _, init) in operands {
+        code.push_str(&format!("    var {name} = {init};\n"));
+    }
+    if rank == 0 {
+        return code;
+    }
+    let at = |field: &str, d: usize| format!("p.{field}[{}][{}]", d / 4, d % 4);
+    code.push_str("    var rem = i;\n");
+    for d in (1..rank).rev() {
+        code.push_str(&format!(
+            "    let q{d} = divmod(rem, {});\n",
+            at("shape", d)
+        ));
+        for (name, field, _) in operands {
+            code.push_str(&format!(
+                "    {name} = {name} + q{d}.y * {};\n",
+                at(field, d)
+            ));
+        }
+        code.push_str(&format!("    rem = q{d}.x;\n"));
+    }
+    for (name, field, _) in operands {
+        code.push_str(&format!("    {name} = {name} + rem * {};\n", at(field, 0)));
+    }
+    code
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -402,6 +402,10 @@ fn gather_launch(
             bias_div: g.bias_div as u32,
             pad: [0; 2],
         };
+        // Nominal FLOPs: every tap that lands on the output, this dispatch's input channels.
+        let per_out = (ci0..(ci0 + chunk).min(cs)).len() * taps / phases;
+        src.gpu()
+            .note_flops(2.0 * (n * cd * d_hw[0] * d_hw[1] * per_out) as f64);
         src.gpu()
             .launch(&kernel, &defs, bytes_of(&p), &bufs, groups)?;
     }
@@ -521,6 +525,8 @@ pub(crate) fn wgrad_raw(
     ];
     // conv2d_weight_grad.wgsl binds (uniform side, lane side); the taps kernel (big, small).
     let (b1, b2) = if swap { (big, small) } else { (small, big) };
+    big.gpu()
+        .note_flops(2.0 * (cs * cb * taps * n * sh * sw) as f64);
     big.gpu().launch(
         &kernel,
         &defs,

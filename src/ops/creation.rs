@@ -18,8 +18,18 @@ struct FillParams {
 fn fill(gpu: &Gpu, shape: &[usize], dtype: DType, bits: u32) -> Result<Tensor> {
     let t = Tensor::empty(gpu, shape, dtype, "fill")?;
     let n = t.numel() as u32;
-    let p = FillParams { n, bits, pad: [0; 2] };
-    gpu.launch(&FILL, &[], bytemuck::bytes_of(&p), &[t.storage()], grid(n as u64, 256))?;
+    let p = FillParams {
+        n,
+        bits,
+        pad: [0; 2],
+    };
+    gpu.launch(
+        &FILL,
+        &[],
+        bytemuck::bytes_of(&p),
+        &[t.storage()],
+        grid(n as u64, 256),
+    )?;
     Ok(t)
 }
 
@@ -73,7 +83,11 @@ impl Tensor {
         }
         let out = Tensor::empty(self.gpu(), self.shape(), to, "cast")?;
         let n = self.numel() as u32;
-        let p = FillParams { n, bits: 0, pad: [0; 2] };
+        let p = FillParams {
+            n,
+            bits: 0,
+            pad: [0; 2],
+        };
         let flag = if to == DType::U32 { "true" } else { "false" };
         self.gpu().launch(
             &CAST,

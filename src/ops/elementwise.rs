@@ -92,9 +92,14 @@ pub(crate) fn binary_raw(a: &Tensor, b: &Tensor, op: &'static str, expr: &str) -
         sa: pack8(op, &l.strides[0])?,
         sb: pack8(op, &l.strides[1])?,
     };
+    let index = if same {
+        "    let ia = i;\n    let ib = i;\n".to_string()
+    } else {
+        super::broadcast::index_code(l.shape.len(), &[("ia", "sa", "0u"), ("ib", "sb", "0u")])
+    };
     a.gpu().launch(
         &BINARY,
-        &[("EXPR", expr), ("SAME", if same { "1" } else { "0" })],
+        &[("EXPR", expr), ("INDEX", &index)],
         bytes_of(&p),
         &[a.storage(), b.storage(), out.storage()],
         grid(n as u64, 256),
@@ -127,9 +132,13 @@ pub(crate) fn ternary_raw(
         sa: pack8(op, &l.strides[1])?,
         sb: pack8(op, &l.strides[2])?,
     };
+    let index = super::broadcast::index_code(
+        l.shape.len(),
+        &[("ic", "sc", "0u"), ("ia", "sa", "0u"), ("ib", "sb", "0u")],
+    );
     a.gpu().launch(
         &TERNARY,
-        &[("EXPR", expr)],
+        &[("EXPR", expr), ("INDEX", &index)],
         bytes_of(&p),
         &[c.storage(), a.storage(), b.storage(), out.storage()],
         grid(n as u64, 256),
@@ -222,8 +231,13 @@ impl Tensor {
 
     /// a·x + b with scalars a, b. Backward: a·g.
     pub fn affine(&self, a: f32, b: f32) -> Result<Tensor> {
-        Ok(unary_raw(self, "affine", "p.alpha * v + p.beta", a, b)?
-            .record("affine", &[self], move |bw| Ok(vec![Some(bw.grad.mul_scalar(a)?)])))
+        Ok(
+            unary_raw(self, "affine", "p.alpha * v + p.beta", a, b)?.record(
+                "affine",
+                &[self],
+                move |bw| Ok(vec![Some(bw.grad.mul_scalar(a)?)]),
+            ),
+        )
     }
 
     /// x + c.
@@ -238,53 +252,60 @@ impl Tensor {
 
     /// xᵖ for a scalar p. Integer p accepts negative x; 0⁰ = 1. Backward: g·p·xᵖ⁻¹.
     pub fn powf(&self, p: f32) -> Result<Tensor> {
-        Ok(unary_raw(self, "powf", "pow_scalar(v, p.alpha)", p, 0.0)?.record(
-            "powf",
-            &[self],
-            move |b| {
-                let d = if p == 2.0 {
-                    b.inputs[0].mul_scalar(2.0)?
-                } else {
-                    b.inputs[0].powf(p - 1.0)?.mul_scalar(p)?
-                };
-                Ok(vec![Some(b.grad.mul(&d)?)])
-            },
-        ))
+        Ok(
+            unary_raw(self, "powf", "pow_scalar(v, p.alpha)", p, 0.0)?.record(
+                "powf",
+                &[self],
+                move |b| {
+                    let d = if p == 2.0 {
+                        b.inputs[0].mul_scalar(2.0)?
+                    } else {
+                        b.inputs[0].powf(p - 1.0)?.mul_scalar(p)?
+                    };
+                    Ok(vec![Some(b.grad.mul(&d)?)])
+                },
+            ),
+        )
     }
 
     /// LeakyReLU: x for x > 0, slope·x otherwise.
     /// NOTE: the gradient at exactly 0 is `slope`, as in PyTorch (`x > 0 ? 1 : slope`).
     pub fn leaky_relu(&self, slope: f32) -> Result<Tensor> {
-        Ok(
-            unary_raw(self, "leaky_relu", "select(p.alpha * v, v, v > 0.0)", slope, 0.0)?
-                .record("leaky_relu", &[self], move |b| {
-                    let d = unary_raw(
-                        &b.inputs[0],
-                        "leaky_relu_grad",
-                        "select(p.alpha, 1.0, v > 0.0)",
-                        slope,
-                        0.0,
-                    )?;
-                    Ok(vec![Some(b.grad.mul(&d)?)])
-                }),
-        )
+        Ok(unary_raw(
+            self,
+            "leaky_relu",
+            "select(p.alpha * v, v, v > 0.0)",
+            slope,
+            0.0,
+        )?
+        .record("leaky_relu", &[self], move |b| {
+            let d = unary_raw(
+                &b.inputs[0],
+                "leaky_relu_grad",
+                "select(p.alpha, 1.0, v > 0.0)",
+                slope,
+                0.0,
+            )?;
+            Ok(vec![Some(b.grad.mul(&d)?)])
+        }))
     }
 
     /// ELU: x for x > 0, α(eˣ − 1) otherwise (expm1 accurate near 0).
     /// Backward: g for x > 0, g·(y + α) otherwise — written with y so that it differentiates again.
     pub fn elu(&self, alpha: f32) -> Result<Tensor> {
-        Ok(
-            unary_raw(self, "elu", "select(p.alpha * expm1(v), v, v > 0.0)", alpha, 0.0)?.record(
-                "elu",
-                &[self],
-                move |b| {
-                    let pos = b.inputs[0].compare_scalar(Compare::Gt, 0.0)?;
-                    let neg_d = b.output.add_scalar(alpha)?;
-                    let d = pos.select(&b.grad, &b.grad.mul(&neg_d)?)?;
-                    Ok(vec![Some(d)])
-                },
-            ),
-        )
+        Ok(unary_raw(
+            self,
+            "elu",
+            "select(p.alpha * expm1(v), v, v > 0.0)",
+            alpha,
+            0.0,
+        )?
+        .record("elu", &[self], move |b| {
+            let pos = b.inputs[0].compare_scalar(Compare::Gt, 0.0)?;
+            let neg_d = b.output.add_scalar(alpha)?;
+            let d = pos.select(&b.grad, &b.grad.mul(&neg_d)?)?;
+            Ok(vec![Some(d)])
+        }))
     }
 
     /// Clamps to [lo, hi]. Backward: g where lo ≤ x ≤ hi.
@@ -323,47 +344,52 @@ impl Tensor {
 
     /// a + b with broadcasting.
     pub fn add(&self, other: &Tensor) -> Result<Tensor> {
-        Ok(binary_raw(self, other, "add", "x + y")?.record("add", &[self, other], |b| {
-            Ok(vec![
-                grad_to(b, 0, || Ok(b.grad.clone()))?,
-                grad_to(b, 1, || Ok(b.grad.clone()))?,
-            ])
-        }))
+        Ok(
+            binary_raw(self, other, "add", "x + y")?.record("add", &[self, other], |b| {
+                Ok(vec![
+                    grad_to(b, 0, || Ok(b.grad.clone()))?,
+                    grad_to(b, 1, || Ok(b.grad.clone()))?,
+                ])
+            }),
+        )
     }
 
     /// a − b with broadcasting.
     pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
-        Ok(binary_raw(self, other, "sub", "x - y")?.record("sub", &[self, other], |b| {
-            Ok(vec![
-                grad_to(b, 0, || Ok(b.grad.clone()))?,
-                grad_to(b, 1, || b.grad.neg())?,
-            ])
-        }))
+        Ok(
+            binary_raw(self, other, "sub", "x - y")?.record("sub", &[self, other], |b| {
+                Ok(vec![
+                    grad_to(b, 0, || Ok(b.grad.clone()))?,
+                    grad_to(b, 1, || b.grad.neg())?,
+                ])
+            }),
+        )
     }
 
     /// a · b with broadcasting.
     pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
-        Ok(binary_raw(self, other, "mul", "x * y")?.record("mul", &[self, other], |b| {
-            Ok(vec![
-                grad_to(b, 0, || b.grad.mul(&b.inputs[1]))?,
-                grad_to(b, 1, || b.grad.mul(&b.inputs[0]))?,
-            ])
-        }))
+        Ok(
+            binary_raw(self, other, "mul", "x * y")?.record("mul", &[self, other], |b| {
+                Ok(vec![
+                    grad_to(b, 0, || b.grad.mul(&b.inputs[1]))?,
+                    grad_to(b, 1, || b.grad.mul(&b.inputs[0]))?,
+                ])
+            }),
+        )
     }
 
     /// a / b with broadcasting. Backward: g/b and −g·a/b².
     pub fn div(&self, other: &Tensor) -> Result<Tensor> {
-        Ok(binary_raw(self, other, "div", "x / y")?.record("div", &[self, other], |b| {
-            Ok(vec![
-                grad_to(b, 0, || b.grad.div(&b.inputs[1]))?,
-                grad_to(b, 1, || {
-                    b.grad
-                        .mul(&b.inputs[0])?
-                        .div(&b.inputs[1].square()?)?
-                        .neg()
-                })?,
-            ])
-        }))
+        Ok(
+            binary_raw(self, other, "div", "x / y")?.record("div", &[self, other], |b| {
+                Ok(vec![
+                    grad_to(b, 0, || b.grad.div(&b.inputs[1]))?,
+                    grad_to(b, 1, || {
+                        b.grad.mul(&b.inputs[0])?.div(&b.inputs[1].square()?)?.neg()
+                    })?,
+                ])
+            }),
+        )
     }
 
     /// `self` where `cond` ≠ 0, else `other` (with broadcasting). `cond` gets no gradient.

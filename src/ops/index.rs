@@ -23,7 +23,10 @@ struct RowParams {
 fn check_index(op: &'static str, idx: &Tensor) -> Result<()> {
     idx.expect_dtype(op, DType::U32)?;
     if idx.rank() != 1 {
-        return Err(Error::shape(op, format!("indices must be 1-D, got shape {:?}", idx.shape())));
+        return Err(Error::shape(
+            op,
+            format!("indices must be 1-D, got shape {:?}", idx.shape()),
+        ));
     }
     Ok(())
 }
@@ -46,8 +49,19 @@ impl Tensor {
         shape[0] = rows;
         let out = Tensor::empty(self.gpu(), &shape, self.dtype(), OP)?;
         let n = rows * width;
-        let p = RowParams { rows: rows as u32, width: width as u32, vocab: vocab as u32, n: n as u32 };
-        self.gpu().launch(&GATHER, &[], bytes_of(&p), &[self.storage(), idx.storage(), out.storage()], grid(n as u64, 256))?;
+        let p = RowParams {
+            rows: rows as u32,
+            width: width as u32,
+            vocab: vocab as u32,
+            n: n as u32,
+        };
+        self.gpu().launch(
+            &GATHER,
+            &[],
+            bytes_of(&p),
+            &[self.storage(), idx.storage(), out.storage()],
+            grid(n as u64, 256),
+        )?;
         if self.dtype() != DType::F32 {
             return Ok(out);
         }
@@ -66,7 +80,11 @@ impl Tensor {
         if self.rank() == 0 || self.shape()[0] != idx.numel() {
             return Err(Error::shape(
                 OP,
-                format!("{} indices for rows of shape {:?}", idx.numel(), self.shape()),
+                format!(
+                    "{} indices for rows of shape {:?}",
+                    idx.numel(),
+                    self.shape()
+                ),
             ));
         }
         let rows = idx.numel();
@@ -75,10 +93,23 @@ impl Tensor {
         shape[0] = vocab;
         let out = Tensor::empty(self.gpu(), &shape, DType::F32, OP)?;
         let n = vocab * width;
-        let p = RowParams { rows: rows as u32, width: width as u32, vocab: vocab as u32, n: n as u32 };
-        self.gpu().launch(&SCATTER_ADD, &[], bytes_of(&p), &[self.storage(), idx.storage(), out.storage()], grid(n as u64, 256))?;
+        let p = RowParams {
+            rows: rows as u32,
+            width: width as u32,
+            vocab: vocab as u32,
+            n: n as u32,
+        };
+        self.gpu().launch(
+            &SCATTER_ADD,
+            &[],
+            bytes_of(&p),
+            &[self.storage(), idx.storage(), out.storage()],
+            grid(n as u64, 256),
+        )?;
         let idx = idx.clone();
-        Ok(out.record(OP, &[self], move |b| Ok(vec![Some(b.grad.gather_rows(&idx)?)])))
+        Ok(out.record(OP, &[self], move |b| {
+            Ok(vec![Some(b.grad.gather_rows(&idx)?)])
+        }))
     }
 
     /// One-hot rows ([N, classes], f32) of the labels in `self` (u32, [N]). No gradient.
@@ -89,7 +120,13 @@ impl Tensor {
         let out = Tensor::empty(self.gpu(), &[rows, classes], DType::F32, OP)?;
         let n = rows * classes;
         let p: [u32; 4] = [rows as u32, classes as u32, n as u32, 0];
-        self.gpu().launch(&ONE_HOT, &[], bytemuck::cast_slice(&p), &[self.storage(), out.storage()], grid(n as u64, 256))?;
+        self.gpu().launch(
+            &ONE_HOT,
+            &[],
+            bytemuck::cast_slice(&p),
+            &[self.storage(), out.storage()],
+            grid(n as u64, 256),
+        )?;
         Ok(out)
     }
 }

@@ -50,7 +50,11 @@ pub fn softmax_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor>
     if labels.shape() != [n] {
         return Err(Error::shape(
             "softmax_cross_entropy",
-            format!("{:?} labels for logits of shape {:?}", labels.shape(), logits.shape()),
+            format!(
+                "{:?} labels for logits of shape {:?}",
+                labels.shape(),
+                logits.shape()
+            ),
         ));
     }
     let picked = logits.log_softmax(-1)?.mul(&labels.one_hot(c)?)?;
@@ -67,5 +71,9 @@ pub fn accuracy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     let c = logits.dim(-1)?;
     let m = logits.detach().max(&[-1], true)?;
     let is_max = logits.detach().compare(Compare::Ge, &m)?;
-    is_max.mul(&labels.one_hot(c)?)?.sum(&[-1], false)?.clamp(0.0, 1.0)?.mean_all()
+    is_max
+        .mul(&labels.one_hot(c)?)?
+        .sum(&[-1], false)?
+        .clamp(0.0, 1.0)?
+        .mean_all()
 }

@@ -44,8 +44,24 @@ fn mat_dims(op: &'static str, t: &Tensor) -> Result<(usize, usize, usize)> {
     }
 }
 
-/// C = op(A)·op(B) without recording.
+/// The subgroup size to use the load-sharing kernel with, on CPU adapters that have subgroups.
+fn sharing_subgroup(gpu: &crate::gpu::Gpu) -> Option<usize> {
+    let sg = gpu.subgroup_size()? as usize;
+    (gpu.is_cpu() && (4..=64).contains(&sg)).then_some(sg)
+}
+
+/// C = op(A)·op(B) (+ bias over the columns of C) without recording.
 fn matmul_raw(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
+    matmul_bias_raw(a, b, ta, tb, None)
+}
+
+fn matmul_bias_raw(
+    a: &Tensor,
+    b: &Tensor,
+    ta: bool,
+    tb: bool,
+    bias: Option<&Tensor>,
+) -> Result<Tensor> {
     const OP: &str = "matmul";
     a.expect_dtype(OP, DType::F32)?;
     b.expect_dtype(OP, DType::F32)?;
@@ -73,8 +89,45 @@ fn matmul_raw(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
     if m == 0 || n == 0 {
         return Ok(out);
     }
+    if let Some(bv) = bias {
+        bv.expect_dtype(OP, DType::F32)?;
+        if bv.shape() != [n] {
+            return Err(Error::shape(
+                OP,
+                format!("bias of shape {:?} for {n} output columns", bv.shape()),
+            ));
+        }
+    }
     if ka == 0 {
-        return Tensor::zeros(a.gpu(), &shape);
+        let z = Tensor::zeros(a.gpu(), &shape)?;
+        return match bias {
+            Some(bv) => z.add(bv),
+            None => Ok(z),
+        };
+    }
+    if let Some(sg) = sharing_subgroup(a.gpu()) {
+        let pr = super::matmul_sg::Problem {
+            m,
+            n,
+            k: ka,
+            batch,
+            sam: if ta { 1 } else { ka },
+            sak: if ta { m } else { 1 },
+            sbk: if tb { 1 } else { n },
+            sbn: if tb { ka } else { 1 },
+            a_bs: if ba == 1 { 0 } else { ar * ac },
+            b_bs: if bb == 1 { 0 } else { br * bc },
+        };
+        super::matmul_sg::launch(
+            a.gpu(),
+            sg,
+            &pr,
+            a.storage(),
+            b.storage(),
+            out.storage(),
+            bias.map(|t| t.storage()),
+        )?;
+        return Ok(out);
     }
     let p = MatmulParams {
         m: m as u32,
@@ -88,9 +141,13 @@ fn matmul_raw(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
     };
     let groups = [n.div_ceil(32) as u32, m.div_ceil(32) as u32, batch as u32];
     if groups[0] > 65535 || groups[1] > 65535 || groups[2] > 65535 {
-        return Err(Error::shape(OP, format!("product of shape {shape:?} is too large for one dispatch")));
+        return Err(Error::shape(
+            OP,
+            format!("product of shape {shape:?} is too large for one dispatch"),
+        ));
     }
     let flag = |t: bool| if t { "true" } else { "false" };
+    a.gpu().note_flops(2.0 * (batch * m * n * ka) as f64);
     a.gpu().launch(
         &MATMUL,
         &[("TA", flag(ta)), ("TB", flag(tb))],
@@ -98,7 +155,10 @@ fn matmul_raw(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
         &[a.storage(), b.storage(), out.storage()],
         groups,
     )?;
-    Ok(out)
+    match bias {
+        Some(bv) => super::elementwise::binary_raw(&out, bv, "matmul_bias", "x + y"),
+        None => Ok(out),
+    }
 }
 
 impl Tensor {
@@ -106,6 +166,49 @@ impl Tensor {
     /// broadcasts against the other.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         self.matmul_t(other, false, false)
+    }
+
+    /// A fully connected layer, x·Wᵀ + b, with W `[out, in]` (PyTorch's layout) and the bias
+    /// added by the product kernel where it can be. Backward: g·W, gᵀ·x and Σ g.
+    pub fn linear(&self, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        if self.rank() != 2 || w.rank() != 2 {
+            return Err(Error::shape(
+                "linear",
+                format!(
+                    "expects x [batch, in] and W [out, in], got {:?} and {:?}",
+                    self.shape(),
+                    w.shape()
+                ),
+            ));
+        }
+        let out = matmul_bias_raw(self, w, false, true, bias)?;
+        let mut inputs = vec![self, w];
+        if let Some(b) = bias {
+            inputs.push(b);
+        }
+        Ok(out.record("linear", &inputs, |bw| {
+            let (x, w, g) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
+            let mut grads = vec![
+                if bw.needs[0] {
+                    Some(g.matmul(w)?)
+                } else {
+                    None
+                },
+                if bw.needs[1] {
+                    Some(g.matmul_t(x, true, false)?)
+                } else {
+                    None
+                },
+            ];
+            if bw.inputs.len() == 3 {
+                grads.push(if bw.needs[2] {
+                    Some(g.sum(&[0], false)?)
+                } else {
+                    None
+                });
+            }
+            Ok(grads)
+        }))
     }
 
     /// op(self)·op(other), where op transposes the last two dimensions when its flag is set.

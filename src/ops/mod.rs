@@ -11,6 +11,7 @@ mod elementwise;
 mod index;
 pub mod losses;
 mod matmul;
+mod matmul_sg;
 mod movement;
 mod random;
 mod reduce;

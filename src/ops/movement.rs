@@ -66,9 +66,13 @@ fn copy_strided(
         si: pack8(op, &a)?,
         so: pack8(op, &b)?,
     };
+    let index = super::broadcast::index_code(
+        sh.len(),
+        &[("ii", "si", "p.in_off"), ("io", "so", "p.out_off")],
+    );
     x.gpu().launch(
         &COPY,
-        &[],
+        &[("INDEX", &index)],
         bytes_of(&p),
         &[x.storage(), out.storage()],
         grid(n as u64, 256),
@@ -100,13 +104,23 @@ impl Tensor {
 
     /// Reshape where one dimension given as −1 is inferred (like PyTorch's `view(-1, ...)`).
     pub fn reshape_infer(&self, shape: &[isize]) -> Result<Tensor> {
-        let known: usize = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let known: usize = shape
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as usize)
+            .product();
         let unknown = shape.iter().filter(|&&d| d < 0).count();
         let resolved: Vec<usize> = match unknown {
             0 => shape.iter().map(|&d| d as usize).collect(),
             1 if known > 0 && self.numel() % known == 0 => shape
                 .iter()
-                .map(|&d| if d < 0 { self.numel() / known } else { d as usize })
+                .map(|&d| {
+                    if d < 0 {
+                        self.numel() / known
+                    } else {
+                        d as usize
+                    }
+                })
                 .collect(),
             _ => {
                 return Err(Error::shape(
@@ -130,11 +144,17 @@ impl Tensor {
     pub fn permute(&self, dims: &[usize]) -> Result<Tensor> {
         let r = self.rank();
         let mut seen = vec![false; r];
-        if dims.len() != r || dims.iter().any(|&d| d >= r || std::mem::replace(&mut seen[d], true))
+        if dims.len() != r
+            || dims
+                .iter()
+                .any(|&d| d >= r || std::mem::replace(&mut seen[d], true))
         {
             return Err(Error::shape(
                 "permute",
-                format!("{dims:?} is not a permutation of the {r} dims of {:?}", self.shape()),
+                format!(
+                    "{dims:?} is not a permutation of the {r} dims of {:?}",
+                    self.shape()
+                ),
             ));
         }
         if dims.iter().enumerate().all(|(i, &d)| i == d) {
@@ -144,7 +164,16 @@ impl Tensor {
         let cs = contiguous_strides(self.shape());
         let si: Vec<usize> = dims.iter().map(|&d| cs[d]).collect();
         let out = Tensor::empty(self.gpu(), &shape, self.dtype(), "permute")?;
-        copy_strided("permute", self, &out, &shape, &si, 0, &contiguous_strides(&shape), 0)?;
+        copy_strided(
+            "permute",
+            self,
+            &out,
+            &shape,
+            &si,
+            0,
+            &contiguous_strides(&shape),
+            0,
+        )?;
         let mut inv = vec![0; r];
         for (i, &d) in dims.iter().enumerate() {
             inv[d] = i;
@@ -178,7 +207,16 @@ impl Tensor {
         let l = super::broadcast::layout("broadcast_to", shape, &[self.shape()])?;
         let out = Tensor::empty(self.gpu(), shape, self.dtype(), "broadcast_to")?;
         let so = contiguous_strides(&l.shape);
-        copy_strided("broadcast_to", self, &out, &l.shape, &l.strides[0], 0, &so, 0)?;
+        copy_strided(
+            "broadcast_to",
+            self,
+            &out,
+            &l.shape,
+            &l.strides[0],
+            0,
+            &so,
+            0,
+        )?;
         Ok(out.record("broadcast_to", &[self], |b| {
             Ok(vec![Some(b.grad.sum_to(b.inputs[0].shape())?)])
         }))
@@ -191,7 +229,11 @@ impl Tensor {
         if start + len > full {
             return Err(Error::shape(
                 "narrow",
-                format!("range {start}..{} exceeds size {full} of axis {ax} in {:?}", start + len, self.shape()),
+                format!(
+                    "range {start}..{} exceeds size {full} of axis {ax} in {:?}",
+                    start + len,
+                    self.shape()
+                ),
             ));
         }
         if start == 0 && len == full {
@@ -201,7 +243,16 @@ impl Tensor {
         shape[ax] = len;
         let cs = contiguous_strides(self.shape());
         let out = Tensor::empty(self.gpu(), &shape, self.dtype(), "narrow")?;
-        copy_strided("narrow", self, &out, &shape, &cs, start * cs[ax], &contiguous_strides(&shape), 0)?;
+        copy_strided(
+            "narrow",
+            self,
+            &out,
+            &shape,
+            &cs,
+            start * cs[ax],
+            &contiguous_strides(&shape),
+            0,
+        )?;
         Ok(out.record("narrow", &[self], move |b| {
             Ok(vec![Some(b.grad.pad_into(ax as isize, start, full)?)])
         }))
@@ -213,13 +264,25 @@ impl Tensor {
         let ax = norm_axis("pad_into", axis, self.rank())?;
         let len = self.shape()[ax];
         if start + len > full {
-            return Err(Error::shape("pad_into", format!("{len} elements at {start} exceed {full}")));
+            return Err(Error::shape(
+                "pad_into",
+                format!("{len} elements at {start} exceed {full}"),
+            ));
         }
         let mut shape = self.shape().to_vec();
         shape[ax] = full;
         let out = Tensor::zeros(self.gpu(), &shape)?;
         let co = contiguous_strides(&shape);
-        copy_strided("pad_into", self, &out, self.shape(), &contiguous_strides(self.shape()), 0, &co, start * co[ax])?;
+        copy_strided(
+            "pad_into",
+            self,
+            &out,
+            self.shape(),
+            &contiguous_strides(self.shape()),
+            0,
+            &co,
+            start * co[ax],
+        )?;
         Ok(out.record("pad_into", &[self], move |b| {
             Ok(vec![Some(b.grad.narrow(ax as isize, start, len)?)])
         }))
@@ -252,7 +315,16 @@ impl Tensor {
         let mut offset = 0;
         let mut sizes = Vec::with_capacity(parts.len());
         for p in parts {
-            copy_strided("concat", p, &out, p.shape(), &contiguous_strides(p.shape()), 0, &co, offset * co[ax])?;
+            copy_strided(
+                "concat",
+                p,
+                &out,
+                p.shape(),
+                &contiguous_strides(p.shape()),
+                0,
+                &co,
+                offset * co[ax],
+            )?;
             sizes.push(p.shape()[ax]);
             offset += p.shape()[ax];
         }

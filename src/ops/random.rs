@@ -64,7 +64,13 @@ impl Generator {
             b,
         };
         let blocks = n.div_ceil(4);
-        gpu.launch(&RANDOM, &[("DIST", dist)], bytes_of(&p), &[t.storage()], grid(blocks, 256))?;
+        gpu.launch(
+            &RANDOM,
+            &[("DIST", dist)],
+            bytes_of(&p),
+            &[t.storage()],
+            grid(blocks, 256),
+        )?;
         self.offset += blocks;
         Ok(t)
     }
@@ -82,7 +88,9 @@ impl Generator {
     /// 1.0 with probability `p`, else 0.0.
     pub fn bernoulli(&mut self, gpu: &Gpu, shape: &[usize], p: f32) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(Error::Config(format!("bernoulli probability {p} is outside [0, 1]")));
+            return Err(Error::Config(format!(
+                "bernoulli probability {p} is outside [0, 1]"
+            )));
         }
         self.draw(gpu, shape, "2", p, 0.0)
     }

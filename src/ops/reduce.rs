@@ -16,6 +16,9 @@ const REDUCE: Kernel = kernel!("reduce", "reduce.wgsl");
 const TARGET_THREADS: usize = 4096;
 /// Shortest chunk worth its own invocation.
 const MIN_CHUNK: usize = 32;
+/// Longest loop one invocation may run: llvmpipe silently stops a shader invocation after
+/// 65 535 loop iterations, so longer reductions are always split.
+pub(crate) const MAX_LOOP: usize = 16_384;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -60,7 +63,8 @@ fn reduce_middle(
         (TARGET_THREADS / threads.max(1)).clamp(1, r / MIN_CHUNK)
     } else {
         1
-    };
+    }
+    .max(r.div_ceil(MAX_LOOP));
     let chunk = r.div_ceil(nchunks.max(1)).max(1);
     let nchunks = r.div_ceil(chunk).max(1);
     let n = outer * nchunks * inner;
@@ -167,7 +171,11 @@ impl Tensor {
         let y = reduce_raw(self, &ax, Kind::Sum, scale)?.alias(&out_shape);
         Ok(y.record(op, &[self], move |b| {
             let g = b.grad.reshape(&keep_shape)?;
-            let g = if scale != 1.0 { g.mul_scalar(scale)? } else { g };
+            let g = if scale != 1.0 {
+                g.mul_scalar(scale)?
+            } else {
+                g
+            };
             Ok(vec![Some(g.broadcast_to(b.inputs[0].shape())?)])
         }))
     }

@@ -11,21 +11,42 @@ const OPTIM: Kernel = kernel!("optim", "optim.wgsl");
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Algorithm {
     /// Adam. `keras_eps`: ε added to √v rather than to the bias-corrected √v̂ (Keras).
-    Adam { beta1: f32, beta2: f32, eps: f32, keras_eps: bool },
+    Adam {
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        keras_eps: bool,
+    },
     /// RMSprop (PyTorch's α is Keras' ρ).
-    RmsProp { alpha: f32, eps: f32, momentum: f32 },
-    Sgd { momentum: f32 },
+    RmsProp {
+        alpha: f32,
+        eps: f32,
+        momentum: f32,
+    },
+    Sgd {
+        momentum: f32,
+    },
 }
 
 impl Algorithm {
     /// `torch.optim.Adam` defaults with the given betas.
     pub fn adam(beta1: f32, beta2: f32) -> Algorithm {
-        Algorithm::Adam { beta1, beta2, eps: 1e-8, keras_eps: false }
+        Algorithm::Adam {
+            beta1,
+            beta2,
+            eps: 1e-8,
+            keras_eps: false,
+        }
     }
 
     /// Keras' Adam with the given betas (ε 1e-7, ε outside the bias correction).
     pub fn adam_keras(beta1: f32, beta2: f32) -> Algorithm {
-        Algorithm::Adam { beta1, beta2, eps: 1e-7, keras_eps: true }
+        Algorithm::Adam {
+            beta1,
+            beta2,
+            eps: 1e-7,
+            keras_eps: true,
+        }
     }
 }
 
@@ -44,7 +65,13 @@ pub struct OptimConfig {
 
 impl OptimConfig {
     pub fn new(algorithm: Algorithm, lr: f32) -> OptimConfig {
-        OptimConfig { algorithm, lr, decay: 0.0, weight_decay: 0.0, clip: None }
+        OptimConfig {
+            algorithm,
+            lr,
+            decay: 0.0,
+            weight_decay: 0.0,
+            clip: None,
+        }
     }
 }
 
@@ -77,7 +104,10 @@ pub struct Optimizer {
 impl Optimizer {
     pub fn new(params: Vec<(String, Tensor)>, config: OptimConfig) -> Result<Optimizer> {
         if !(config.lr.is_finite() && config.lr >= 0.0) {
-            return Err(Error::Config(format!("learning rate {} must be a finite non-negative number", config.lr)));
+            return Err(Error::Config(format!(
+                "learning rate {} must be a finite non-negative number",
+                config.lr
+            )));
         }
         let mut m = Vec::with_capacity(params.len());
         let mut v = Vec::with_capacity(params.len());
@@ -85,7 +115,13 @@ impl Optimizer {
             m.push(p.zeros_like()?);
             v.push(p.zeros_like()?);
         }
-        Ok(Optimizer { config, params, m, v, steps: 0 })
+        Ok(Optimizer {
+            config,
+            params,
+            m,
+            v,
+            steps: 0,
+        })
     }
 
     /// Updates completed so far.
@@ -115,7 +151,12 @@ impl Optimizer {
         let t = self.steps + 1;
         let lr = self.current_lr() as f64;
         let (kind, step, b1, b2, eps, vscale, momentum) = match self.config.algorithm {
-            Algorithm::Adam { beta1, beta2, eps, keras_eps } => {
+            Algorithm::Adam {
+                beta1,
+                beta2,
+                eps,
+                keras_eps,
+            } => {
                 let bc1 = 1.0 - (beta1 as f64).powi(t as i32);
                 let bc2 = 1.0 - (beta2 as f64).powi(t as i32);
                 if keras_eps {
@@ -124,14 +165,22 @@ impl Optimizer {
                     (0, lr / bc1, beta1, beta2, eps, 1.0 / bc2.sqrt(), 0.0)
                 }
             }
-            Algorithm::RmsProp { alpha, eps, momentum } => (1, lr, 0.0, alpha, eps, 1.0, momentum),
+            Algorithm::RmsProp {
+                alpha,
+                eps,
+                momentum,
+            } => (1, lr, 0.0, alpha, eps, 1.0, momentum),
             Algorithm::Sgd { momentum } => (2, lr, 0.0, 0.0, 0.0, 1.0, momentum),
         };
         for (i, ((name, p), g)) in self.params.iter().zip(grads).enumerate() {
             if g.shape() != p.shape() {
                 return Err(Error::shape(
                     "optimizer step",
-                    format!("gradient {:?} for parameter '{name}' of shape {:?}", g.shape(), p.shape()),
+                    format!(
+                        "gradient {:?} for parameter '{name}' of shape {:?}",
+                        g.shape(),
+                        p.shape()
+                    ),
                 ));
             }
             let n = p.numel() as u32;
@@ -153,7 +202,12 @@ impl Optimizer {
                 &OPTIM,
                 &[],
                 bytemuck::bytes_of(&params),
-                &[p.storage(), g.storage(), self.m[i].storage(), self.v[i].storage()],
+                &[
+                    p.storage(),
+                    g.storage(),
+                    self.m[i].storage(),
+                    self.v[i].storage(),
+                ],
                 grid(n as u64, 256),
             )?;
         }
