@@ -128,15 +128,76 @@ fn label(kernel: &Kernel, defs: &[(&str, &str)]) -> String {
     label
 }
 
+/// The bindings a kernel declares: (binding, kind) for every `@binding(n) var<…>` line.
+/// The layout lists every declared binding, used or not, so that variants of one kernel which
+/// skip a binding still take the same buffers.
+fn declared_bindings(source: &str) -> Vec<(u32, wgpu::BindingType)> {
+    let mut out = Vec::new();
+    for line in source.lines() {
+        let Some(at) = line.find("@binding(") else {
+            continue;
+        };
+        let rest = &line[at + 9..];
+        let Some(n) = rest
+            .split(')')
+            .next()
+            .and_then(|n| n.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ty = if line.contains("var<uniform>") {
+            wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            }
+        } else if line.contains("read_write") {
+            wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: false },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            }
+        } else if line.contains("var<storage") {
+            wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: true },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            }
+        } else {
+            continue;
+        };
+        out.push((n, ty));
+    }
+    out
+}
+
 fn compile(device: &wgpu::Device, source: &str, label: &str) -> Result<Compiled> {
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(source.to_string().into()),
     });
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = declared_bindings(source)
+        .into_iter()
+        .map(|(binding, ty)| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty,
+            count: None,
+        })
+        .collect();
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries: &entries,
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some(label),
-        layout: None,
+        layout: Some(&pipeline_layout),
         module: &module,
         entry_point: Some("main"),
         compilation_options: Default::default(),
@@ -147,7 +208,6 @@ fn compile(device: &wgpu::Device, source: &str, label: &str) -> Result<Compiled>
             "kernel '{label}' failed to compile: {err}"
         )));
     }
-    let layout = pipeline.get_bind_group_layout(0);
     Ok(Compiled {
         pipeline,
         layout,

@@ -10,10 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{key, Ctx, Entry, Module, Named};
-use crate::autograd::no_grad;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::ops::Generator;
+use crate::ops::{Generator, NormKind, Running};
 use crate::tensor::Tensor;
 
 /// ε, momentum and variance convention of a batch-norm layer.
@@ -98,66 +97,33 @@ impl BatchNorm {
     }
 }
 
-/// Axes a per-channel statistic reduces over: all but dimension 1.
-pub(crate) fn non_channel_axes(rank: usize) -> Vec<isize> {
-    (0..rank as isize).filter(|&d| d != 1).collect()
-}
-
 impl Module for BatchNorm {
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
-        let cs = self.channel_shape(x)?;
-        let axes = non_channel_axes(x.rank());
-        let count = x.numel() / self.channels;
-        let (xhat, stats) = if ctx.train {
-            if count < 2 {
-                return Err(Error::shape(
-                    "BatchNorm",
-                    format!(
-                        "training needs more than one value per channel, got input {:?}",
-                        x.shape()
-                    ),
-                ));
-            }
-            let mean = x.mean(&axes, true)?;
-            let centered = x.sub(&mean)?;
-            let var = centered.square()?.mean(&axes, true)?;
-            let xhat = centered.mul(&var.add_scalar(self.config.eps)?.rsqrt()?)?;
-            (xhat, Some((mean, var)))
-        } else {
-            let mean = self.running_mean.reshape(&cs)?;
-            let var = self.running_var.reshape(&cs)?;
-            (
-                x.sub(&mean)?
-                    .mul(&var.add_scalar(self.config.eps)?.rsqrt()?)?,
-                None,
-            )
-        };
-        if let Some((mean, var)) = stats {
-            no_grad(|| -> Result<()> {
-                let m = self.config.momentum;
-                let unbias = if self.config.unbiased_running_var {
-                    count as f32 / (count - 1) as f32
-                } else {
-                    1.0
-                };
-                let mean = mean.detach().reshape(&[self.channels])?;
-                let var = var.detach().reshape(&[self.channels])?;
-                let rm = self
-                    .running_mean
-                    .mul_scalar(1.0 - m)?
-                    .add(&mean.mul_scalar(m)?)?;
-                let rv = self
-                    .running_var
-                    .mul_scalar(1.0 - m)?
-                    .add(&var.mul_scalar(m * unbias)?)?;
-                self.running_mean.assign(&rm)?;
-                self.running_var.assign(&rv)?;
-                Ok(())
-            })?;
-            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+        self.channel_shape(x)?;
+        if !ctx.train {
+            return x.normalize_with(
+                &self.running_mean,
+                &self.running_var,
+                Some(&self.weight),
+                Some(&self.bias),
+                self.config.eps,
+            );
         }
-        xhat.mul(&self.weight.reshape(&cs)?)?
-            .add(&self.bias.reshape(&cs)?)
+        let running = Running {
+            mean: &self.running_mean,
+            var: &self.running_var,
+            momentum: self.config.momentum,
+            unbiased: self.config.unbiased_running_var,
+        };
+        let y = x.normalize(
+            NormKind::Batch,
+            Some(&self.weight),
+            Some(&self.bias),
+            self.config.eps,
+            Some(running),
+        )?;
+        self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+        Ok(y)
     }
 
     fn collect(&self, prefix: &str, out: &mut Vec<Named>) {

@@ -1,7 +1,7 @@
 //! Instance normalisation (InstanceNorm2d with PyTorch's defaults: no affine parameters, no
 //! running statistics): each (sample, channel) plane is normalised by its own mean and biased
-//! variance, in training and evaluation alike. Built from differentiable ops, so a critic
-//! under a gradient penalty differentiates through it twice.
+//! variance, in training and evaluation alike. The fused op's backward is recorded in composed
+//! form when needed, so a critic under a gradient penalty differentiates through it twice.
 
 use super::{Ctx, Module, Named};
 use crate::error::{Error, Result};
@@ -29,10 +29,7 @@ impl Module for InstanceNorm {
                 format!("expects [N, {}, H, W], got {:?}", self.channels, x.shape()),
             ));
         }
-        let mean = x.mean(&[2, 3], true)?;
-        let centered = x.sub(&mean)?;
-        let var = centered.square()?.mean(&[2, 3], true)?;
-        centered.mul(&var.add_scalar(self.eps)?.rsqrt()?)
+        x.normalize(crate::ops::NormKind::Instance, None, None, self.eps, None)
     }
 
     fn collect(&self, _prefix: &str, _out: &mut Vec<Named>) {}

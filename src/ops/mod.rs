@@ -13,12 +13,14 @@ pub mod losses;
 mod matmul;
 mod matmul_sg;
 mod movement;
+mod norm;
 mod random;
 mod reduce;
 
 pub use conv_geom::{Conv2dGeom, Padding};
 pub use elementwise::Compare;
 pub use matmul::MatmulKernel;
+pub use norm::{NormKind, Running};
 pub use random::Generator;
 
 use crate::error::{Error, Result};
