@@ -1,0 +1,253 @@
+//! The `tapegan` binary: listings, sampling to PNG and .npy, and one-line errors with a
+//! non-zero exit for every bad input (never a panic backtrace).
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tapegan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tapegan"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("the binary runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tapegan-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Asserts a failed run with exactly one error line mentioning `needle`.
+fn assert_one_line_error(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, stderr: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic: {err}"
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "one error line expected: {err}");
+    assert!(lines[0].contains(needle), "'{needle}' not in: {err}");
+}
+
+fn tiny_run(preset: &str, dir: &Path) {
+    let out = tapegan(&[
+        "train",
+        "--preset",
+        preset,
+        "--steps",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+        "-q",
+        "--set",
+        "batch=8",
+        "--set",
+        "limit=16",
+        "--set",
+        "sample_every=0",
+        "--set",
+        "hidden=16",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn presets_and_devices_are_listed() {
+    let out = tapegan(&["presets"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for p in [
+        "mlp-gan",
+        "mlp-gan-small",
+        "mlp-wgan-gp",
+        "mlp-cwgan-gp",
+        "dcgan-64",
+        "dcgan-celeba",
+        "dcgan-28",
+        "wgan-gp-28",
+        "sagan-64",
+        "toy-wgan-clip",
+        "toy-wgan-gp",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(p)),
+            "{p} missing from:\n{text}"
+        );
+    }
+    let out = tapegan(&["devices"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("max storage binding"));
+}
+
+#[test]
+fn bad_arguments_are_one_line_errors() {
+    assert_one_line_error(
+        &tapegan(&["train", "--preset", "stylegan"]),
+        "unknown preset 'stylegan'",
+    );
+    assert_one_line_error(
+        &tapegan(&["train", "--preset", "dcgan-28", "--set", "lr=1"]),
+        "unknown setting 'lr'",
+    );
+    assert_one_line_error(
+        &tapegan(&["train", "--preset", "dcgan-28", "--set", "batch=0"]),
+        "batch",
+    );
+    assert_one_line_error(
+        &tapegan(&["train", "--preset", "dcgan-28", "--data", "svhn"]),
+        "unknown data set",
+    );
+    assert_one_line_error(
+        &tapegan(&["train", "--preset", "dcgan-28", "--adapter", "no-such-gpu"]),
+        "no adapter matches",
+    );
+    assert_one_line_error(
+        &tapegan(&[
+            "train",
+            "--preset",
+            "dcgan-28",
+            "--config",
+            "/nonexistent.toml",
+        ]),
+        "nonexistent.toml",
+    );
+}
+
+#[test]
+fn corrupt_and_missing_data_are_one_line_errors() {
+    let dir = tmp("baddata");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        b"garbage that is not IDX",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        [0u8, 0, 8, 1, 0, 0, 0, 0],
+    )
+    .unwrap();
+    let spec = format!("mnist:{}", dir.display());
+    assert_one_line_error(
+        &tapegan(&["train", "--preset", "dcgan-28", "--data", &spec]),
+        "not an IDX image file",
+    );
+    let empty = tmp("emptyimages");
+    std::fs::create_dir_all(&empty).unwrap();
+    let spec = format!("images:{}", empty.display());
+    assert_one_line_error(
+        &tapegan(&["train", "--preset", "dcgan-celeba", "--data", &spec]),
+        "no PNG or JPEG images",
+    );
+    assert_one_line_error(
+        &tapegan(&[
+            "train",
+            "--preset",
+            "dcgan-28",
+            "--data",
+            "mnist:/nonexistent",
+        ]),
+        "no such folder",
+    );
+}
+
+#[test]
+fn sample_writes_png_and_npy_and_rejects_bad_requests() {
+    let dir = tmp("sample");
+    tiny_run("mlp-cwgan-gp", &dir);
+    let run = dir.to_str().unwrap();
+    let png = dir.join("grid.png");
+    let out = tapegan(&[
+        "sample",
+        "--run",
+        run,
+        "--n",
+        "20",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&png).unwrap();
+    assert!(img.width() > 28 && img.height() > 28);
+    let npy = dir.join("s.npy");
+    let out = tapegan(&[
+        "sample",
+        "--run",
+        run,
+        "--n",
+        "5",
+        "--label",
+        "7",
+        "--out",
+        npy.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (shape, data) = tapegan::io::npy::read_npy_f32(&npy).unwrap();
+    assert_eq!(shape, vec![5, 1, 28, 28]);
+    assert!(data.iter().all(|v| (-1.0..=1.0).contains(v)));
+    let (zs, _) = tapegan::io::npy::read_npy_f32(&dir.join("s_noise.npy")).unwrap();
+    assert_eq!(zs, vec![5, 100]);
+    let (_, labels) = tapegan::io::npy::read_npy_f32(&dir.join("s_labels.npy")).unwrap();
+    assert!(labels.iter().all(|&l| l == 7.0));
+
+    assert_one_line_error(
+        &tapegan(&["sample", "--run", run, "--label", "12", "--out", "x.png"]),
+        "--label 12",
+    );
+    assert_one_line_error(
+        &tapegan(&["sample", "--run", run, "--out", "x.jpg"]),
+        ".png or .npy",
+    );
+    assert_one_line_error(
+        &tapegan(&["sample", "--run", "/nonexistent-run", "--out", "x.png"]),
+        "config.toml",
+    );
+    std::fs::write(
+        dir.join("checkpoint/generator.safetensors"),
+        b"not safetensors",
+    )
+    .unwrap();
+    assert_one_line_error(
+        &tapegan(&["sample", "--run", run, "--out", "x.png"]),
+        "generator.safetensors",
+    );
+}
+
+#[test]
+fn resume_with_a_changed_setting_is_refused() {
+    let dir = tmp("resume");
+    tiny_run("toy-wgan-gp", &dir);
+    let out = tapegan(&[
+        "train",
+        "--resume",
+        dir.to_str().unwrap(),
+        "--set",
+        "lr_g=1",
+    ]);
+    assert_one_line_error(&out, "cannot resume with lr_g");
+    let out = tapegan(&[
+        "train",
+        "--resume",
+        dir.to_str().unwrap(),
+        "--steps",
+        "3",
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
