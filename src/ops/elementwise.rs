@@ -29,7 +29,8 @@ struct UnaryParams {
 struct BinaryParams {
     n: u32,
     rank: u32,
-    pad: [u32; 2],
+    alpha: f32,
+    beta: f32,
     shape: [u32; 8],
     sa: [u32; 8],
     sb: [u32; 8],
@@ -76,6 +77,17 @@ pub(crate) fn unary_raw(
 
 /// Runs the broadcasting binary kernel with expression `expr` (no graph recording).
 pub(crate) fn binary_raw(a: &Tensor, b: &Tensor, op: &'static str, expr: &str) -> Result<Tensor> {
+    binary_raw_with(a, b, op, expr, 0.0)
+}
+
+/// [`binary_raw`] with a scalar `p.alpha` available to the expression.
+pub(crate) fn binary_raw_with(
+    a: &Tensor,
+    b: &Tensor,
+    op: &'static str,
+    expr: &str,
+    alpha: f32,
+) -> Result<Tensor> {
     a.expect_dtype(op, DType::F32)?;
     b.expect_dtype(op, DType::F32)?;
     a.same_device(op, b)?;
@@ -87,7 +99,8 @@ pub(crate) fn binary_raw(a: &Tensor, b: &Tensor, op: &'static str, expr: &str) -
     let p = BinaryParams {
         n: n as u32,
         rank: l.shape.len() as u32,
-        pad: [0; 2],
+        alpha,
+        beta: 0.0,
         shape: pack8(op, &l.shape)?,
         sa: pack8(op, &l.strides[0])?,
         sb: pack8(op, &l.strides[1])?,
@@ -212,15 +225,20 @@ unary_ops! {
     recip => "1.0 / v", |b| b.grad.mul(&b.output.square()?.neg()?);
     /// tanh(x), exact to ±1 for large |x|. Backward: g·(1 − y²).
     tanh => "select(tanh(v), sign(v), abs(v) > 10.0)",
-        |b| b.grad.mul(&b.output.square()?.affine(-1.0, 1.0)?);
+        |b| fused_or(b.output, b.grad, "tanh_bw", "y * (1.0 - x * x)", 0.0,
+            || b.grad.mul(&b.output.square()?.affine(-1.0, 1.0)?));
     /// 1/(1+e⁻ˣ), evaluated without overflow. Backward: g·y·(1 − y).
     sigmoid => "select(exp(v) / (1.0 + exp(v)), 1.0 / (1.0 + exp(-v)), v >= 0.0)",
-        |b| b.grad.mul(&b.output.mul(&b.output.affine(-1.0, 1.0)?)?);
+        |b| fused_or(b.output, b.grad, "sigmoid_bw", "y * x * (1.0 - x)", 0.0,
+            || b.grad.mul(&b.output.mul(&b.output.affine(-1.0, 1.0)?)?));
     /// log(1 + eˣ), evaluated without overflow. Backward: g·sigmoid(x).
     softplus => "max(v, 0.0) + log1p_small(exp(-abs(v)))",
-        |b| b.grad.mul(&b.inputs[0].sigmoid()?);
+        |b| fused_or(&b.inputs[0], b.grad, "softplus_bw",
+            "y * select(exp(x) / (1.0 + exp(x)), 1.0 / (1.0 + exp(-x)), x >= 0.0)", 0.0,
+            || b.grad.mul(&b.inputs[0].sigmoid()?));
     /// max(x, 0). Backward: g where x > 0 (NOTE: the gradient at 0 is 0, as in PyTorch).
-    relu => "max(v, 0.0)", |b| b.grad.mul(&b.inputs[0].compare_scalar(Compare::Gt, 0.0)?);
+    relu => "max(v, 0.0)", |b| fused_or(&b.inputs[0], b.grad, "relu_bw", "select(0.0, y, x > 0.0)", 0.0,
+        || b.grad.mul(&b.inputs[0].compare_scalar(Compare::Gt, 0.0)?));
 }
 
 impl Tensor {
@@ -279,14 +297,24 @@ impl Tensor {
             0.0,
         )?
         .record("leaky_relu", &[self], move |b| {
-            let d = unary_raw(
+            let g = fused_or(
                 &b.inputs[0],
-                "leaky_relu_grad",
-                "select(p.alpha, 1.0, v > 0.0)",
+                b.grad,
+                "leaky_relu_bw",
+                "select(p.alpha * y, y, x > 0.0)",
                 slope,
-                0.0,
+                || {
+                    let d = unary_raw(
+                        &b.inputs[0],
+                        "leaky_relu_grad",
+                        "select(p.alpha, 1.0, v > 0.0)",
+                        slope,
+                        0.0,
+                    )?;
+                    b.grad.mul(&d)
+                },
             )?;
-            Ok(vec![Some(b.grad.mul(&d)?)])
+            Ok(vec![Some(g)])
         }))
     }
 
@@ -301,10 +329,19 @@ impl Tensor {
             0.0,
         )?
         .record("elu", &[self], move |b| {
-            let pos = b.inputs[0].compare_scalar(Compare::Gt, 0.0)?;
-            let neg_d = b.output.add_scalar(alpha)?;
-            let d = pos.select(&b.grad, &b.grad.mul(&neg_d)?)?;
-            Ok(vec![Some(d)])
+            let g = fused_or(
+                &b.inputs[0],
+                b.grad,
+                "elu_bw",
+                "select(y * p.alpha * exp(x), y, x > 0.0)",
+                alpha,
+                || {
+                    let pos = b.inputs[0].compare_scalar(Compare::Gt, 0.0)?;
+                    let neg_d = b.output.add_scalar(alpha)?;
+                    pos.select(b.grad, &b.grad.mul(&neg_d)?)
+                },
+            )?;
+            Ok(vec![Some(g)])
         }))
     }
 
@@ -419,6 +456,23 @@ impl Tensor {
     /// a + t·(b − a) with broadcasting: linear interpolation, as in the gradient penalty's x̂.
     pub fn lerp(&self, other: &Tensor, t: &Tensor) -> Result<Tensor> {
         self.add(&other.sub(self)?.mul(t)?)
+    }
+}
+
+/// An activation's input gradient: one fused kernel of (`x`, g) when the backward pass is not
+/// recorded, else `composed` — the same value in tensor ops, so it differentiates again.
+fn fused_or(
+    x: &Tensor,
+    g: &Tensor,
+    op: &'static str,
+    expr: &str,
+    alpha: f32,
+    composed: impl FnOnce() -> Result<Tensor>,
+) -> Result<Tensor> {
+    if crate::autograd::is_recording() {
+        composed()
+    } else {
+        binary_raw_with(x, g, op, expr, alpha)
     }
 }
 
