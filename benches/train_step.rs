@@ -1,0 +1,66 @@
+//! `cargo bench --bench train_step [-- FILTER]`: milliseconds per training iteration of every
+//! preset at its configured batch size, with dispatches and submits per iteration.
+//!
+//! Each preset is warmed up by one iteration (pipeline compilation), then timed over enough
+//! iterations for about two seconds (at least two), with a device synchronisation at the end
+//! of the timed region so that queued GPU work is counted.
+
+use std::time::Instant;
+
+use tapegan::gan::Trainer;
+use tapegan::Gpu;
+
+fn main() {
+    tapegan::gpu::quiet_platform_probes();
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let gpu = Gpu::new().unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(1)
+    });
+    println!("adapter: {} — driver: {}", gpu.adapter().describe(), gpu.adapter().driver);
+    println!("{:<15} {:>6} {:>12} {:>12} {:>10} {:>8}", "preset", "batch", "ms/iter", "iterations", "dispatch", "submits");
+    for p in tapegan::models::presets() {
+        if filter.as_deref().is_some_and(|f| !p.name.contains(f)) {
+            continue;
+        }
+        let mut cfg = p.config.clone();
+        cfg.steps = u64::MAX / 2;
+        cfg.sample_every = 0;
+        cfg.checkpoint_every = 0;
+        cfg.log_every = u64::MAX;
+        let dir = std::env::temp_dir().join(format!("tapegan-bench-{}-{}", p.name, std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut t = match Trainer::new(&gpu, cfg.clone(), &dir) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("{:<15} error: {e}", p.name);
+                continue;
+            }
+        };
+        t.step_once().and_then(|_| t.flush_log().map(|_| ())).expect("warm-up iteration");
+        let start = Instant::now();
+        let before = gpu.exec_stats();
+        let mut n = 0u64;
+        while n < 2 || (start.elapsed().as_secs_f64() < 2.0 && n < 200) {
+            t.step_once().expect("iteration");
+            n += 1;
+            if n % 10 == 0 {
+                t.flush_log().expect("finite losses");
+            }
+        }
+        t.flush_log().expect("finite losses");
+        gpu.synchronize().expect("device");
+        let ms = start.elapsed().as_secs_f64() * 1e3 / n as f64;
+        let after = gpu.exec_stats();
+        println!(
+            "{:<15} {:>6} {:>12.1} {:>12} {:>10.0} {:>8.1}",
+            p.name,
+            cfg.batch,
+            ms,
+            n,
+            (after.dispatches - before.dispatches) as f64 / n as f64,
+            (after.submits - before.submits) as f64 / n as f64
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
