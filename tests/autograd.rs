@@ -9,7 +9,13 @@ fn gradient_of_a_tensor_used_twice_accumulates() {
     let x = var(&[1.0, -2.0, 3.0], &[3]);
     let y = x.mul(&x).unwrap().add(&x).unwrap().sum_all().unwrap();
     let g = grad(&[&y], &[&x], false).unwrap();
-    assert_close(&g[0].to_vec().unwrap(), &[3.0, -3.0, 7.0], 1e-6, 1e-6, "dy/dx");
+    assert_close(
+        &g[0].to_vec().unwrap(),
+        &[3.0, -3.0, 7.0],
+        1e-6,
+        1e-6,
+        "dy/dx",
+    );
 }
 
 #[test]
@@ -18,10 +24,22 @@ fn second_derivative_through_create_graph() {
     let x = var(&[0.5, -1.5, 2.0], &[3]);
     let y = x.powf(3.0).unwrap().sum_all().unwrap();
     let g = grad(&[&y], &[&x], true).unwrap();
-    assert_close(&g[0].to_vec().unwrap(), &[0.75, 6.75, 12.0], 1e-5, 1e-6, "3x²");
+    assert_close(
+        &g[0].to_vec().unwrap(),
+        &[0.75, 6.75, 12.0],
+        1e-5,
+        1e-6,
+        "3x²",
+    );
     let s = g[0].sum_all().unwrap();
     let h = grad(&[&s], &[&x], false).unwrap();
-    assert_close(&h[0].to_vec().unwrap(), &[3.0, -9.0, 12.0], 1e-5, 1e-6, "6x");
+    assert_close(
+        &h[0].to_vec().unwrap(),
+        &[3.0, -9.0, 12.0],
+        1e-5,
+        1e-6,
+        "6x",
+    );
 }
 
 #[test]
@@ -35,7 +53,13 @@ fn non_scalar_output_needs_grad_outputs() {
         ..Default::default()
     };
     let g = grad_with(&[&y], &[&x], &opts).unwrap();
-    assert_close(&g[0].clone().unwrap().to_vec().unwrap(), &[3.0, 30.0], 0.0, 1e-6, "vjp");
+    assert_close(
+        &g[0].clone().unwrap().to_vec().unwrap(),
+        &[3.0, 30.0],
+        0.0,
+        1e-6,
+        "vjp",
+    );
 }
 
 #[test]
@@ -43,8 +67,14 @@ fn unused_input_is_an_error_unless_allowed() {
     let x = var(&[1.0], &[1]);
     let z = var(&[2.0], &[1]);
     let y = x.square().unwrap().sum_all().unwrap();
-    assert!(grad(&[&y], &[&z], false).unwrap_err().to_string().contains("not used"));
-    let opts = GradOptions { allow_unused: true, ..Default::default() };
+    assert!(grad(&[&y], &[&z], false)
+        .unwrap_err()
+        .to_string()
+        .contains("not used"));
+    let opts = GradOptions {
+        allow_unused: true,
+        ..Default::default()
+    };
     let g = grad_with(&[&y], &[&x, &z], &opts).unwrap();
     assert!(g[0].is_some() && g[1].is_none());
 }
@@ -87,6 +117,8 @@ fn shape_errors_name_op_and_shapes() {
     assert!(e.starts_with("matmul") && e.contains("[2, 3]"), "{e}");
     let e = a.add(&t(&[0.0; 4], &[4])).unwrap_err().to_string();
     assert!(e.contains("add") && e.contains("[4]"), "{e}");
-    let e = Tensor::from_slice(&gpu(), &[1.0; 5], &[2, 3]).unwrap_err().to_string();
+    let e = Tensor::from_slice(&gpu(), &[1.0; 5], &[2, 3])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("5 values"), "{e}");
 }

@@ -32,14 +32,24 @@ fn write_idx_labels(path: &Path, labels: &[u8]) {
 #[test]
 fn shipped_mnist_subset_loads_with_labels() {
     let d = data::load(&"mnist".parse().unwrap(), &DataOptions::default()).unwrap();
-    assert_eq!((d.count, d.sample_shape.clone(), d.classes), (9000, vec![1, 28, 28], 10));
+    assert_eq!(
+        (d.count, d.sample_shape.clone(), d.classes),
+        (9000, vec![1, 28, 28], 10)
+    );
     let labels = d.labels.as_ref().unwrap();
     for c in 0..10 {
-        assert!(labels.iter().filter(|&&l| l == c).count() > 700, "digit {c} is rare");
+        assert!(
+            labels.iter().filter(|&&l| l == c).count() > 700,
+            "digit {c} is rare"
+        );
     }
     let t = data::load(&"mnist-test".parse().unwrap(), &DataOptions::default()).unwrap();
     assert_eq!(t.count, 1000);
-    let opts = DataOptions { digits: Some(vec![7, 8]), image_size: 64, ..Default::default() };
+    let opts = DataOptions {
+        digits: Some(vec![7, 8]),
+        image_size: 64,
+        ..Default::default()
+    };
     let d78 = data::load(&"mnist".parse().unwrap(), &opts).unwrap();
     assert_eq!(d78.sample_shape, vec![1, 64, 64]);
     assert!(d78.labels.unwrap().iter().all(|&l| l == 7 || l == 8));
@@ -51,7 +61,10 @@ fn plain_idx_files_load_and_bad_ones_are_named() {
     let body: Vec<u8> = (0..3 * 4 * 4).map(|i| (i * 5) as u8).collect();
     write_idx_images(&dir.join("train-images-idx3-ubyte"), 3, 4, &body);
     write_idx_labels(&dir.join("train-labels-idx1-ubyte"), &[1, 2, 3]);
-    let spec = DataSpec::Mnist { dir: dir.clone(), test_split: false };
+    let spec = DataSpec::Mnist {
+        dir: dir.clone(),
+        test_split: false,
+    };
     let d = data::load(&spec, &DataOptions::default()).unwrap();
     assert_eq!((d.count, d.sample_shape.clone()), (3, vec![1, 4, 4]));
 
@@ -59,20 +72,39 @@ fn plain_idx_files_load_and_bad_ones_are_named() {
     let bad = dir.join("bad");
     std::fs::write(&bad, [0u8, 0, 8, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7]).unwrap();
     let e = idx::read_images(&bad).err().unwrap().to_string();
-    assert!(e.contains("not an IDX image file") && e.contains("bad"), "{e}");
+    assert!(
+        e.contains("not an IDX image file") && e.contains("bad"),
+        "{e}"
+    );
     // Truncated body.
     write_idx_images(&dir.join("train-images-idx3-ubyte"), 3, 4, &body[..20]);
-    let e = data::load(&spec, &DataOptions::default()).err().unwrap().to_string();
-    assert!(e.contains("truncated"), "{e}");
-    // Corrupt gzip.
-    std::fs::write(dir.join("train-images-idx3-ubyte"), [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
-    let e = data::load(&spec, &DataOptions::default()).err().unwrap().to_string();
-    assert!(e.contains("corrupt gzip"), "{e}");
-    // Missing files.
-    let e = data::load(&DataSpec::Mnist { dir: tmp("empty-mnist"), test_split: false }, &DataOptions::default())
+    let e = data::load(&spec, &DataOptions::default())
         .err()
         .unwrap()
         .to_string();
+    assert!(e.contains("truncated"), "{e}");
+    // Corrupt gzip.
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        [0x1f, 0x8b, 8, 0, 1, 2, 3],
+    )
+    .unwrap();
+    let e = data::load(&spec, &DataOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("corrupt gzip"), "{e}");
+    // Missing files.
+    let e = data::load(
+        &DataSpec::Mnist {
+            dir: tmp("empty-mnist"),
+            test_split: false,
+        },
+        &DataOptions::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(e.contains("train-images-idx3-ubyte"), "{e}");
 }
 
@@ -80,34 +112,66 @@ fn plain_idx_files_load_and_bad_ones_are_named() {
 fn image_folders_are_cropped_resized_and_errors_name_the_file() {
     let dir = tmp("folder");
     std::fs::create_dir_all(dir.join("sub")).unwrap();
-    let wide = image::RgbImage::from_fn(40, 20, |x, _| image::Rgb([if x < 10 { 255 } else { 0 }, 128, 0]));
+    let wide = image::RgbImage::from_fn(40, 20, |x, _| {
+        image::Rgb([if x < 10 { 255 } else { 0 }, 128, 0])
+    });
     wide.save(dir.join("a.png")).unwrap();
-    image::RgbImage::from_pixel(16, 16, image::Rgb([10, 20, 30])).save(dir.join("sub/b.jpg")).unwrap();
-    let opts = DataOptions { image_size: 8, channels: 3, ..Default::default() };
+    image::RgbImage::from_pixel(16, 16, image::Rgb([10, 20, 30]))
+        .save(dir.join("sub/b.jpg"))
+        .unwrap();
+    let opts = DataOptions {
+        image_size: 8,
+        channels: 3,
+        ..Default::default()
+    };
     let d = data::load(&DataSpec::Images { dir: dir.clone() }, &opts).unwrap();
     assert_eq!((d.count, d.sample_shape.clone()), (2, vec![3, 8, 8]));
     // The centre crop of `a` (columns 10..30) has no red.
-    let data::Samples::Bytes(px) = &d.samples else { panic!("images load as bytes") };
-    assert!(px[..64].iter().all(|&r| r == 0), "red channel of a.png after centre crop");
+    let data::Samples::Bytes(px) = &d.samples else {
+        panic!("images load as bytes")
+    };
+    assert!(
+        px[..64].iter().all(|&r| r == 0),
+        "red channel of a.png after centre crop"
+    );
 
-    let e = data::load(&DataSpec::Images { dir: tmp("nothing") }, &opts).err().unwrap().to_string();
+    let e = data::load(
+        &DataSpec::Images {
+            dir: tmp("nothing"),
+        },
+        &opts,
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(e.contains("no PNG or JPEG images"), "{e}");
     std::fs::write(dir.join("broken.png"), b"not a png").unwrap();
-    let e = data::load(&DataSpec::Images { dir: dir.clone() }, &opts).err().unwrap().to_string();
+    let e = data::load(&DataSpec::Images { dir: dir.clone() }, &opts)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("broken.png"), "{e}");
 }
 
 #[test]
 fn unknown_data_spec_lists_the_valid_ones() {
     let e = "cifar".parse::<DataSpec>().err().unwrap().to_string();
-    assert!(e.contains("mnist") && e.contains("images:DIR") && e.contains("grid25"), "{e}");
+    assert!(
+        e.contains("mnist") && e.contains("images:DIR") && e.contains("grid25"),
+        "{e}"
+    );
 }
 
 #[test]
 fn loader_batches_match_the_host_data_and_cover_each_epoch_once() {
-    let opts = DataOptions { limit: Some(50), ..Default::default() };
+    let opts = DataOptions {
+        limit: Some(50),
+        ..Default::default()
+    };
     let d = data::load(&"mnist".parse().unwrap(), &opts).unwrap();
-    let data::Samples::Bytes(px) = &d.samples else { panic!() };
+    let data::Samples::Bytes(px) = &d.samples else {
+        panic!()
+    };
     let labels = d.labels.clone().unwrap();
     let mut loader = DataLoader::new(&gpu(), &d, 10, 7).unwrap();
     assert_eq!(loader.batches_per_epoch(), 5);
@@ -120,12 +184,21 @@ fn loader_batches_match_the_host_data_and_cover_each_epoch_once() {
         for (r, img) in x.chunks(784).enumerate() {
             // Find the sample this row came from by its pixels and label.
             let i = (0..50)
-                .find(|&i| labels[i] == l[r] && px[i * 784..(i + 1) * 784].iter().zip(img).all(|(&p, &v)| (p as f32 / 127.5 - 1.0 - v).abs() < 1e-6))
+                .find(|&i| {
+                    labels[i] == l[r]
+                        && px[i * 784..(i + 1) * 784]
+                            .iter()
+                            .zip(img)
+                            .all(|(&p, &v)| (p as f32 / 127.5 - 1.0 - v).abs() < 1e-6)
+                })
                 .expect("row matches a sample");
             seen[i] += 1;
         }
     }
-    assert!(seen.iter().all(|&s| s == 1), "each sample once per epoch: {seen:?}");
+    assert!(
+        seen.iter().all(|&s| s == 1),
+        "each sample once per epoch: {seen:?}"
+    );
 
     // Same seed → same order; restoring the position continues identically.
     let mut a = DataLoader::new(&gpu(), &d, 10, 7).unwrap();
@@ -134,12 +207,19 @@ fn loader_batches_match_the_host_data_and_cover_each_epoch_once() {
         a.next_batch().unwrap();
     }
     b.restore(a.state().0, a.state().1).unwrap();
-    assert_eq!(a.next_batch().unwrap().x.to_vec().unwrap(), b.next_batch().unwrap().x.to_vec().unwrap());
+    assert_eq!(
+        a.next_batch().unwrap().x.to_vec().unwrap(),
+        b.next_batch().unwrap().x.to_vec().unwrap()
+    );
 }
 
 #[test]
 fn mixtures_load_as_points_with_scaled_centres() {
-    let opts = DataOptions { toy_scale: 2.828, toy_per_mode: 10, ..Default::default() };
+    let opts = DataOptions {
+        toy_scale: 2.828,
+        toy_per_mode: 10,
+        ..Default::default()
+    };
     let d = data::load(&DataSpec::Mixture(Mixture::Grid25), &opts).unwrap();
     assert_eq!((d.count, d.sample_shape.clone()), (250, vec![2]));
     let c = d.centres.clone().unwrap();
@@ -152,8 +232,14 @@ fn mixtures_load_as_points_with_scaled_centres() {
 
 #[test]
 fn batch_larger_than_the_data_set_is_an_error() {
-    let opts = DataOptions { limit: Some(5), ..Default::default() };
+    let opts = DataOptions {
+        limit: Some(5),
+        ..Default::default()
+    };
     let d = data::load(&"mnist".parse().unwrap(), &opts).unwrap();
-    let e = DataLoader::new(&gpu(), &d, 10, 0).err().unwrap().to_string();
+    let e = DataLoader::new(&gpu(), &d, 10, 0)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("batch size 10"), "{e}");
 }

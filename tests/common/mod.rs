@@ -47,32 +47,52 @@ pub fn rand_vec(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
 
 /// Asserts |got − want| ≤ atol + rtol·|want| elementwise, naming the first offender.
 pub fn assert_close(got: &[f32], want: &[f32], rtol: f32, atol: f32, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length {} vs {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs {}",
+        got.len(),
+        want.len()
+    );
     let mut worst = (0usize, 0f32);
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (g - w).abs();
         let tol = atol + rtol * w.abs();
-        let excess = if err.is_nan() || g.is_nan() != w.is_nan() { f32::INFINITY } else { err - tol };
+        let excess = if err.is_nan() || g.is_nan() != w.is_nan() {
+            f32::INFINITY
+        } else {
+            err - tol
+        };
         if excess > worst.1 {
             worst = (i, excess);
         }
     }
     if worst.1 > 0.0 {
         let i = worst.0;
-        panic!("{what}: element {i}: got {} want {} (rtol {rtol}, atol {atol})", got[i], want[i]);
+        panic!(
+            "{what}: element {i}: got {} want {} (rtol {rtol}, atol {atol})",
+            got[i], want[i]
+        );
     }
 }
 
 /// Reads `tests/goldens/<name>.safetensors` (written by `scripts/goldens.py`) as
 /// name → (shape, f32 values).
 pub fn golden(name: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
-    let path = format!("{}/tests/goldens/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/goldens/{name}.safetensors",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     st.tensors()
         .into_iter()
         .map(|(k, v)| {
-            assert_eq!(v.dtype(), safetensors::Dtype::F32, "{name}/{k}: goldens are f32");
+            assert_eq!(
+                v.dtype(),
+                safetensors::Dtype::F32,
+                "{name}/{k}: goldens are f32"
+            );
             let vals: Vec<f32> = bytemuck::pod_collect_to_vec(v.data());
             (k, (v.shape().to_vec(), vals))
         })
