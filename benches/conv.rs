@@ -14,7 +14,10 @@
 //! counts, and on the pixel count only below 64 pixels, so batch 8 picks the same variants as
 //! batch 64 for every layer here). Then calls at batch 64 are recorded back to back and ended
 //! by `Gpu::synchronize` inside the timed region, repeated until ~0.4 s have passed (at least
-//! one call); the mean per call is reported.
+//! one call); the mean per call is reported. The "CPU ms" column is this process's CPU time
+//! (all threads, from /proc/self/stat) per call: on a CPU adapter it is the work done,
+//! unaffected by other processes sharing the machine (wall time is not), so compare it
+//! between runs on a busy machine. Equal to the thread count × ms/call on an idle one.
 
 use std::time::Instant;
 
@@ -122,6 +125,16 @@ impl Layer {
     }
 }
 
+/// CPU time of this process (user + system, all threads) in seconds, where /proc has it.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
 fn main() -> Result<()> {
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -133,8 +146,8 @@ fn main() -> Result<()> {
     let peak = measure_fma_peak(&gpu)?;
     println!("FMA peak: {peak:.1} GFLOP/s; batch {BATCH}; nominal FLOPs\n");
     println!(
-        "{:<8} {:<34} {:<12} {:>10} {:>9} {:>7}",
-        "model", "layer", "kernel", "ms/call", "GFLOP/s", "% peak"
+        "{:<8} {:<34} {:<12} {:>10} {:>9} {:>7} {:>9}",
+        "model", "layer", "kernel", "ms/call", "GFLOP/s", "% peak", "CPU ms"
     );
     let mut rng = Generator::new(7);
     let start = Instant::now();
@@ -150,7 +163,7 @@ fn main() -> Result<()> {
                 drop(layer.call(which, &warm)?);
                 let ops = layer.operands(&gpu, &mut rng, BATCH)?;
                 gpu.synchronize()?;
-                let (mut calls, t0) = (0usize, Instant::now());
+                let (mut calls, t0, c0) = (0usize, Instant::now(), cpu_seconds());
                 while calls == 0 || t0.elapsed().as_secs_f64() < TARGET_S {
                     let reps = if calls == 0 { 1 } else { calls };
                     for _ in 0..reps {
@@ -160,11 +173,15 @@ fn main() -> Result<()> {
                     calls += reps;
                 }
                 let s = t0.elapsed().as_secs_f64() / calls as f64;
+                let cpu = c0
+                    .zip(cpu_seconds())
+                    .map_or(f64::NAN, |(a, b)| (b - a) / calls as f64);
                 let gflops = layer.flops(BATCH) / s / 1e9;
                 println!(
-                    "{model:<8} {label:<34} {kernel:<12} {:>10.2} {gflops:>9.2} {:>6.1}%",
+                    "{model:<8} {label:<34} {kernel:<12} {:>10.2} {gflops:>9.2} {:>6.1}% {:>9.1}",
                     s * 1e3,
-                    100.0 * gflops / peak
+                    100.0 * gflops / peak,
+                    cpu * 1e3
                 );
             }
         }

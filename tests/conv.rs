@@ -137,21 +137,28 @@ fn awkward_geometries_match_cpu() {
 }
 
 #[test]
-fn gpu_block_sizes_match_cpu() {
-    // The GPU configuration (8×8 blocks, 64-wide workgroups) is checked on any adapter by
-    // rerunning this test in a child process with TAPEGAN_CONV_BLOCKS=gpu.
-    if std::env::var("TAPEGAN_CONV_BLOCKS").as_deref() != Ok("gpu") {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "gpu_block_sizes_match_cpu", "--test-threads=1"])
-            .env("TAPEGAN_CONV_BLOCKS", "gpu")
-            .output()
-            .unwrap();
-        let log = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && log.contains("1 passed"),
-            "child run failed:\n{log}"
-        );
+fn register_blocked_kernels_match_cpu() {
+    // The adapter picks one kernel family (subgroup sharing on lavapipe). The register-blocked
+    // families — GPU blocks (8×8, 64-wide workgroups) and CPU blocks — are checked on any
+    // adapter by rerunning this test in a child process with TAPEGAN_CONV_BLOCKS set.
+    if std::env::var("TAPEGAN_CONV_BLOCKS").is_err() {
+        for blocks in ["gpu", "cpu"] {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "register_blocked_kernels_match_cpu",
+                    "--test-threads=1",
+                ])
+                .env("TAPEGAN_CONV_BLOCKS", blocks)
+                .output()
+                .unwrap();
+            let log = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && log.contains("1 passed"),
+                "child run with TAPEGAN_CONV_BLOCKS={blocks} failed:\n{log}"
+            );
+        }
         return;
     }
     convt(20, 24, 1, 4, 1, 0).check(90);

@@ -18,12 +18,19 @@ use std::sync::{Mutex, OnceLock};
 
 use super::bytes_of;
 use super::conv_geom::ConvDims;
+use super::conv_sg::GatherPlan;
+use super::conv_sg_wgrad::WgradPlan;
+use super::reduce::MAX_LOOP;
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
 use crate::gpu::Kernel;
 use crate::tensor::{fmt_shape, DType, Tensor};
 
-const CONV_SRC: &str = include_str!("../../shaders/conv2d.wgsl");
+/// The gather kernel: the shared parameters and geometry, then the register-blocked kernel.
+const CONV_SRC: &str = concat!(
+    include_str!("../../shaders/conv2d_geom.wgsl"),
+    include_str!("../../shaders/conv2d.wgsl")
+);
 const WGRAD_SRC: &str = include_str!("../../shaders/conv2d_weight_grad.wgsl");
 const WGRAD_TAPS_SRC: &str = include_str!("../../shaders/conv2d_weight_grad_taps.wgsl");
 
@@ -138,14 +145,36 @@ fn check_groups(op: &'static str, groups: [usize; 3], shape: &[usize]) -> Result
     Ok(groups.map(|g| g as u32))
 }
 
-/// Whether to use the CPU-adapter block sizes: yes on a CPU adapter, unless the environment
-/// variable `TAPEGAN_CONV_BLOCKS` says `gpu` (or `cpu`). The override exists so the tests can
-/// check the GPU configuration on a machine without a GPU; results never depend on it.
-fn cpu_blocks(cpu: bool) -> bool {
+/// Which kernels a convolution uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Blocks {
+    /// Register-blocked, sized for a GPU (8×8 blocks, 64-wide workgroups).
+    Gpu,
+    /// Register-blocked, sized for a CPU adapter (large blocks, 8-wide workgroups).
+    Cpu,
+    /// Subgroup load sharing (conv_sg.rs) with this subgroup size, falling back to `Cpu`
+    /// blocks where a dimension is too narrow to share.
+    Shared(usize),
+}
+
+/// The kernels for `gpu`: shared loads on a CPU adapter with subgroups, CPU blocks on one
+/// without, GPU blocks otherwise — unless the environment variable `TAPEGAN_CONV_BLOCKS` says
+/// `gpu` or `cpu` (register-blocked only). The override exists so the tests can check every
+/// configuration on one machine; results never depend on it.
+fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
+    let cpu = gpu.is_cpu();
+    let sg = gpu
+        .subgroup_size()
+        .map(|s| s as usize)
+        .filter(|s| cpu && (4..=64).contains(s));
     match std::env::var("TAPEGAN_CONV_BLOCKS").as_deref() {
-        Ok("gpu") => false,
-        Ok("cpu") => true,
-        _ => cpu,
+        Ok("gpu") => Blocks::Gpu,
+        Ok("cpu") => Blocks::Cpu,
+        _ => match sg {
+            Some(sg) => Blocks::Shared(sg),
+            None if cpu => Blocks::Cpu,
+            None => Blocks::Gpu,
+        },
     }
 }
 
@@ -336,13 +365,19 @@ fn gather_launch(
     };
     let npix = n * jy * jx;
     let taps = d.taps();
-    let cpu = src.gpu().is_cpu();
-    let (cb, pb, wg) = gather_block(cpu_blocks(cpu), cd, npix);
+    let gpu = src.gpu();
+    let cpu = gpu.is_cpu();
+    let mode = blocks(gpu);
+    let plan = match mode {
+        Blocks::Shared(sg) => GatherPlan::new(sg, cd, npix, phases),
+        _ => None,
+    };
+    let (cb, pb, wg) = gather_block(mode != Blocks::Gpu, cd, npix);
     // Input channels per dispatch: all of them, unless an invocation would loop too long.
-    let chunk = if cpu {
-        (LOOP_BUDGET / taps.max(1)).saturating_sub(1).max(1)
-    } else {
-        cs
+    let chunk = match &plan {
+        Some(plan) => plan.channel_chunk(taps),
+        None if cpu => (LOOP_BUDGET / taps.max(1)).saturating_sub(1).max(1),
+        None => cs,
     };
     let dims = u32s(
         op,
@@ -367,11 +402,8 @@ fn gather_launch(
             w_ci,
         ],
     )?;
-    let groups = check_groups(
-        op,
-        [npix.div_ceil(wg * pb), cd.div_ceil(cb), phases],
-        &shape,
-    )?;
+    let (tp, tc) = plan.map_or((wg * pb, cb), |p| p.tile_dims());
+    let groups = check_groups(op, [npix.div_ceil(tp), cd.div_ceil(tc), phases], &shape)?;
     let kernel = unrolled("conv2d", CONV_SRC, &[("CB", cb), ("PB", pb)]);
     let (cb_s, pb_s, wg_s) = (cb.to_string(), pb.to_string(), wg.to_string());
     let defs = [
@@ -404,10 +436,11 @@ fn gather_launch(
         };
         // Nominal FLOPs: every tap that lands on the output, this dispatch's input channels.
         let per_out = (ci0..(ci0 + chunk).min(cs)).len() * taps / phases;
-        src.gpu()
-            .note_flops(2.0 * (n * cd * d_hw[0] * d_hw[1] * per_out) as f64);
-        src.gpu()
-            .launch(&kernel, &defs, bytes_of(&p), &bufs, groups)?;
+        gpu.note_flops(2.0 * (n * cd * d_hw[0] * d_hw[1] * per_out) as f64);
+        match &plan {
+            Some(plan) => plan.launch(gpu, bytes_of(&p), &bufs, groups, ci0 > 0)?,
+            None => gpu.launch(&kernel, &defs, bytes_of(&p), &bufs, groups)?,
+        }
     }
     Ok(out)
 }
@@ -444,14 +477,19 @@ pub(crate) fn wgrad_raw(
         return Tensor::zeros(big.gpu(), &shape);
     }
     let cpu = big.gpu().is_cpu();
-    let blocks = cpu_blocks(cpu);
-    // Lanes take the side with more channels. When that is the small side and the big side
-    // has only a few channels, the (channel, tap) pairs of the big side form the other block.
+    let mode = blocks(big.gpu());
+    let plan = match mode {
+        Blocks::Shared(sg) => WgradPlan::new(sg, cs, cb, taps),
+        _ => None,
+    };
+    // Register-blocked: lanes take the side with more channels. When that is the small side
+    // and the big side has only a few channels, the (channel, tap) pairs of the big side form
+    // the other block.
     let swap = cs > cb;
     let by_taps = swap && cb < 8;
-    let (kernel, ub, lb, wg, gx, gy, extra) = if by_taps {
+    let (kernel, ub, lb, wg, mut gx, mut gy, extra) = if by_taps {
         let entries = cb * taps;
-        let (ub, lb, wg) = wgrad_block(blocks, entries.min(16), cs);
+        let (ub, lb, wg) = wgrad_block(mode != Blocks::Gpu, entries.min(16), cs);
         let kernel = unrolled(
             "conv2d_weight_grad_taps",
             WGRAD_TAPS_SRC,
@@ -468,11 +506,16 @@ pub(crate) fn wgrad_raw(
         )
     } else {
         let (nu, nl) = if swap { (cb, cs) } else { (cs, cb) };
-        let (ub, lb, wg) = wgrad_block(blocks, nu, nl);
+        let (ub, lb, wg) = wgrad_block(mode != Blocks::Gpu, nu, nl);
         let kernel = unrolled("conv2d_weight_grad", WGRAD_SRC, &[("UB", ub), ("LB", lb)]);
         let (gx, gy) = (nl.div_ceil(wg * lb), nu.div_ceil(ub) * taps);
         (kernel, ub, lb, wg, gx, gy, swap as usize)
     };
+    let mut extra = extra;
+    if let Some(plan) = &plan {
+        (gx, gy) = plan.groups(cs, cb, taps);
+        extra = cb * taps; // the entries kernel's column count (unused per tap)
+    }
     // Split the reduction (rows of the small image) until there are enough workgroups, with
     // at least ~64 reduction steps per chunk, and within the loop budget on CPU adapters.
     let total_rows = n * sh;
@@ -482,7 +525,9 @@ pub(crate) fn wgrad_raw(
         .div_ceil(want)
         .max(64usize.div_ceil(sw))
         .min(total_rows);
-    if cpu {
+    if plan.is_some() {
+        rows = rows.min((MAX_LOOP / (sw + 1)).max(1));
+    } else if cpu {
         rows = rows.min((LOOP_BUDGET / (sw + 1)).max(1));
     }
     let nsplit = total_rows.div_ceil(rows);
@@ -523,17 +568,22 @@ pub(crate) fn wgrad_raw(
         ("LB", lb_s.as_str()),
         ("WG", wg_s.as_str()),
     ];
-    // conv2d_weight_grad.wgsl binds (uniform side, lane side); the taps kernel (big, small).
-    let (b1, b2) = if swap { (big, small) } else { (small, big) };
     big.gpu()
         .note_flops(2.0 * (cs * cb * taps * n * sh * sw) as f64);
-    big.gpu().launch(
-        &kernel,
-        &defs,
-        bytes_of(&p),
-        &[b1.storage(), b2.storage(), out.storage()],
-        groups,
-    )?;
+    if let Some(plan) = &plan {
+        let bufs = [big.storage(), small.storage(), out.storage()];
+        plan.launch(big.gpu(), bytes_of(&p), &bufs, groups)?;
+    } else {
+        // conv2d_weight_grad.wgsl binds (uniform side, lane side); the taps kernel (big, small).
+        let (b1, b2) = if swap { (big, small) } else { (small, big) };
+        big.gpu().launch(
+            &kernel,
+            &defs,
+            bytes_of(&p),
+            &[b1.storage(), b2.storage(), out.storage()],
+            groups,
+        )?;
+    }
     if nsplit == 1 {
         return Ok(out.alias(&shape));
     }

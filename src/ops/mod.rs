@@ -6,6 +6,8 @@ pub(crate) mod broadcast;
 mod conv;
 mod conv_geom;
 mod conv_launch;
+mod conv_sg;
+mod conv_sg_wgrad;
 mod creation;
 mod elementwise;
 mod index;

@@ -1,0 +1,55 @@
+// conv_sg.wgsl — conv2d and transposed conv2d (the gather form of conv2d.wgsl) for CPU
+// adapters with subgroups, where the lanes of a subgroup share their loads. Parameters,
+// bindings, flags and pixel geometry: conv2d_geom.wgsl, prepended by the host.
+// Why: on a CPU adapter every storage-buffer load is a scalar loop over the SIMD lanes, tens
+// of cycles per element, while subgroupBroadcast is a register shuffle. As an implicit GEMM
+// (output channels × pixels of one phase, reduced over input channels × taps), each lane
+// loads only R elements of one edge of the tile ("own": its rows) and CB of the other
+// ("shared"), and obtains the other lanes' shared elements by broadcast: SG·R·CB FMAs per
+// R + CB loads (matmul_sg.wgsl, the same technique).
+// Tile: a workgroup is one subgroup of SG lanes; grid x over tiles of TP pixels, y over tiles
+// of TC output channels, z over phases. Which edge is own and which is shared is generated
+// (the host picks whichever wastes less of the tile): either lane j owns R channel rows
+// (weight loads) and loads CB pixels (source loads), or owns R pixels and loads CB channels.
+// Own element i of lane j is j·R + i; shared element c of lane l is column c·SG + l.
+// Pixels and channels past the edge are clamped for loading and skipped when storing; a tap
+// outside the image loads an in-bounds address and drops the value. A tap that misses every
+// pixel of the subgroup is skipped (subgroupAny keeps the control flow uniform, which the
+// broadcasts need).
+// Variants: SG; TP, TC (tile sizes); DECL/TAP/LOAD/BODY/STORE generated (src/ops/conv_sg.rs).
+// dst[o] = v, or += v in the accumulating variant (flag ACCUM). A separate variant because
+// reading dst in every store of the unrolled tile makes lavapipe's compile 3× slower.
+fn put(o: u32, v: f32) {
+    {{PUT}}
+}
+
+@compute @workgroup_size({{SG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) j: u32) {
+    let f = phase(wid.z);
+    let simg = p.sh * p.sw;
+    let dimg = p.dh * p.dw;
+    let dir = select(1, -1, transposed());
+    let use_bias = (p.flags & 2u) != 0u;
+    let pix0 = wid.x * {{TP}}u;
+    let co0 = wid.y * {{TC}}u;
+{{DECL}}
+    for (var ty = 0u; ty < f.nty; ty++) {
+        let khh = f.k0y + ty * f.ksy;
+        for (var tx = 0u; tx < f.ntx; tx++) {
+            let kww = f.k0x + tx * f.ksx;
+            // Source offsets of this lane's pixels at this tap (channel ci0).
+            var any_ok = false;
+{{TAP}}
+            if (!subgroupAny(any_ok)) {
+                continue;
+            }
+            var wi = khh * p.kw + kww + p.ci0 * p.w_ci;
+            for (var ci = p.ci0; ci < p.ci1; ci++) {
+{{LOAD}}
+{{BODY}}
+                wi += p.w_ci;
+            }
+        }
+    }
+{{STORE}}
+}

@@ -1,0 +1,318 @@
+//! Subgroup load sharing for the convolution kernels on CPU adapters (lavapipe, llvmpipe):
+//! tile choice and the code generation shared by the three kernels, and the gather kernel
+//! (`shaders/conv_sg.wgsl`: conv2d and conv_transpose2d). The weight gradient's kernels are
+//! in `conv_sg_wgrad.rs`; `conv_launch.rs` decides which kernel runs.
+//!
+//! Why: on a CPU adapter every storage-buffer load is a scalar loop over the SIMD lanes (tens
+//! of cycles per element), so these kernels are bound by loaded elements per lane. Each is an
+//! implicit GEMM; a workgroup is one subgroup and computes an SG·R × SG·CB tile: per
+//! reduction step lane j loads R elements of one edge (its "own" rows) and CB of the other
+//! ("shared" columns), and takes the other lanes' shared elements by `subgroupBroadcast` (a
+//! register shuffle), so R + CB loads feed SG·R·CB FMAs. Every element of the tile's edges is
+//! loaded once per step, so only a larger tile loads less per FMA.
+//!
+//! Measured on lavapipe (2 cores, AVX2, SG = 8), Conv(128→256, k4 s2) at batch 64, CPU time
+//! per call: 1770 ms register-blocked (32×16 per invocation), 1000 ms shared with a 32 × 64
+//! tile, of which ~650 ms are the loads (replacing them by arithmetic left 320 ms).
+//! Not helpful there: two reduction steps per iteration (so a spilled accumulator is loaded
+//! and stored once per two FMAs): same time; accumulators in an array: 4× slower.
+
+use super::reduce::MAX_LOOP;
+use crate::error::Result;
+use crate::gpu::{Gpu, Storage};
+
+/// Rows per lane (own side) and loads per lane of the shared side: the tile is SG·R × SG·CB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Tile {
+    pub r: usize,
+    pub cb: usize,
+}
+
+/// Candidate tiles, best first. 8×8 keeps 512 accumulators per lane (spilled, but a spill is
+/// far cheaper than a storage load here) and compiles in ~5 s on lavapipe; 8×16 compiled for
+/// 25 s and ran no faster (Conv(128→256): 770 CPU ms at 8×8, 840 at 8×16, 1000 at 8×4). The
+/// narrow ones serve dimensions of 8–32 without wasting most of a tile.
+const TILES: [Tile; 7] = [
+    Tile { r: 8, cb: 8 },
+    Tile { r: 8, cb: 4 },
+    Tile { r: 4, cb: 8 },
+    Tile { r: 8, cb: 2 },
+    Tile { r: 2, cb: 8 },
+    Tile { r: 8, cb: 1 },
+    Tile { r: 1, cb: 8 },
+];
+
+/// Workgroups below which a tiling is penalised (the adapter's threads would idle).
+const MIN_TILES: usize = 4;
+
+/// How well `t` suits an `m` × `n` GEMM repeated `batch` times with the own side along `m`:
+/// useful FMAs per loaded element, halved when it leaves cores idle.
+fn score(sg: usize, t: Tile, m: usize, n: usize, batch: usize) -> f64 {
+    let (to, ts) = (sg * t.r, sg * t.cb);
+    let tiles = m.div_ceil(to) * n.div_ceil(ts) * batch;
+    let used = (m * n) as f64 / (m.div_ceil(to) * to * n.div_ceil(ts) * ts) as f64;
+    let per_load = (sg * t.r * t.cb) as f64 / (t.r + t.cb) as f64;
+    used * per_load * if tiles >= MIN_TILES { 1.0 } else { 0.5 }
+}
+
+/// The best tile for an `m` × `n` GEMM repeated `batch` times, whether its own side (rows) is
+/// along `m` (else `n`), and its score; `None` when a dimension is narrower than a subgroup,
+/// where sharing has nothing to share and the register-blocked kernels do better.
+pub(super) fn choose(sg: usize, m: usize, n: usize, batch: usize) -> Option<(Tile, bool, f64)> {
+    if m < sg || n < sg {
+        return None;
+    }
+    let mut best: Option<(Tile, bool, f64)> = None;
+    for t in TILES {
+        for own_m in [true, false] {
+            let s = if own_m {
+                score(sg, t, m, n, batch)
+            } else {
+                score(sg, t, n, m, batch)
+            };
+            if best.is_none_or(|(_, _, b)| s > b) {
+                best = Some((t, own_m, s));
+            }
+        }
+    }
+    best
+}
+
+/// Generated code common to the three kernels, for subgroup size `sg` and tile `t`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Gen {
+    pub sg: usize,
+    pub t: Tile,
+}
+
+impl Gen {
+    /// Tile rows (own side) and columns (shared side).
+    pub fn dims(&self) -> (usize, usize) {
+        (self.sg * self.t.r, self.sg * self.t.cb)
+    }
+
+    /// Index within the tile of lane j's own element i (`j·R + i`), as WGSL.
+    pub fn own(&self, i: usize) -> String {
+        format!("j * {}u + {i}u", self.t.r)
+    }
+
+    /// Index within the tile of lane j's shared element c (column `c·SG + j`), as WGSL.
+    pub fn shared(&self, c: usize) -> String {
+        format!("{}u + j", c * self.sg)
+    }
+
+    /// Declarations of the accumulators `acc{i}_{col}` (own row i, tile column col).
+    pub fn acc_decl(&self) -> String {
+        let mut s = String::new();
+        for i in 0..self.t.r {
+            for col in 0..self.sg * self.t.cb {
+                s += &format!("    var acc{i}_{col} = 0.0;\n");
+            }
+        }
+        s
+    }
+
+    /// One reduction step: the shared loads `bl{c}` broadcast from every lane l to column
+    /// c·SG + l, each multiplied into the own values `a{i}`.
+    pub fn body(&self, indent: &str) -> String {
+        let mut s = String::new();
+        for c in 0..self.t.cb {
+            for l in 0..self.sg {
+                let col = c * self.sg + l;
+                s += &format!("{indent}let bv{col} = subgroupBroadcast(bl{c}, {l}u);\n");
+                for i in 0..self.t.r {
+                    s += &format!("{indent}acc{i}_{col} = fma(a{i}, bv{col}, acc{i}_{col});\n");
+                }
+            }
+        }
+        s
+    }
+
+    /// `let {name}{col} = subgroupBroadcast({value(c)}, l)` for every tile column: a per-column
+    /// quantity each lane computed for its shared elements, made known to all lanes.
+    pub fn broadcast_columns(&self, name: &str, value: impl Fn(usize) -> String) -> String {
+        let mut s = String::new();
+        for c in 0..self.t.cb {
+            s += &format!("    let {name}_own{c} = {};\n", value(c));
+        }
+        for c in 0..self.t.cb {
+            for l in 0..self.sg {
+                s += &format!(
+                    "    let {name}{} = subgroupBroadcast({name}_own{c}, {l}u);\n",
+                    c * self.sg + l
+                );
+            }
+        }
+        s
+    }
+
+    /// The kernel key's tile part.
+    pub fn key(&self) -> String {
+        format!("SG={}|R={}|CB={}", self.sg, self.t.r, self.t.cb)
+    }
+}
+
+/// Fills `template` (with `prefix` in front) from generated `defs`.
+pub(super) fn render(prefix: &str, template: &str, defs: &[(&str, String)]) -> String {
+    let refs: Vec<(&str, &str)> = defs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    crate::gpu::render(&format!("{prefix}{template}"), &refs)
+}
+
+/// The gather kernel's parameters and geometry (shared with conv2d.wgsl) and its template.
+const GEOM_SRC: &str = include_str!("../../shaders/conv2d_geom.wgsl");
+const GATHER_SRC: &str = include_str!("../../shaders/conv_sg.wgsl");
+
+/// A gather-kernel variant: the tile and which side the lanes own.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GatherPlan {
+    g: Gen,
+    /// Lanes own pixels (and share channels), else own channels (and share pixels).
+    own_px: bool,
+}
+
+impl GatherPlan {
+    /// The plan for `cd` output channels × `npix` pixels in each of `phases`, if sharing pays.
+    pub fn new(sg: usize, cd: usize, npix: usize, phases: usize) -> Option<Self> {
+        let (t, own_ch, _) = choose(sg, cd, npix, phases)?;
+        Some(GatherPlan {
+            g: Gen { sg, t },
+            own_px: !own_ch,
+        })
+    }
+
+    /// (pixels, channels) per tile.
+    pub fn tile_dims(&self) -> (usize, usize) {
+        let (own, shared) = self.g.dims();
+        if self.own_px {
+            (own, shared)
+        } else {
+            (shared, own)
+        }
+    }
+
+    /// Input channels per dispatch for `taps` taps: an invocation loops about
+    /// taps·(channels + 1) times, kept within lavapipe's loop budget.
+    pub fn channel_chunk(&self, taps: usize) -> usize {
+        (MAX_LOOP / taps.max(1)).saturating_sub(1).max(1)
+    }
+
+    fn source(&self, accum: bool) -> String {
+        let g = self.g;
+        let (tp, tc) = self.tile_dims();
+        // (load name, index in the tile) of each own and each shared element.
+        let own = (0..g.t.r).map(|i| (format!("a{i}"), g.own(i)));
+        let shared = (0..g.t.cb).map(|c| (format!("bl{c}"), g.shared(c)));
+        let (pixels, channels): (Vec<_>, Vec<_>) = if self.own_px {
+            (own.collect(), shared.collect())
+        } else {
+            (shared.collect(), own.collect())
+        };
+        let (mut decl, mut tap, mut load) = (String::new(), String::new(), String::new());
+        for (k, (name, idx)) in pixels.iter().enumerate() {
+            decl += &format!("    let px{k} = pixel(pix0 + {idx}, f);\n");
+            tap += &format!(
+                "            let t{k} = tap(px{k}, dir * i32(ty), dir * i32(tx));\n            \
+                 let ok{k} = t{k} != 0xffffffffu;\n            \
+                 var xa{k} = select(0u, t{k}, ok{k});\n            \
+                 any_ok = any_ok || ok{k};\n"
+            );
+            load += &format!(
+                "                let {name} = select(0.0, src[xa{k}], ok{k});\n                \
+                 xa{k} += simg;\n"
+            );
+        }
+        for (k, (name, idx)) in channels.iter().enumerate() {
+            decl += &format!("    let wrow{k} = min(co0 + {idx}, p.cd - 1u) * p.w_co;\n");
+            load += &format!("                let {name} = wt[wrow{k} + wi];\n");
+        }
+        decl += &g.acc_decl();
+        let store = if self.own_px {
+            self.store_own_pixels()
+        } else {
+            self.store_own_channels()
+        };
+        let defs = [
+            ("SG", g.sg.to_string()),
+            ("TP", tp.to_string()),
+            ("TC", tc.to_string()),
+            ("DECL", decl),
+            ("TAP", tap),
+            ("LOAD", load),
+            ("BODY", g.body("                ")),
+            ("STORE", store),
+            (
+                "PUT",
+                if accum {
+                    "dst[o] = dst[o] + v;"
+                } else {
+                    "dst[o] = v;"
+                }
+                .to_string(),
+            ),
+        ];
+        render(GEOM_SRC, GATHER_SRC, &defs)
+    }
+
+    /// Lane j stores its R pixels × all tile channels (biases broadcast like the weights).
+    fn store_own_pixels(&self) -> String {
+        let g = self.g;
+        let mut s = g.broadcast_columns("b", |c| {
+            format!(
+                "select(0.0, bias[min(min(co0 + {}, p.cd - 1u) / p.bias_div, \
+                 arrayLength(&bias) - 1u)], use_bias)",
+                g.shared(c)
+            )
+        });
+        for i in 0..g.t.r {
+            s += &format!("    if (px{i}.live) {{\n");
+            for col in 0..g.sg * g.t.cb {
+                s += &format!(
+                    "        if (co0 + {col}u < p.cd) {{ put(px{i}.dofs + (co0 + {col}u) * dimg, \
+                     acc{i}_{col} + b{col}); }}\n"
+                );
+            }
+            s += "    }\n";
+        }
+        s
+    }
+
+    /// Lane j stores its R channels × all tile pixels (destinations broadcast).
+    fn store_own_channels(&self) -> String {
+        let g = self.g;
+        let mut s = g.broadcast_columns("d", |c| {
+            format!("select(0xffffffffu, px{c}.dofs, px{c}.live)")
+        });
+        for i in 0..g.t.r {
+            let co = format!("co0 + {}", g.own(i));
+            s += &format!(
+                "    if ({co} < p.cd) {{\n        let cofs = ({co}) * dimg;\n        \
+                 let b = select(0.0, bias[min(({co}) / p.bias_div, arrayLength(&bias) - 1u)], \
+                 use_bias);\n"
+            );
+            for col in 0..g.sg * g.t.cb {
+                s += &format!(
+                    "        if (d{col} != 0xffffffffu) {{ put(d{col} + cofs, acc{i}_{col} + b); \
+                     }}\n"
+                );
+            }
+            s += "    }\n";
+        }
+        s
+    }
+
+    /// Records one dispatch (input channels [ci0, ci1) as set in `params`), adding to the
+    /// output if `accum`.
+    pub fn launch(
+        &self,
+        gpu: &Gpu,
+        params: &[u8],
+        buffers: &[&Storage],
+        groups: [u32; 3],
+        accum: bool,
+    ) -> Result<()> {
+        let own = if self.own_px { "px" } else { "ch" };
+        let acc = if accum { "|accum" } else { "" };
+        let key = format!("conv_sg|{}|own={own}{acc}", self.g.key());
+        gpu.launch_generated(&key, || self.source(accum), params, buffers, groups)
+    }
+}

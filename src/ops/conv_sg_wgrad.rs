@@ -1,0 +1,216 @@
+//! The weight gradient with subgroup load sharing on CPU adapters: code generation and the
+//! launch of `shaders/conv_sg_wgrad.wgsl` (one tap per workgroup, a GEMM of small × big
+//! channels) and `shaders/conv_sg_wgrad_taps.wgsl` (small channels × (big channel, tap)
+//! entries, for a big side with few channels). Tiles and the shared generated code are in
+//! `conv_sg.rs`, which explains the technique.
+
+use super::conv_sg::{choose, render, Gen};
+use crate::error::Result;
+use crate::gpu::{Gpu, Storage};
+
+const WGRAD_SRC: &str = include_str!("../../shaders/conv_sg_wgrad.wgsl");
+const TAPS_SRC: &str = include_str!("../../shaders/conv_sg_wgrad_taps.wgsl");
+
+/// The entries kernel tests every load against the image bounds; it must promise this many
+/// times the per-tap kernel's loads per FMA to be chosen over it.
+const ENTRIES_MARGIN: f64 = 1.25;
+
+/// A weight-gradient variant: the tile, the kernel and which side the lanes own.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WgradPlan {
+    g: Gen,
+    /// Columns or rows are (big channel, tap) entries (conv_sg_wgrad_taps.wgsl), else big
+    /// channels at one tap per workgroup (conv_sg_wgrad.wgsl).
+    entries: bool,
+    /// Lanes own small channels (rows) and share the other side, else the reverse.
+    own_small: bool,
+}
+
+impl WgradPlan {
+    /// The plan for `cs` small × `cb` big channels and `taps` taps, if sharing pays.
+    pub fn new(sg: usize, cs: usize, cb: usize, taps: usize) -> Option<Self> {
+        let per_tap = choose(sg, cs, cb, taps);
+        let by_entries = choose(sg, cs, cb * taps, 1);
+        let ((t, own_small, _), entries) = match (per_tap, by_entries) {
+            (Some(a), Some(b)) if b.2 > ENTRIES_MARGIN * a.2 => (b, true),
+            (Some(a), _) => (a, false),
+            (None, Some(b)) => (b, true),
+            (None, None) => return None,
+        };
+        Some(WgradPlan {
+            g: Gen { sg, t },
+            entries,
+            own_small,
+        })
+    }
+
+    /// Workgroups along x (shared side) and y (own side, times the taps when per tap).
+    pub fn groups(&self, cs: usize, cb: usize, taps: usize) -> (usize, usize) {
+        let other = if self.entries { cb * taps } else { cb };
+        let (own, shared) = if self.own_small {
+            (cs, other)
+        } else {
+            (other, cs)
+        };
+        let (tm, tn) = self.g.dims();
+        let gy = own.div_ceil(tm) * if self.entries { 1 } else { taps };
+        (shared.div_ceil(tn), gy)
+    }
+
+    /// Records the dispatch; `buffers` are big, small and the output.
+    pub fn launch(
+        &self,
+        gpu: &Gpu,
+        params: &[u8],
+        buffers: &[&Storage],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        let kind = if self.entries { "_taps" } else { "" };
+        let own = if self.own_small { "small" } else { "big" };
+        let key = format!("conv_sg_wgrad{kind}|{}|own={own}", self.g.key());
+        let make = || {
+            if self.entries {
+                self.entries_source()
+            } else {
+                self.per_tap_source()
+            }
+        };
+        gpu.launch_generated(&key, make, params, buffers, groups)
+    }
+
+    /// Own slots (load name, suffix, index expression) and shared slots.
+    fn slots(&self) -> [Vec<(String, String, String)>; 2] {
+        let g = self.g;
+        let own = (0..g.t.r)
+            .map(|i| {
+                (
+                    format!("a{i}"),
+                    format!("o{i}"),
+                    format!("row0 + {}", g.own(i)),
+                )
+            })
+            .collect();
+        let shared = (0..g.t.cb)
+            .map(|c| {
+                (
+                    format!("bl{c}"),
+                    format!("s{c}"),
+                    format!("col0 + {}", g.shared(c)),
+                )
+            })
+            .collect();
+        [own, shared]
+    }
+
+    fn per_tap_source(&self) -> String {
+        let g = self.g;
+        let [own, shared] = self.slots();
+        let (small, big) = if self.own_small {
+            (&own, &shared)
+        } else {
+            (&shared, &own)
+        };
+        let (mut decl, mut load) = (String::new(), String::new());
+        for (name, k, idx) in small {
+            decl += &format!("    let of{k} = min({idx}, p.cs - 1u) * simg;\n");
+            load += &format!("                let {name} = small[sa + of{k}];\n");
+        }
+        for (name, k, idx) in big {
+            decl += &format!("    let of{k} = min({idx}, p.cb - 1u) * bimg;\n");
+            load += &format!("                let {name} = big[ba + of{k}];\n");
+        }
+        decl += &g.acc_decl();
+        // out[(split, co, ci) · taps + tap] for own row i and tile column col.
+        let mut store = String::new();
+        for i in 0..g.t.r {
+            store += &format!("    let rw{i} = row0 + {};\n", g.own(i));
+            for col in 0..g.sg * g.t.cb {
+                let cl = format!("col0 + {col}u");
+                let (co, ci) = if self.own_small {
+                    (format!("rw{i}"), cl)
+                } else {
+                    (cl, format!("rw{i}"))
+                };
+                store += &format!(
+                    "    if ({co} < p.cs && {ci} < p.cb) {{ out[(split_base + ({co}) * p.cb + \
+                     {ci}) * p.taps + tap] = acc{i}_{col}; }}\n"
+                );
+            }
+        }
+        let (tm, tn) = g.dims();
+        let defs = [
+            ("SG", g.sg.to_string()),
+            ("TM", tm.to_string()),
+            ("TN", tn.to_string()),
+            ("DECL", decl),
+            ("LOAD", load),
+            ("BODY", g.body("                ")),
+            ("STORE", store),
+        ];
+        render("", WGRAD_SRC, &defs)
+    }
+
+    fn entries_source(&self) -> String {
+        let g = self.g;
+        let [own, shared] = self.slots();
+        let (small, entries) = if self.own_small {
+            (&own, &shared)
+        } else {
+            (&shared, &own)
+        };
+        let (mut decl, mut row, mut load) = (String::new(), String::new(), String::new());
+        for (name, k, idx) in small {
+            decl += &format!("    let of{k} = min({idx}, p.cs - 1u) * simg;\n");
+            load += &format!("            let {name} = small[sbase + ox + of{k}];\n");
+        }
+        // Entry e: big channel e / taps at tap e % taps, i.e. offsets (dy, dx) from o·s.
+        for (name, k, idx) in entries {
+            decl += &format!(
+                "    let e{k} = min({idx}, p.extra - 1u);\n    \
+                 let ch{k} = (e{k} / p.taps) * bimg;\n    \
+                 let dy{k} = i32((e{k} % p.taps) / p.kw) - i32(p.py);\n    \
+                 let dx{k} = i32((e{k} % p.taps) % p.kw) - i32(p.px);\n"
+            );
+            row += &format!(
+                "        let iy{k} = i32(oy * p.sy) + dy{k};\n        \
+                 let rok{k} = iy{k} >= 0 && iy{k} < i32(p.bh);\n        \
+                 let rb{k} = bbase + ch{k} + u32(max(iy{k}, 0)) * p.bw;\n"
+            );
+            load += &format!(
+                "            let ix{k} = xb + dx{k};\n            \
+                 let ok{k} = rok{k} && ix{k} >= 0 && ix{k} < i32(p.bw);\n            \
+                 let {name} = select(0.0, big[select(0u, rb{k} + u32(ix{k}), ok{k})], ok{k});\n"
+            );
+        }
+        decl += &g.acc_decl();
+        // out[split, co, e] for own row i and tile column col.
+        let mut store = String::new();
+        for i in 0..g.t.r {
+            store += &format!("    let rw{i} = row0 + {};\n", g.own(i));
+            for col in 0..g.sg * g.t.cb {
+                let cl = format!("col0 + {col}u");
+                let (co, e) = if self.own_small {
+                    (format!("rw{i}"), cl)
+                } else {
+                    (cl, format!("rw{i}"))
+                };
+                store += &format!(
+                    "    if ({co} < p.cs && {e} < p.extra) {{ out[split_base + ({co}) * p.extra \
+                     + {e}] = acc{i}_{col}; }}\n"
+                );
+            }
+        }
+        let (tm, tn) = g.dims();
+        let defs = [
+            ("SG", g.sg.to_string()),
+            ("TM", tm.to_string()),
+            ("TN", tn.to_string()),
+            ("DECL", decl),
+            ("ROW", row),
+            ("LOAD", load),
+            ("BODY", g.body("            ")),
+            ("STORE", store),
+        ];
+        render("", TAPS_SRC, &defs)
+    }
+}
