@@ -17,8 +17,15 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1)
     });
-    println!("adapter: {} — driver: {}", gpu.adapter().describe(), gpu.adapter().driver);
-    println!("{:<15} {:>6} {:>12} {:>12} {:>10} {:>8}", "preset", "batch", "ms/iter", "iterations", "dispatch", "submits");
+    println!(
+        "adapter: {} — driver: {}",
+        gpu.adapter().describe(),
+        gpu.adapter().driver
+    );
+    println!(
+        "{:<15} {:>6} {:>12} {:>12} {:>10} {:>8}",
+        "preset", "batch", "ms/iter", "iterations", "dispatch", "submits"
+    );
     for p in tapegan::models::presets() {
         if filter.as_deref().is_some_and(|f| !p.name.contains(f)) {
             continue;
@@ -28,7 +35,8 @@ fn main() {
         cfg.sample_every = 0;
         cfg.checkpoint_every = 0;
         cfg.log_every = u64::MAX;
-        let dir = std::env::temp_dir().join(format!("tapegan-bench-{}-{}", p.name, std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("tapegan-bench-{}-{}", p.name, std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut t = match Trainer::new(&gpu, cfg.clone(), &dir) {
             Ok(t) => t,
@@ -37,7 +45,9 @@ fn main() {
                 continue;
             }
         };
-        t.step_once().and_then(|_| t.flush_log().map(|_| ())).expect("warm-up iteration");
+        t.step_once()
+            .and_then(|_| t.flush_log().map(|_| ()))
+            .expect("warm-up iteration");
         let start = Instant::now();
         let before = gpu.exec_stats();
         let mut n = 0u64;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod gan;
 pub mod gpu;
 pub mod io;
+pub mod metrics;
 pub mod models;
 pub mod nn;
 pub mod ops;

@@ -498,7 +498,9 @@ fn compare_scalar_all_ops() {
     }
 }
 
-fn compare_fns() -> [(Compare, fn(f32, f32) -> bool); 6] {
+type CompareCase = (Compare, fn(f32, f32) -> bool);
+
+fn compare_fns() -> [CompareCase; 6] {
     [
         (Compare::Gt, |a, b| a > b),
         (Compare::Ge, |a, b| a >= b),
@@ -547,7 +549,8 @@ fn binary_arithmetic_broadcasts() {
         }
         let (ta, tb) = (t(&a, &sa), t(&b, &sb));
         type Op = fn(&Tensor, &Tensor) -> Result<Tensor>;
-        let ops: [(&str, Op, fn(f32, f32) -> f32); 3] = [
+        type Case = (&'static str, Op, fn(f32, f32) -> f32);
+        let ops: [Case; 3] = [
             ("add", |x, y| x.add(y), |x, y| x + y),
             ("sub", |x, y| x.sub(y), |x, y| x - y),
             ("mul", |x, y| x.mul(y), |x, y| x * y),

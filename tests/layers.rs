@@ -396,8 +396,8 @@ fn activation_case(name: &'static str, act: Activation) {
     let g = G::load(name);
     let mut r = rng();
     let seq = Sequential::new()
-        .add(Linear::new(&gpu(), 5, 3, true, Init::PyTorch, &mut r).unwrap())
-        .add(Act(act));
+        .layer(Linear::new(&gpu(), 5, 3, true, Init::PyTorch, &mut r).unwrap())
+        .layer(Act(act));
     load_state_dict(&seq, &g.state()).unwrap();
     let x = g.var("x");
     let out = seq.forward(&x, &mut Ctx::train(&mut r)).unwrap();
@@ -789,11 +789,11 @@ fn state_dict_names_and_shapes_match_pytorch() {
         &SelfAttention::new(&gpu, 16, Init::PyTorch, &mut r).unwrap(),
     );
     let seq = Sequential::new()
-        .add(Linear::new(&gpu, 5, 8, true, Init::PyTorch, &mut r).unwrap())
-        .add(Act(Activation::LeakyRelu(0.2)))
-        .add(BatchNorm::new(&gpu, 8, NormConfig::pytorch()).unwrap())
-        .add(Linear::new(&gpu, 8, 2, true, Init::PyTorch, &mut r).unwrap())
-        .add(Act(Activation::Tanh));
+        .layer(Linear::new(&gpu, 5, 8, true, Init::PyTorch, &mut r).unwrap())
+        .layer(Act(Activation::LeakyRelu(0.2)))
+        .layer(BatchNorm::new(&gpu, 8, NormConfig::pytorch()).unwrap())
+        .layer(Linear::new(&gpu, 8, 2, true, Init::PyTorch, &mut r).unwrap())
+        .layer(Act(Activation::Tanh));
     keys_match("layer_keys_sequential", &seq);
 }
 

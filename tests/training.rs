@@ -217,8 +217,7 @@ fn divergence_stops_training_and_keeps_the_last_good_checkpoint() {
     let mut t = Trainer::new(&gpu(), cfg, &dir).unwrap();
     let e = t
         .run(&AtomicBool::new(false))
-        .err()
-        .expect("training must diverge");
+        .expect_err("training must diverge");
     assert!(matches!(e, Error::NonFinite(_)), "{e}");
     let msg = e.to_string();
     assert!(

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod info;
+mod metrics;
 mod profile;
 mod sample;
 mod train;
@@ -34,6 +35,15 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Time one preset's training step per kernel and write a Chrome trace.
     Profile(profile::ProfileArgs),
+    /// Measure what a run's generator learned (modes, digits, Fréchet distance).
+    ///
+    /// Toy presets: modes captured, % high-quality samples and the reverse KL over the modes.
+    /// Digit presets: digits covered, KL to uniform, classifier confidence, Fréchet distance
+    /// to held-out digits, and for conditional presets whether digit k was drawn when asked.
+    /// Prints a table and writes DIR/metrics.json.
+    Eval(metrics::EvalArgs),
+    /// Retrain the MNIST classifier the image metrics use.
+    TrainClassifier(metrics::TrainClassifierArgs),
     /// List the presets.
     Presets,
     /// List the GPU adapters wgpu can see.
@@ -64,6 +74,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Train(a)) => train::train(&open()?, a),
         Some(Command::Sample(a)) => sample::sample(&open()?, a),
         Some(Command::Profile(a)) => profile::profile(&open()?, a),
+        Some(Command::Eval(a)) => metrics::eval(&open()?, a),
+        Some(Command::TrainClassifier(a)) => metrics::train_classifier(&open()?, a),
         Some(Command::Presets) => info::presets(),
         Some(Command::Devices) => info::devices(),
     }

@@ -96,7 +96,8 @@ pub struct TrainConfig {
     pub sample_every: u64,
     pub log_every: u64,
     pub checkpoint_every: u64,
-    /// Compute quality metrics every N steps (0 = only at the end).
+    /// Compute quality metrics (`metrics.csv`, `metrics.png`) every N steps and after the last
+    /// one; 0 = never during training (`tapegan eval --run DIR` measures a run afterwards).
     pub eval_every: u64,
     /// Images in a sample grid.
     pub samples: usize,

@@ -18,12 +18,16 @@ use super::step::{extra_names, Gan};
 use crate::data::{self, DataLoader, DataOptions, DataSpec, HostData};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::metrics::{self, Evaluator, Report};
 use crate::nn::named_parameters;
 use crate::ops::Generator;
 use crate::optim::{Algorithm, OptimConfig, Optimizer};
 
 const INIT_STREAM: u64 = 0x494E_4954;
-const TRAIN_STREAM: u64 = 0x5452_4149_4E;
+const TRAIN_STREAM: u64 = 0x54_5241_494E;
+
+/// A progress callback, called with the latest log row.
+pub type LogHook = Box<dyn FnMut(&Row, &Trainer)>;
 
 /// How a call to [`Trainer::run`] ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,7 +63,10 @@ pub struct Trainer {
     /// Seconds of earlier sessions of this run (resume).
     offset_seconds: f64,
     /// Called at each log point with the latest row (progress display).
-    pub on_log: Option<Box<dyn FnMut(&Row, &Trainer)>>,
+    pub on_log: Option<LogHook>,
+    /// Quality metrics (`eval_every` > 0), prepared before the first step so that a missing
+    /// classifier stops the run at once rather than at the first evaluation.
+    evaluator: Option<Evaluator>,
 }
 
 /// Loads the data set a configuration names.
@@ -122,10 +129,14 @@ impl Trainer {
                 run_dir.display()
             )));
         }
+        let created = !run_dir.exists();
         std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
-        let t = Trainer::build(gpu, cfg, run_dir, None)?;
-        t.write_config()?;
-        Ok(t)
+        let t = Trainer::build(gpu, cfg, run_dir, None).and_then(|t| t.write_config().map(|_| t));
+        if t.is_err() && created {
+            // A run that never started leaves nothing behind (bad data path, unknown preset…).
+            let _ = std::fs::remove_dir_all(run_dir);
+        }
+        t
     }
 
     /// Continues the run in `run_dir`; `overrides` may change only [`RESUMABLE_KEYS`].
@@ -185,6 +196,10 @@ impl Trainer {
         let fixed = outputs::fixed_inputs(gpu, &cfg, &gan.g)?;
         let keep = if resuming.is_some() { u64::MAX } else { 0 };
         let log = RunLog::open(run_dir, &extra_names(&cfg), keep)?;
+        let evaluator = match cfg.eval_every {
+            0 => None,
+            _ => Some(Evaluator::new(gpu, &cfg)?),
+        };
         Ok(Trainer {
             gpu: gpu.clone(),
             rng: Generator::new(cfg.seed).fork(TRAIN_STREAM),
@@ -200,6 +215,7 @@ impl Trainer {
             started: Instant::now(),
             offset_seconds: 0.0,
             on_log: None,
+            evaluator,
         })
     }
 
@@ -269,6 +285,25 @@ impl Trainer {
         )
     }
 
+    /// Computes the quality metrics of the current generator and records them in the run
+    /// directory (`metrics.csv`, `metrics.json`, charts); see [`crate::metrics`].
+    pub fn evaluate(&mut self) -> Result<Report> {
+        if self.evaluator.is_none() {
+            self.evaluator = Some(Evaluator::new(&self.gpu, &self.cfg)?);
+        }
+        let ev = self.evaluator.as_ref().expect("set above");
+        let report = ev.evaluate(
+            &self.gpu,
+            &self.cfg,
+            &self.gan.g,
+            self.step,
+            None,
+            self.cfg.seed,
+        )?;
+        metrics::record(&self.run_dir, &report)?;
+        Ok(report)
+    }
+
     /// Trains until `total` steps or until `stop` is set (then checkpoints and returns).
     pub fn run(&mut self, stop: &AtomicBool) -> Result<Outcome> {
         if self.step == 0 {
@@ -295,10 +330,16 @@ impl Trainer {
             if self.cfg.checkpoint_every > 0 && s % self.cfg.checkpoint_every == 0 {
                 self.save_checkpoint()?;
             }
+            if self.cfg.eval_every > 0 && s % self.cfg.eval_every == 0 {
+                self.evaluate()?;
+            }
         }
         self.save_checkpoint()?;
         self.write_samples(&format!("step_{:06}", self.step))?;
         self.write_samples("final")?;
+        if self.cfg.eval_every > 0 && self.step % self.cfg.eval_every != 0 {
+            self.evaluate()?;
+        }
         outputs::finish(&self.run_dir, &self.log, &self.cfg)?;
         Ok(Outcome::Finished)
     }

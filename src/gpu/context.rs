@@ -108,7 +108,7 @@ impl Gpu {
 
     /// Largest buffer one binding may address.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.0.limits.max_storage_buffer_binding_size as u64
+        self.0.limits.max_storage_buffer_binding_size
     }
 
     /// Memory figures of the buffer pool.

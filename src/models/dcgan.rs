@@ -90,8 +90,8 @@ pub fn dcgan_celeba(
     let k = Init::Keras;
     let bn = NormConfig::keras();
     let mut g = Sequential::new()
-        .add(Linear::new(gpu, z, 4 * 4 * 1024, true, k, rng)?)
-        .add(Reshape(vec![1024, 4, 4]));
+        .layer(Linear::new(gpu, z, 4 * 4 * 1024, true, k, rng)?)
+        .layer(Reshape(vec![1024, 4, 4]));
     for w in [[1024, 512], [512, 256], [256, 128]] {
         g.push(ConvTranspose2d::new(
             gpu,
@@ -111,13 +111,13 @@ pub fn dcgan_celeba(
     g.push(Act(Activation::Tanh));
 
     let mut d = Sequential::new()
-        .add(Conv2d::new(
+        .layer(Conv2d::new(
             gpu,
             ConvSpec::same(channels, 64, 4, 2),
             k,
             rng,
         )?)
-        .add(Act(Activation::LeakyRelu(0.2)));
+        .layer(Act(Activation::LeakyRelu(0.2)));
     for w in [[64, 128], [128, 256]] {
         d.push(Conv2d::new(gpu, ConvSpec::same(w[0], w[1], 4, 2), k, rng)?);
         d.push(BatchNorm::new(gpu, w[1], bn)?);
@@ -175,13 +175,13 @@ pub fn dcgan28(
     g.push(Act(Activation::Tanh));
 
     let mut d = Sequential::new()
-        .add(Conv2d::new(
+        .layer(Conv2d::new(
             gpu,
             ConvSpec::new(1, 32, 4, 2, 1).no_bias(),
             p,
             rng,
         )?)
-        .add(Act(Activation::LeakyRelu(0.2)));
+        .layer(Act(Activation::LeakyRelu(0.2)));
     for s in [
         ConvSpec::new(32, 64, 4, 2, 1).no_bias(),
         ConvSpec::new(64, 128, 3, 2, 1).no_bias(),

@@ -17,14 +17,14 @@ pub fn mlp_gan(gpu: &Gpu, z: usize, rng: &mut Generator) -> Result<(Net, Net)> {
     let k = Init::Keras;
     let bn = NormConfig::keras();
     let g = Sequential::new()
-        .add(Linear::new(gpu, z, 256, true, k, rng)?)
-        .add(Act(Activation::LeakyRelu(0.3)))
-        .add(BatchNorm::new(gpu, 256, bn)?)
-        .add(Linear::new(gpu, 256, 256, true, k, rng)?)
-        .add(Act(Activation::LeakyRelu(0.3)))
-        .add(BatchNorm::new(gpu, 256, bn)?)
-        .add(Linear::new(gpu, 256, PIXELS, true, k, rng)?)
-        .add(Act(Activation::Tanh));
+        .layer(Linear::new(gpu, z, 256, true, k, rng)?)
+        .layer(Act(Activation::LeakyRelu(0.3)))
+        .layer(BatchNorm::new(gpu, 256, bn)?)
+        .layer(Linear::new(gpu, 256, 256, true, k, rng)?)
+        .layer(Act(Activation::LeakyRelu(0.3)))
+        .layer(BatchNorm::new(gpu, 256, bn)?)
+        .layer(Linear::new(gpu, 256, PIXELS, true, k, rng)?)
+        .layer(Act(Activation::Tanh));
     let d = critic_mlp(gpu, &[PIXELS, 128, 128, 128], 2, 0.3, k, rng)?;
     Ok((Net::new(g, &[z], &IMAGE), Net::new(d, &[PIXELS], &[2])))
 }
@@ -60,15 +60,15 @@ fn critic_mlp(
 pub fn mlp_gan_small(gpu: &Gpu, z: usize, rng: &mut Generator) -> Result<(Net, Net)> {
     let p = Init::PyTorch;
     let g = Sequential::new()
-        .add(Linear::new(gpu, z, 100, true, p, rng)?)
-        .add(Act(Activation::LeakyRelu(0.01)))
-        .add(Linear::new(gpu, 100, PIXELS, true, p, rng)?)
-        .add(Act(Activation::Tanh));
+        .layer(Linear::new(gpu, z, 100, true, p, rng)?)
+        .layer(Act(Activation::LeakyRelu(0.01)))
+        .layer(Linear::new(gpu, 100, PIXELS, true, p, rng)?)
+        .layer(Act(Activation::Tanh));
     let d = Sequential::new()
-        .add(Linear::new(gpu, PIXELS, 100, false, p, rng)?)
-        .add(Act(Activation::LeakyRelu(0.01)))
-        .add(Dropout::new(0.5)?)
-        .add(Linear::new(gpu, 100, 1, true, p, rng)?);
+        .layer(Linear::new(gpu, PIXELS, 100, false, p, rng)?)
+        .layer(Act(Activation::LeakyRelu(0.01)))
+        .layer(Dropout::new(0.5)?)
+        .layer(Linear::new(gpu, 100, 1, true, p, rng)?);
     Ok((Net::new(g, &[z], &IMAGE), Net::new(d, &[PIXELS], &[1])))
 }
 
