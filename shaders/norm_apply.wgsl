@@ -1,41 +1,69 @@
 // norm_apply.wgsl — the elementwise half of batch/instance normalisation, x viewed as [A, C, B]:
-//   FORWARD:  y  = (x − mean[c])·invstd[c]·w[c] + b[c]
-//   BACKWARD: dx = w[c]·invstd[c]·(g − Σg[c]/n − x̂·Σgx̂[c]/n), x̂ = (x − mean[c])·invstd[c]
+//   FORWARD:  y  = (x − mean[c])·(invstd[c]·w[c]) + b[c]
+//   BACKWARD: dx = w[c]·invstd[c]·(g − Σg[c]/n − (x − mean[c])·invstd[c]·Σgx̂[c]/n)
 // (w = 1, b = 0 without AFFINE). Bindings: 0 params; 1 x; 2 g (backward; x again forward);
 // 3 stats [2, C] (mean, invstd); 4 sums [2, C] (Σg, Σgx̂; backward; stats again forward);
 // 5 w; 6 b (x again when absent); 7 out (write).
-// Workgroup: 256 invocations, one element each.
-// Variants: BACKWARD, AFFINE (false/true).
-struct Params { c: u32, b: u32, n: u32, count: u32 }
+// Each invocation owns a tile of one channel: rows a0..a1 × vectors j0..j1 of T (vec4 when B
+// is a multiple of 4). Why: on lavapipe a kernel's cost is mostly its storage loads and index
+// arithmetic per element; loading the per-channel values (and doing the two divmods) once per
+// tile instead of once per element removes most of them (3× faster than one element per
+// invocation), and vec4 rows halve the loop and index overhead again. The host keeps tiles
+// small (≤ 128 elements), so the loop stays far below llvmpipe's iteration cap.
+// Workgroup: 64 invocations; consecutive invocations take consecutive tiles of a row, then
+// consecutive channels.
+// Variants: T (f32 / vec4<f32>), BACKWARD, AFFINE (false/true).
+alias T = {{T}};
+struct Params { a: u32, c: u32, bv: u32, kb: u32, nbc: u32, ra: u32, n: u32, count: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<T>;
+@group(0) @binding(2) var<storage, read> g: array<T>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read> sums: array<f32>;
 @group(0) @binding(5) var<storage, read> w: array<f32>;
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out: array<T>;
 
 const BACKWARD: bool = {{BACKWARD}};
 const AFFINE: bool = {{AFFINE}};
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid, 256u);
-    if (i >= p.n) { return; }
-    let c = divmod(divmod(i, p.b).x, p.c).y;
+    let t = linear_id(wid, nwg, lid, 64u);
+    if (t >= p.n) { return; }
+    // t = (row chunk · C + c) · nbc + column chunk.
+    let q = divmod(t, p.nbc);
+    let r = divmod(q.x, p.c);
+    let c = r.y;
+    let a0 = r.x * p.ra;
+    let a1 = min(p.a, a0 + p.ra);
+    let j0 = q.y * p.kb;
+    let j1 = min(p.bv, j0 + p.kb);
     let mean = stats[c];
     let invstd = stats[p.c + c];
-    var scale = 1.0;
-    if (AFFINE) { scale = w[c]; }
-    let xhat = (x[i] - mean) * invstd;
+    var scale = invstd;
+    if (AFFINE) { scale = w[c] * invstd; }
     if (BACKWARD) {
         let n = f32(p.count);
-        out[i] = scale * invstd * (g[i] - sums[c] / n - xhat * sums[p.c + c] / n);
+        let m1 = sums[c] / n;
+        let m2 = sums[p.c + c] / n * invstd;
+        for (var a = a0; a < a1; a = a + 1u) {
+            let base = (a * p.c + c) * p.bv;
+            for (var j = j0; j < j1; j = j + 1u) {
+                let i = base + j;
+                out[i] = scale * (g[i] - m1 - (x[i] - mean) * m2);
+            }
+        }
     } else {
         var shift = 0.0;
         if (AFFINE) { shift = bias[c]; }
-        out[i] = xhat * scale + shift;
+        for (var a = a0; a < a1; a = a + 1u) {
+            let base = (a * p.c + c) * p.bv;
+            for (var j = j0; j < j1; j = j + 1u) {
+                let i = base + j;
+                out[i] = (x[i] - mean) * scale + shift;
+            }
+        }
     }
 }
