@@ -147,3 +147,21 @@ fn instance_norm_matches_float64_at_preset_shapes() {
         check(&format!("{what}: dx"), &g[0], &want.dx, 2e-4);
     }
 }
+
+#[test]
+fn degenerate_inputs_are_shape_errors_not_panics() {
+    let mut rng = Generator::new(0);
+    // One position per channel: no instance statistics (PyTorch raises too).
+    let x = t(&[1.0; 6], &[2, 3, 1, 1]);
+    let e = InstanceNorm::new(3)
+        .forward(&x, &mut Ctx::train(&mut rng))
+        .unwrap_err();
+    assert!(e.to_string().contains("more than one position"), "{e}");
+    // An empty batch in training mode has no statistics; in evaluation it is just empty.
+    let bn = BatchNorm::new(&gpu(), 3, NormConfig::pytorch()).unwrap();
+    let empty = Tensor::zeros(&gpu(), &[0, 3, 4, 4]).unwrap();
+    let e = bn.forward(&empty, &mut Ctx::train(&mut rng)).unwrap_err();
+    assert!(e.to_string().contains("more than one value"), "{e}");
+    let y = bn.forward(&empty, &mut Ctx::eval(&mut rng)).unwrap();
+    assert_eq!(y.shape(), &[0, 3, 4, 4]);
+}

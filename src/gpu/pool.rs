@@ -68,7 +68,13 @@ impl BufferPool {
 
     /// A buffer of at least `bytes` bytes; contents are whatever the last user left.
     pub fn get(&self, bytes: u64) -> Storage {
-        let class = size_class(bytes);
+        // The whole buffer is bound, so a class above the binding limit would fail validation
+        // for a tensor that itself fits: such tensors get a buffer of their own size.
+        let limit = self.0.device.limits().max_storage_buffer_binding_size;
+        let class = match size_class(bytes) {
+            c if c > limit && bytes <= limit => bytes.div_ceil(256) * 256,
+            c => c,
+        };
         let reused = self
             .0
             .free

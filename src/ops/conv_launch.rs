@@ -166,7 +166,7 @@ fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
     let sg = gpu
         .subgroup_size()
         .map(|s| s as usize)
-        .filter(|s| cpu && (4..=64).contains(s));
+        .filter(|s| cpu && (4..=8).contains(s)); // tiles scale with SG: see matmul.rs
     match std::env::var("TAPEGAN_CONV_BLOCKS").as_deref() {
         Ok("gpu") => Blocks::Gpu,
         Ok("cpu") => Blocks::Cpu,

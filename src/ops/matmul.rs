@@ -45,9 +45,11 @@ fn mat_dims(op: &'static str, t: &Tensor) -> Result<(usize, usize, usize)> {
 }
 
 /// The subgroup size to use the load-sharing kernel with, on CPU adapters that have subgroups.
+/// Tiles are multiples of the subgroup size, so sizes above 8 would make kernels with
+/// thousands of accumulators per lane (slow to compile, mostly idle on GAN shapes).
 fn sharing_subgroup(gpu: &crate::gpu::Gpu) -> Option<usize> {
     let sg = gpu.subgroup_size()? as usize;
-    (gpu.is_cpu() && (4..=64).contains(&sg)).then_some(sg)
+    (gpu.is_cpu() && (4..=8).contains(&sg)).then_some(sg)
 }
 
 /// C = op(A)·op(B) (+ bias over the columns of C) without recording.

@@ -165,11 +165,17 @@ pub(crate) fn launch(
         let refs: Vec<(&str, &str)> = defs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         crate::gpu::render(MATMUL_SG.source, &refs)
     };
-    let groups = [
-        n.div_ceil(sg * tile.cb) as u32,
-        m.div_ceil(sg * tile.r) as u32,
-        pr.batch as u32,
-    ];
+    let groups = [n.div_ceil(sg * tile.cb), m.div_ceil(sg * tile.r), pr.batch];
+    if groups.iter().any(|&g| g > 65535) {
+        return Err(crate::Error::shape(
+            "matmul",
+            format!(
+                "product of {m}×{n} (batch {}) is too large for one dispatch",
+                pr.batch
+            ),
+        ));
+    }
+    let groups = groups.map(|g| g as u32);
     let bias_flag = if swap { BIAS_ROW } else { BIAS_COL };
     let chunks = pr.k.div_ceil(MAX_LOOP).max(1);
     for ci in 0..chunks {

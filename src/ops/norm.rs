@@ -305,6 +305,9 @@ impl Tensor {
     ) -> Result<Tensor> {
         const OP: &str = "normalize_with";
         let v = View::of(OP, self, NormKind::Batch)?;
+        if self.numel() == 0 {
+            return Tensor::zeros(self.gpu(), self.shape()); // an empty batch, as PyTorch
+        }
         for t in [Some(mean), Some(var), weight, bias].into_iter().flatten() {
             if t.shape() != [v.c] {
                 return Err(Error::shape(
@@ -391,13 +394,14 @@ impl Tensor {
                 ));
             }
         }
-        if v.count() < 2 && kind == NormKind::Batch {
+        if v.count() < 2 || self.numel() == 0 {
+            let what = match kind {
+                NormKind::Batch => "batch statistics need more than one value per channel",
+                NormKind::Instance => "instance statistics need more than one position per channel",
+            };
             return Err(Error::shape(
                 OP,
-                format!(
-                    "batch statistics need more than one value per channel, got input {:?}",
-                    self.shape()
-                ),
+                format!("{what}, got input {:?}", self.shape()),
             ));
         }
         if v.b > MAX_LOOP {
