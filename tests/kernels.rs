@@ -1765,3 +1765,16 @@ fn read_all_reads_many_tensors_in_one_round_trip() {
     // Tensors of different devices cannot share a round trip.
     assert!(Tensor::read_all(&[&ts[0], &t(&[1.0], &[1])]).is_err());
 }
+
+#[test]
+fn subgroup_probe_accepts_a_cpu_adapter_with_fixed_subgroups() {
+    // lavapipe (the test adapter) has subgroups of 8: the probe must confirm them, or every
+    // matmul and conv would silently fall back to the slower register-blocked kernels.
+    let g = gpu();
+    match (g.is_cpu(), g.subgroup_size()) {
+        (true, Some(sg)) if (4..=8).contains(&sg) => {
+            assert_eq!(g.sharing_subgroup(), Some(sg as usize))
+        }
+        _ => assert_eq!(g.sharing_subgroup(), None),
+    }
+}

@@ -20,6 +20,8 @@ pub(crate) struct GpuInner {
     pub recorder: Mutex<Recorder>,
     /// Validation or device errors reported asynchronously by wgpu, surfaced at the next flush.
     pub errors: Arc<Mutex<Vec<String>>>,
+    /// The subgroup size the load-sharing kernels use, once probed (`ops::subgroup_probe`).
+    pub sharing: std::sync::OnceLock<Option<usize>>,
 }
 
 /// A handle to one GPU device. Clone freely.
@@ -76,6 +78,7 @@ impl Gpu {
             pipelines: PipelineCache::default(),
             recorder: Mutex::new(recorder),
             errors,
+            sharing: std::sync::OnceLock::new(),
         })))
     }
 

@@ -162,17 +162,12 @@ enum Blocks {
 /// `gpu` or `cpu` (register-blocked only). The override exists so the tests can check every
 /// configuration on one machine; results never depend on it.
 fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
-    let cpu = gpu.is_cpu();
-    let sg = gpu
-        .subgroup_size()
-        .map(|s| s as usize)
-        .filter(|s| cpu && (4..=8).contains(s)); // tiles scale with SG: see matmul.rs
     match std::env::var("TAPEGAN_CONV_BLOCKS").as_deref() {
         Ok("gpu") => Blocks::Gpu,
         Ok("cpu") => Blocks::Cpu,
-        _ => match sg {
+        _ => match super::subgroup_probe::sharing_subgroup(gpu) {
             Some(sg) => Blocks::Shared(sg),
-            None if cpu => Blocks::Cpu,
+            None if gpu.is_cpu() => Blocks::Cpu,
             None => Blocks::Gpu,
         },
     }

@@ -44,14 +44,6 @@ fn mat_dims(op: &'static str, t: &Tensor) -> Result<(usize, usize, usize)> {
     }
 }
 
-/// The subgroup size to use the load-sharing kernel with, on CPU adapters that have subgroups.
-/// Tiles are multiples of the subgroup size, so sizes above 8 would make kernels with
-/// thousands of accumulators per lane (slow to compile, mostly idle on GAN shapes).
-fn sharing_subgroup(gpu: &crate::gpu::Gpu) -> Option<usize> {
-    let sg = gpu.subgroup_size()? as usize;
-    (gpu.is_cpu() && (4..=8).contains(&sg)).then_some(sg)
-}
-
 /// C = op(A)·op(B) (+ bias over the columns of C) without recording.
 fn matmul_raw(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
     matmul_bias_raw(a, b, ta, tb, None)
@@ -107,7 +99,7 @@ fn matmul_bias_raw(
             None => Ok(z),
         };
     }
-    if let Some(sg) = sharing_subgroup(a.gpu()) {
+    if let Some(sg) = super::subgroup_probe::sharing_subgroup(a.gpu()) {
         let pr = super::matmul_sg::Problem {
             m,
             n,
