@@ -15,15 +15,15 @@ BIN=target/release/tapegan
 PLAN="
 mlp-gan-small  3000
 toy-wgan-clip  3000
-mlp-gan        1000
-dcgan-28       500
-mlp-wgan-gp    200
-mlp-cwgan-gp   150
-toy-wgan-gp    30
-wgan-gp-28     40
-dcgan-64       15
-dcgan-celeba   15
-sagan-64       8
+mlp-gan        500
+dcgan-28       600   --batch 16
+toy-wgan-gp    300
+wgan-gp-28     100
+mlp-wgan-gp    400
+mlp-cwgan-gp   400
+dcgan-64       12
+dcgan-celeba   4
+sagan-64       4
 "
 
 echo "$PLAN" | while read -r preset steps extra; do
@@ -37,8 +37,11 @@ echo "$PLAN" | while read -r preset steps extra; do
   mid=$(date +%s.%N)
   $BIN eval --run "$out" > "$out/eval.txt"
   end=$(date +%s.%N)
-  cp "$out/samples/final.png" "docs/results/$preset.png"
-  if [ -f "$out/toy/final_samples.png" ]; then cp "$out/toy/final_samples.png" "docs/results/$preset-points.png"; fi
+  if [ -f "$out/toy/final_samples.png" ]; then
+    cp "$out/toy/final_samples.png" "docs/results/$preset.png"
+  else
+    cp "$out/samples/final.png" "docs/results/$preset.png"
+  fi
   cp "$out/metrics.json" "docs/results/$preset.json"
   printf '%s steps=%s train_s=%.0f eval_s=%.0f\n' "$preset" "$steps" \
     "$(echo "$mid - $start" | bc)" "$(echo "$end - $mid" | bc)" | tee -a "$RUNS/times.txt"
