@@ -144,8 +144,8 @@ fn preset_from_file(path: &PathBuf) -> Result<TrainConfig> {
 
 /// Steps and batch of the quick start: dcgan-28 with batch 16 instead of the book's 64, so
 /// that digits appear within about three minutes on a CPU adapter (lavapipe, 2 cores: ~0.3 s
-/// per step; strokes at step 400, digits by 600).
-const QUICKSTART_STEPS: u64 = 600;
+/// per step, 2 min 45 s in all; strokes at step 400, digit shapes by 550).
+const QUICKSTART_STEPS: u64 = 550;
 const QUICKSTART_BATCH: usize = 16;
 
 pub fn quickstart(gpu: &Gpu) -> Result<ExitCode> {
