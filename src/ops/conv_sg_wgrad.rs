@@ -102,6 +102,23 @@ impl WgradPlan {
         [own, shared]
     }
 
+    /// The guarded stores of a tile: for own row i and tile column col, the output channel
+    /// and the other index are (row, column) when lanes own the small side, else swapped;
+    /// `put(co, other)` writes the guard and the target, up to the `=`.
+    fn store(&self, put: impl Fn(&str, &str) -> String) -> String {
+        let g = self.g;
+        let mut store = String::new();
+        for i in 0..g.t.r {
+            store += &format!("    let rw{i} = row0 + {};\n", g.own(i));
+            for col in 0..g.sg * g.t.cb {
+                let (row, cl) = (format!("rw{i}"), format!("col0 + {col}u"));
+                let (co, other) = if self.own_small { (row, cl) } else { (cl, row) };
+                store += &format!("    {}acc{i}_{col}; }}\n", put(&co, &other));
+            }
+        }
+        store
+    }
+
     fn per_tap_source(&self) -> String {
         let g = self.g;
         let [own, shared] = self.slots();
@@ -121,22 +138,12 @@ impl WgradPlan {
         }
         decl += &g.acc_decl();
         // out[(split, co, ci) · taps + tap] for own row i and tile column col.
-        let mut store = String::new();
-        for i in 0..g.t.r {
-            store += &format!("    let rw{i} = row0 + {};\n", g.own(i));
-            for col in 0..g.sg * g.t.cb {
-                let cl = format!("col0 + {col}u");
-                let (co, ci) = if self.own_small {
-                    (format!("rw{i}"), cl)
-                } else {
-                    (cl, format!("rw{i}"))
-                };
-                store += &format!(
-                    "    if ({co} < p.cs && {ci} < p.cb) {{ out[(split_base + ({co}) * p.cb + \
-                     {ci}) * p.taps + tap] = acc{i}_{col}; }}\n"
-                );
-            }
-        }
+        let store = self.store(|co, ci| {
+            format!(
+                "if ({co} < p.cs && {ci} < p.cb) {{ out[(split_base + ({co}) * p.cb + {ci}) \
+                 * p.taps + tap] = "
+            )
+        });
         let (tm, tn) = g.dims();
         let defs = [
             ("SG", g.sg.to_string()),
@@ -184,22 +191,11 @@ impl WgradPlan {
         }
         decl += &g.acc_decl();
         // out[split, co, e] for own row i and tile column col.
-        let mut store = String::new();
-        for i in 0..g.t.r {
-            store += &format!("    let rw{i} = row0 + {};\n", g.own(i));
-            for col in 0..g.sg * g.t.cb {
-                let cl = format!("col0 + {col}u");
-                let (co, e) = if self.own_small {
-                    (format!("rw{i}"), cl)
-                } else {
-                    (cl, format!("rw{i}"))
-                };
-                store += &format!(
-                    "    if ({co} < p.cs && {e} < p.extra) {{ out[split_base + ({co}) * p.extra \
-                     + {e}] = acc{i}_{col}; }}\n"
-                );
-            }
-        }
+        let store = self.store(|co, e| {
+            format!(
+                "if ({co} < p.cs && {e} < p.extra) {{ out[split_base + ({co}) * p.extra + {e}] = "
+            )
+        });
         let (tm, tn) = g.dims();
         let defs = [
             ("SG", g.sg.to_string()),
