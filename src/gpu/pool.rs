@@ -36,6 +36,8 @@ struct Stats {
 
 pub(crate) struct PoolInner {
     device: wgpu::Device,
+    /// The device's largest storage binding (buffers are bound whole).
+    max_binding: u64,
     free: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
     stats: Stats,
 }
@@ -60,6 +62,7 @@ pub struct PoolStats {
 impl BufferPool {
     pub fn new(device: wgpu::Device) -> Self {
         BufferPool(Arc::new(PoolInner {
+            max_binding: device.limits().max_storage_buffer_binding_size,
             device,
             free: Mutex::new(HashMap::new()),
             stats: Stats::default(),
@@ -70,7 +73,7 @@ impl BufferPool {
     pub fn get(&self, bytes: u64) -> Storage {
         // The whole buffer is bound, so a class above the binding limit would fail validation
         // for a tensor that itself fits: such tensors get a buffer of their own size.
-        let limit = self.0.device.limits().max_storage_buffer_binding_size;
+        let limit = self.0.max_binding;
         let class = match size_class(bytes) {
             c if c > limit && bytes <= limit => bytes.div_ceil(256) * 256,
             c => c,
