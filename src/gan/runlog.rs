@@ -100,7 +100,12 @@ impl RunLog {
     }
 
     /// Reads back every queued step, appends the rows, and fails on a non-finite value.
-    pub fn flush(&mut self) -> Result<Option<Row>> {
+    ///
+    /// A step's `seconds` is taken when the host finished recording it, which (with
+    /// [`crate::gpu::Gpu::pace`]) is within one step of the device finishing it; the last row
+    /// read back is stamped with `clock()` after the read-back, when the device is known to be
+    /// done with it, so the run's final time is exact.
+    pub fn flush(&mut self, clock: impl FnOnce() -> f64) -> Result<Option<Row>> {
         if self.pending.is_empty() {
             return Ok(self.rows.last().cloned());
         }
@@ -110,6 +115,9 @@ impl RunLog {
             .flat_map(|(_, _, _, t)| t.iter())
             .collect();
         let values = Tensor::read_all(&all)?;
+        if let Some(last) = self.pending.last_mut() {
+            last.2 = last.2.max(clock());
+        }
         let mut it = values.into_iter().map(|v| v[0]);
         let mut out = OpenOptions::new()
             .append(true)

@@ -234,6 +234,7 @@ impl Trainer {
     /// Runs one iteration and queues its losses for the log.
     pub fn step_once(&mut self) -> Result<()> {
         let losses = self.gan.iteration(&mut self.loader, &mut self.rng)?;
+        self.gpu.pace()?;
         self.step += 1;
         let secs = self.offset_seconds + self.started.elapsed().as_secs_f64();
         self.log
@@ -243,7 +244,8 @@ impl Trainer {
 
     /// Reads back queued losses; a NaN/Inf stops training with the last checkpoint kept.
     pub fn flush_log(&mut self) -> Result<Option<Row>> {
-        match self.log.flush() {
+        let (offset, started) = (self.offset_seconds, self.started);
+        match self.log.flush(|| offset + started.elapsed().as_secs_f64()) {
             Err(Error::NonFinite(what)) => {
                 let kept = checkpoint::checkpoint_dir(&self.run_dir)
                     .map(|d| format!("the last good checkpoint is kept in {}", d.display()))

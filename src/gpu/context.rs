@@ -22,6 +22,8 @@ pub(crate) struct GpuInner {
     pub errors: Arc<Mutex<Vec<String>>>,
     /// The subgroup size the load-sharing kernels use, once probed (`ops::subgroup_probe`).
     pub sharing: std::sync::OnceLock<Option<usize>>,
+    /// The submission of the last [`Gpu::pace`] call, which the next one waits for.
+    pub paced: Mutex<Option<wgpu::SubmissionIndex>>,
 }
 
 /// A handle to one GPU device. Clone freely.
@@ -79,6 +81,7 @@ impl Gpu {
             recorder: Mutex::new(recorder),
             errors,
             sharing: std::sync::OnceLock::new(),
+            paced: Mutex::new(None),
         })))
     }
 

@@ -263,6 +263,24 @@ impl Gpu {
         self.take_errors()
     }
 
+    /// Submits all recorded work, then waits until the work submitted by the previous `pace`
+    /// call has finished. Called once per training step, it keeps the host at most one step
+    /// ahead of the device: the device never idles between steps, yet wall-clock times, the
+    /// progress bar and Ctrl-C follow the device instead of running ahead of it.
+    pub fn pace(&self) -> Result<()> {
+        let inner = &self.0;
+        let idx = inner
+            .recorder
+            .lock()
+            .unwrap()
+            .submit(&inner.device, &inner.queue);
+        let previous = std::mem::replace(&mut *inner.paced.lock().unwrap(), idx);
+        if let Some(previous) = previous {
+            self.wait(previous)?;
+        }
+        self.take_errors()
+    }
+
     /// Submits all recorded work and waits until the device has finished it.
     pub fn synchronize(&self) -> Result<()> {
         let inner = &self.0;
