@@ -360,7 +360,8 @@ def index_cases():
 
 def softmax_cases():
     for fn, f in [("softmax", torch.softmax), ("log_softmax", torch.log_softmax)]:
-        for shape, axis in [((5, 7), -1), ((3, 33), 1), ((4, 1), -1), ((7, 5), 0), ((2, 3, 4), 1)]:
+        for shape, axis in [((5, 7), -1), ((3, 33), 1), ((4, 1), -1), ((7, 5), 0), ((2, 3, 4), 1),
+                            ((6, 12), -1), ((2, 3, 1024), -1)]:
             name = f"{fn}_{'x'.join(map(str, shape))}_ax{axis}"
             g = gen(name)
             first(name, lambda x, a=axis: f(x, a), {"x": randn(g, *shape, scale=3)})
@@ -487,6 +488,11 @@ def second_cases():
     name = "dd_sqrt"
     g = gen(name)
     second(name, lambda x, w: torch.sqrt(x) * w, {"x": uniform(g, 0.2, 3, B, I), "w": randn(g, I)}, ["x"])
+    for shape in [(5, 7), (4, 12), (2, 3, 256)]:
+        name = f"dd_softmax_{'x'.join(map(str, shape))}"
+        g = gen(name)
+        inp = {"x": randn(g, *shape, scale=3), "w": randn(g, shape[-1])}
+        second(name, lambda x, w: torch.softmax(x, -1) * w, inp, ["x"])
     name = "dd_norm"
     g = gen(name)
     second(name, lambda x: x.square().sum(dim=1).sqrt(), {"x": randn(g, B, O)}, ["x"])

@@ -141,24 +141,11 @@ fn register_blocked_kernels_match_cpu() {
     // The adapter picks one kernel family (subgroup sharing on lavapipe). The register-blocked
     // families — GPU blocks (8×8, 64-wide workgroups) and CPU blocks — are checked on any
     // adapter by rerunning this test in a child process with TAPEGAN_CONV_BLOCKS set.
-    if std::env::var("TAPEGAN_CONV_BLOCKS").is_err() {
-        for blocks in ["gpu", "cpu"] {
-            let out = std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "register_blocked_kernels_match_cpu",
-                    "--test-threads=1",
-                ])
-                .env("TAPEGAN_CONV_BLOCKS", blocks)
-                .output()
-                .unwrap();
-            let log = String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr);
-            assert!(
-                out.status.success() && log.contains("1 passed"),
-                "child run with TAPEGAN_CONV_BLOCKS={blocks} failed:\n{log}"
-            );
-        }
+    if rerun_with_env(
+        "register_blocked_kernels_match_cpu",
+        "TAPEGAN_CONV_BLOCKS",
+        &["gpu", "cpu"],
+    ) {
         return;
     }
     convt(20, 24, 1, 4, 1, 0).check(90);

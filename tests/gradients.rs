@@ -219,12 +219,21 @@ fn gather_and_scatter_rows_match_pytorch() {
 
 #[test]
 fn softmax_and_log_softmax_match_pytorch() {
+    // The adapter picks one softmax kernel family; both are checked on any adapter by running
+    // this test again with TAPEGAN_SOFTMAX_KERNEL set.
+    rerun_with_env(
+        "softmax_and_log_softmax_match_pytorch",
+        "TAPEGAN_SOFTMAX_KERNEL",
+        &["rows", "workgroup"],
+    );
     for (shape, axis) in [
         ("5x7", -1),
         ("3x33", 1),
         ("4x1", -1),
         ("7x5", 0),
         ("2x3x4", 1),
+        ("6x12", -1),
+        ("2x3x1024", -1),
     ] {
         check(&format!("softmax_{shape}_ax{axis}"), |c| {
             c.x("x").softmax(axis)

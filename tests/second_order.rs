@@ -94,6 +94,11 @@ fn double_backward_of_dropout_reductions_and_arithmetic_matches_pytorch() {
         let a = x.sum(&[1], true)?.square()?.mul(&x.mean(&[0], false)?)?;
         a.add(&x.mean_all()?.mul(&x.sum_all()?)?)
     });
+    for shape in ["5x7", "4x12", "2x3x256"] {
+        check_dd(&format!("dd_softmax_{shape}"), |c| {
+            c.x("x").softmax(-1)?.mul(c.x("w"))
+        });
+    }
     check_dd("dd_square", |c| c.x("x").square()?.mul(c.x("w")));
     check_dd("dd_sqrt", |c| c.x("x").sqrt()?.mul(c.x("w")));
     check_dd("dd_norm", |c| c.x("x").square()?.sum(&[1], false)?.sqrt());

@@ -1,4 +1,4 @@
-//! Softmax family and the losses GAN training uses, each in its numerically stable form and
+//! Log-softmax and the losses GAN training uses, each in its numerically stable form and
 //! composed from differentiable primitives (so each differentiates to any order).
 
 use super::Compare;
@@ -6,14 +6,6 @@ use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
 impl Tensor {
-    /// Softmax along `axis`. The row maximum is subtracted first (treated as a constant:
-    /// softmax is shift-invariant, so this changes no gradient).
-    pub fn softmax(&self, axis: isize) -> Result<Tensor> {
-        let m = self.max(&[axis], true)?.detach();
-        let e = self.sub(&m)?.exp()?;
-        e.div(&e.sum(&[axis], true)?)
-    }
-
     /// log(softmax(x)) along `axis`, as x − m − log Σ exp(x − m).
     pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
         let m = self.max(&[axis], true)?.detach();

@@ -18,6 +18,7 @@ mod movement;
 mod norm;
 mod random;
 mod reduce;
+mod softmax;
 mod subgroup_probe;
 
 pub use conv_geom::{Conv2dGeom, Padding};

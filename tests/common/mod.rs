@@ -248,3 +248,26 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
 pub fn norm(a: &[f32]) -> f64 {
     dot(a, a).sqrt()
 }
+
+/// Runs test `name` of the current test binary again in one child process per value of the
+/// environment variable `var` (which forces a kernel family), and fails if any child fails.
+/// Returns false without running anything when `var` is already set, i.e. inside a child.
+pub fn rerun_with_env(name: &str, var: &str, values: &[&str]) -> bool {
+    if std::env::var(var).is_ok() {
+        return false;
+    }
+    for value in values {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads=1"])
+            .env(var, value)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && log.contains("1 passed"),
+            "child run with {var}={value} failed:\n{log}"
+        );
+    }
+    true
+}

@@ -1,0 +1,57 @@
+// softmax_rows.wgsl — softmax over the last axis, one invocation per row (for CPU adapters).
+// The input is `rows` contiguous rows of `len` elements of T (vec4 when the row length is a
+// multiple of 4; the host passes len in units of T).
+//   FORWARD (a = x): one pass keeps a running maximum m and a running Σ exp(x − m) rescaled
+//            whenever m grows (per vector lane), a second pass writes exp(x − M) / S: two reads
+//            and one write per element instead of the seven reads and three writes of the
+//            composed max/sub/exp/sum/div.
+//   BACKWARD (a = y, b = g): dx = y·(g − Σ g·y), in two passes.
+// Why one invocation per row: on lavapipe every storage load costs the same however the lanes'
+// addresses are laid out, so the cheapest kernel is the one with the fewest loads and no
+// barriers (a barrier is a coroutine switch there).
+// Bindings: 0 params; 1 a; 2 b (x again when forward); 3 out (write).
+// Workgroup: 64 invocations. Variants: T with HMAX and HSUM (max / sum of `v: T`), BACKWARD.
+alias T = {{T}};
+struct Params { rows: u32, len: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<T>;
+@group(0) @binding(2) var<storage, read> b: array<T>;
+@group(0) @binding(3) var<storage, read_write> out: array<T>;
+
+const BACKWARD: bool = {{BACKWARD}};
+
+fn hmax(v: T) -> f32 { return {{HMAX}}; }
+fn hsum(v: T) -> f32 { return {{HSUM}}; }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let row = linear_id(wid, nwg, lid, 64u);
+    if (row >= p.rows) { return; }
+    let base = row * p.len;
+    if (BACKWARD) {
+        var dot = T(0.0);
+        for (var i = 0u; i < p.len; i = i + 1u) {
+            dot = dot + a[base + i] * b[base + i];
+        }
+        let d = hsum(dot);
+        for (var i = 0u; i < p.len; i = i + 1u) {
+            let y = a[base + i];
+            out[base + i] = y * (b[base + i] - T(d));
+        }
+        return;
+    }
+    var m = T(-3.4028235e38);
+    var s = T(0.0);
+    for (var i = 0u; i < p.len; i = i + 1u) {
+        let v = a[base + i];
+        let mn = max(m, v);
+        s = s * exp(m - mn) + exp(v - mn);
+        m = mn;
+    }
+    let top = hmax(m);
+    let inv = 1.0 / hsum(s * exp(m - T(top)));
+    for (var i = 0u; i < p.len; i = i + 1u) {
+        out[base + i] = exp(a[base + i] - T(top)) * inv;
+    }
+}
