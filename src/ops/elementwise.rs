@@ -58,21 +58,42 @@ pub(crate) fn unary_raw(
 ) -> Result<Tensor> {
     x.expect_dtype(op, DType::F32)?;
     let y = Tensor::empty(x.gpu(), x.shape(), DType::F32, op)?;
-    let n = x.numel() as u32;
+    let numel = x.numel();
+    let vec4 = numel % 4 == 0;
+    let (t, apply, n) = if vec4 {
+        ("vec4<f32>", APPLY1_VEC4, numel / 4)
+    } else {
+        ("f32", "op(v)", numel)
+    };
     let p = UnaryParams {
-        n,
+        n: n as u32,
         pad: 0,
         alpha,
         beta,
     };
     x.gpu().launch(
         &UNARY,
-        &[("EXPR", expr)],
+        &[("EXPR", expr), ("T", t), ("APPLY", apply)],
         bytes_of(&p),
         &[x.storage(), y.storage()],
         grid(n as u64, 256),
     )?;
     Ok(y)
+}
+
+/// `op` applied to each component of a vec4 `v` (unary) or of vec4s `x`, `y` (binary).
+const APPLY1_VEC4: &str = "vec4<f32>(op(v.x), op(v.y), op(v.z), op(v.w))";
+const APPLY2_VEC4: &str = "vec4<f32>(op(x.x, y.x), op(x.y, y.y), op(x.z, y.z), op(x.w, y.w))";
+
+/// How the binary kernel reads one operand in its vec4 form: walking the innermost
+/// dimension contiguously (a vec4 load, strides in vec4 units) or broadcast along it (a scalar
+/// load, splatted). None when the operand allows neither.
+fn vec4_read(strides: &[usize]) -> Option<bool> {
+    match strides.last() {
+        Some(1) => Some(true),
+        Some(0) => Some(false),
+        _ => None,
+    }
 }
 
 /// Runs the broadcasting binary kernel with expression `expr` (no graph recording).
@@ -95,7 +116,31 @@ pub(crate) fn binary_raw_with(
     let out = Tensor::empty(a.gpu(), &shape, DType::F32, op)?;
     let n = out.numel();
     let same = a.shape() == shape.as_slice() && b.shape() == shape.as_slice();
-    let l = layout(op, &shape, &[a.shape(), b.shape()])?;
+    let mut l = layout(op, &shape, &[a.shape(), b.shape()])?;
+    let reads: Option<Vec<bool>> = match l.shape.last() {
+        Some(inner) if inner % 4 == 0 => l.strides.iter().map(|s| vec4_read(s)).collect(),
+        _ => None,
+    };
+    let (mut types, mut loads) = (["f32"; 3], ["a[ia]", "b[ib]"]);
+    let (apply, n) = match &reads {
+        Some(reads) => {
+            *l.shape.last_mut().expect("rank ≥ 1") /= 4;
+            for (k, &vector) in reads.iter().enumerate() {
+                if vector {
+                    // Contiguous operand: its outer strides are multiples of the inner length;
+                    // the inner stride stays 1 (one vec4).
+                    let outer = l.strides[k].len() - 1;
+                    l.strides[k][..outer].iter_mut().for_each(|s| *s /= 4);
+                    types[k] = "vec4<f32>";
+                } else {
+                    loads[k] = ["vec4<f32>(a[ia])", "vec4<f32>(b[ib])"][k];
+                }
+            }
+            types[2] = "vec4<f32>";
+            (APPLY2_VEC4, n / 4)
+        }
+        None => ("op(x, y)", n),
+    };
     let p = BinaryParams {
         n: n as u32,
         rank: l.shape.len() as u32,
@@ -112,7 +157,16 @@ pub(crate) fn binary_raw_with(
     };
     a.gpu().launch(
         &BINARY,
-        &[("EXPR", expr), ("INDEX", &index)],
+        &[
+            ("EXPR", expr),
+            ("INDEX", &index),
+            ("TA", types[0]),
+            ("TB", types[1]),
+            ("TO", types[2]),
+            ("XLOAD", loads[0]),
+            ("YLOAD", loads[1]),
+            ("APPLY", apply),
+        ],
         bytes_of(&p),
         &[a.storage(), b.storage(), out.storage()],
         grid(n as u64, 256),
