@@ -112,6 +112,13 @@ impl Gpu {
             .filter(|_| self.0.features.contains(wgpu::Features::SUBGROUP))
     }
 
+    /// The wgpu device and queue, for work outside tapegan's kernels (experiments, benches
+    /// such as `benches/operand_loads.rs`). Work recorded there is not ordered with tapegan's
+    /// own recorded work: call [`Gpu::synchronize`] first.
+    pub fn raw_device(&self) -> (&wgpu::Device, &wgpu::Queue) {
+        (&self.0.device, &self.0.queue)
+    }
+
     /// Largest buffer one binding may address.
     pub fn max_binding_bytes(&self) -> u64 {
         self.0.limits.max_storage_buffer_binding_size
