@@ -1263,6 +1263,25 @@ fn matmul_gan_shapes() {
 }
 
 #[test]
+fn matmul_vector_reads() {
+    // Sizes that let the kernel read A or B as vec4s along k, m or n, with K mod 4 = 1, 2, 0
+    // (the scalar loop finishing what the vector loop leaves) and edge tiles.
+    for (i, &(m, k, n)) in [
+        (36, 13, 40),
+        (40, 14, 36),
+        (64, 20, 12),
+        (8, 4, 8),
+        (4, 16, 4),
+    ]
+    .iter()
+    .enumerate()
+    {
+        check_matmul(m, k, n, true, 1200 + 2 * i as u64);
+        check_matmul(m, k, n, false, 1300 + 2 * i as u64);
+    }
+}
+
+#[test]
 fn matmul_batched_with_broadcast() {
     // (batch of A, batch of B, rank of A, rank of B)
     let (m, k, n, bt) = (7, 33, 5, 3);

@@ -14,6 +14,7 @@ mod index;
 pub mod losses;
 mod matmul;
 mod matmul_sg;
+mod matmul_sg_vec;
 mod movement;
 mod norm;
 mod random;
