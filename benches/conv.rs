@@ -19,6 +19,8 @@
 //! unaffected by other processes sharing the machine (wall time is not), so compare it
 //! between runs on a busy machine. Equal to the thread count × ms/call on an idle one.
 
+mod common;
+
 use std::time::Instant;
 
 use tapegan::gpu::measure_fma_peak;
@@ -125,21 +127,8 @@ impl Layer {
     }
 }
 
-/// CPU time of this process (user + system, all threads) in seconds, where /proc has it.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0) // USER_HZ is 100 on Linux
-}
-
 fn main() -> Result<()> {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let filters = common::filters();
     tapegan::gpu::quiet_platform_probes();
     let gpu = Gpu::new()?;
     println!("adapter: {}", gpu.adapter().describe());
@@ -156,26 +145,17 @@ fn main() -> Result<()> {
             let label = layer.label();
             for (which, kernel) in ["forward", "input grad", "weight grad"].iter().enumerate() {
                 let row = format!("{model} {label} {kernel}");
-                if !filters.is_empty() && !filters.iter().any(|f| row.contains(f.as_str())) {
+                if !common::selected(&filters, &row) {
                     continue;
                 }
                 let warm = layer.operands(&gpu, &mut rng, 8)?;
                 drop(layer.call(which, &warm)?);
                 let ops = layer.operands(&gpu, &mut rng, BATCH)?;
-                gpu.synchronize()?;
-                let (mut calls, t0, c0) = (0usize, Instant::now(), cpu_seconds());
-                while calls == 0 || t0.elapsed().as_secs_f64() < TARGET_S {
-                    let reps = if calls == 0 { 1 } else { calls };
-                    for _ in 0..reps {
-                        drop(layer.call(which, &ops)?);
-                    }
-                    gpu.synchronize()?;
-                    calls += reps;
-                }
-                let s = t0.elapsed().as_secs_f64() / calls as f64;
-                let cpu = c0
-                    .zip(cpu_seconds())
-                    .map_or(f64::NAN, |(a, b)| (b - a) / calls as f64);
+                let t = common::time_calls(&gpu, TARGET_S, &mut || {
+                    drop(layer.call(which, &ops)?);
+                    Ok(())
+                })?;
+                let (s, cpu) = (t.secs, t.cpu);
                 let gflops = layer.flops(BATCH) / s / 1e9;
                 println!(
                     "{model:<8} {label:<34} {kernel:<12} {:>10.2} {gflops:>9.2} {:>6.1}% {:>9.1}",

@@ -11,8 +11,11 @@
 //! device work, not just the recording. Calls slower than a second are measured once. The
 //! "calls" column is the N of the reported measurement. Nothing here asserts a timing.
 
+mod common;
+
 use std::time::Instant;
 
+use common::Work;
 use tapegan::gpu::measure_fma_peak;
 use tapegan::{Generator, Gpu, Result, Tensor};
 
@@ -20,14 +23,6 @@ use tapegan::{Generator, Gpu, Result, Tensor};
 const TARGET_S: f64 = 0.3;
 /// Measurements per row; the fastest is reported.
 const RUNS: usize = 2;
-
-/// What a row's throughput counts.
-enum Work {
-    /// Floating-point operations per call.
-    Flops(f64),
-    /// Bytes that must cross memory per call (inputs read once, outputs written once).
-    Bytes(f64),
-}
 
 struct Bench {
     gpu: Gpu,
@@ -45,8 +40,7 @@ impl Bench {
         f: &mut dyn FnMut() -> Result<Tensor>,
     ) -> Result<()> {
         let label = format!("{kernel} {shape}");
-        if !self.filters.is_empty() && !self.filters.iter().any(|flt| label.contains(flt.as_str()))
-        {
+        if !common::selected(&self.filters, &label) {
             return Ok(());
         }
         let g = &self.gpu;
@@ -89,13 +83,7 @@ impl Bench {
             dispatches = d;
         }
         let n = if runs == 0 { 1 } else { n };
-        let (rate, unit, pct) = match work {
-            Work::Flops(fl) => {
-                let gf = fl / best / 1e9;
-                (gf, "GFLOP/s", format!("{:.1}%", 100.0 * gf / self.peak))
-            }
-            Work::Bytes(b) => (b / best / 1e9, "GB/s", "-".to_string()),
-        };
+        let (rate, unit, pct) = work.rate(best, self.peak);
         println!(
             "{kernel:<22} {shape:<16} {:>10.3} {rate:>9.2} {unit:<8} {pct:>7} {dispatches:>6.1} {n:>7}",
             best * 1e3
@@ -111,11 +99,7 @@ fn rand(gpu: &Gpu, gen: &mut Generator, shape: &[usize]) -> Result<Tensor> {
 
 fn main() -> Result<()> {
     tapegan::gpu::quiet_platform_probes();
-    // cargo passes `--bench`; everything else that is not a flag is a row filter.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let filters = common::filters();
     let gpu = Gpu::new()?;
     let a = gpu.adapter();
     println!("adapter: {} — driver: {}", a.describe(), a.driver);

@@ -34,8 +34,9 @@
 //! call: on a CPU adapter it is the work done, unaffected by other processes sharing the
 //! machine (wall time is not).
 
-use std::time::Instant;
+mod common;
 
+use common::Work;
 use tapegan::gpu::measure_fma_peak;
 use tapegan::nn::{
     self, BatchNorm, Ctx, Init, InstanceNorm, Module, NormConfig, SelfAttention, SpectralNorm,
@@ -45,28 +46,10 @@ use tapegan::{grad_with, Generator, Gpu, GradOptions, Result, Tensor};
 
 const TARGET_S: f64 = 0.4;
 
-/// What a row's throughput counts.
-enum Work {
-    /// Floating-point operations per call.
-    Flops(f64),
-    /// Bytes that must cross memory per call.
-    Bytes(f64),
-}
-
 struct Bench {
     gpu: Gpu,
     peak: f64,
     filters: Vec<String>,
-}
-
-/// CPU time of this process (user + system, all threads) in seconds, where /proc has it.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0) // USER_HZ is 100 on Linux
 }
 
 impl Bench {
@@ -79,34 +62,13 @@ impl Bench {
         f: &mut dyn FnMut() -> Result<()>,
     ) -> Result<()> {
         let label = format!("{layer} {pass}");
-        if !self.filters.is_empty() && !self.filters.iter().any(|s| label.contains(s.as_str())) {
+        if !common::selected(&self.filters, &label) {
             return Ok(());
         }
-        let g = &self.gpu;
         f()?;
-        g.synchronize()?;
-        let d0 = g.exec_stats().dispatches;
-        let (mut calls, t0, c0) = (0usize, Instant::now(), cpu_seconds());
-        while calls == 0 || t0.elapsed().as_secs_f64() < TARGET_S {
-            let reps = calls.max(1);
-            for _ in 0..reps {
-                f()?;
-            }
-            g.synchronize()?;
-            calls += reps;
-        }
-        let s = t0.elapsed().as_secs_f64() / calls as f64;
-        let cpu = c0
-            .zip(cpu_seconds())
-            .map_or(f64::NAN, |(a, b)| (b - a) / calls as f64);
-        let disp = (g.exec_stats().dispatches - d0) as f64 / calls as f64;
-        let (rate, unit, pct) = match work {
-            Work::Flops(fl) => {
-                let gf = fl / s / 1e9;
-                (gf, "GFLOP/s", format!("{:.1}%", 100.0 * gf / self.peak))
-            }
-            Work::Bytes(b) => (b / s / 1e9, "GB/s", "-".to_string()),
-        };
+        let t = common::time_calls(&self.gpu, TARGET_S, f)?;
+        let (s, cpu, disp) = (t.secs, t.cpu, t.dispatches);
+        let (rate, unit, pct) = work.rate(s, self.peak);
         println!(
             "{layer:<44} {pass:<8} {:>9.2} {rate:>8.2} {unit:<7} {pct:>6} {disp:>6.1} {:>8.1}",
             s * 1e3,
@@ -132,11 +94,7 @@ fn backward(y: &Tensor, dy: &Tensor, wrt: &[&Tensor]) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    // cargo passes `--bench`; everything else that is not a flag is a row filter.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let filters = common::filters();
     tapegan::gpu::quiet_platform_probes();
     let gpu = Gpu::new()?;
     let a = gpu.adapter();
