@@ -8,25 +8,13 @@
 // Why: CPU adapters load storage buffers one lane at a time; each lane loads R values of one
 // side ("own") and CB of the other ("shared") per pixel and takes the other lanes' shared
 // values by subgroupBroadcast, so R + CB loads feed SG·R·CB FMAs (see conv_sg.wgsl).
-// Bindings: 0 params; 1 big [N, CB, BH, BW] (read); 2 small [N, CS, SH, SW] (read);
-// 3 out [nsplit, CS, CB, KH, KW] (write; the host sums the splits).
+// Parameters and bindings: conv_sg_wgrad_params.wgsl, prepended by the host.
 // Grid: x over tiles of TN columns, y over tiles of TM rows (rows and columns are small
 // channels and entries, or the reverse, as generated), z over chunks of `rows` small-image
 // rows. Workgroup: one subgroup of SG lanes. p.extra = the number of entries.
 // Elements past the edge are clamped for loading and skipped when storing; a tap outside the
 // image loads an in-bounds address and drops the value.
 // Variants: SG, TM, TN; DECL/ROW/LOAD/BODY/STORE generated (src/ops/conv_sg_wgrad.rs).
-struct Params {
-    n: u32, cb: u32, bh: u32, bw: u32,
-    cs: u32, sh: u32, sw: u32, kw: u32,
-    sy: u32, sx: u32, py: u32, px: u32,
-    taps: u32, rows: u32, extra: u32, pad0: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> big: array<f32>;
-@group(0) @binding(2) var<storage, read> small: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
 @compute @workgroup_size({{SG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) j: u32) {
     let row0 = wid.y * {{TM}}u;

@@ -10,6 +10,7 @@ use crate::gpu::{Gpu, Storage};
 
 const WGRAD_SRC: &str = include_str!("../../shaders/conv_sg_wgrad.wgsl");
 const TAPS_SRC: &str = include_str!("../../shaders/conv_sg_wgrad_taps.wgsl");
+const PARAMS_SRC: &str = include_str!("../../shaders/conv_sg_wgrad_params.wgsl");
 
 /// The entries kernel tests every load against the image bounds; it must promise this many
 /// times the per-tap kernel's loads per FMA to be chosen over it.
@@ -154,7 +155,7 @@ impl WgradPlan {
             ("BODY", g.body("                ")),
             ("STORE", store),
         ];
-        render("", WGRAD_SRC, &defs)
+        render(PARAMS_SRC, WGRAD_SRC, &defs)
     }
 
     fn entries_source(&self) -> String {
@@ -207,6 +208,6 @@ impl WgradPlan {
             ("BODY", g.body("            ")),
             ("STORE", store),
         ];
-        render("", TAPS_SRC, &defs)
+        render(PARAMS_SRC, TAPS_SRC, &defs)
     }
 }
