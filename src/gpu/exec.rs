@@ -252,14 +252,19 @@ impl Gpu {
         );
     }
 
-    /// Submits all recorded work without waiting for it.
-    pub fn flush(&self) -> Result<()> {
+    /// Submits all recorded work; the submission's index, None when nothing was recorded.
+    fn submit_recorded(&self) -> Option<wgpu::SubmissionIndex> {
         let inner = &self.0;
         inner
             .recorder
             .lock()
             .unwrap()
-            .submit(&inner.device, &inner.queue);
+            .submit(&inner.device, &inner.queue)
+    }
+
+    /// Submits all recorded work without waiting for it.
+    pub fn flush(&self) -> Result<()> {
+        self.submit_recorded();
         self.take_errors()
     }
 
@@ -268,13 +273,8 @@ impl Gpu {
     /// ahead of the device: the device never idles between steps, yet wall-clock times, the
     /// progress bar and Ctrl-C follow the device instead of running ahead of it.
     pub fn pace(&self) -> Result<()> {
-        let inner = &self.0;
-        let idx = inner
-            .recorder
-            .lock()
-            .unwrap()
-            .submit(&inner.device, &inner.queue);
-        let previous = std::mem::replace(&mut *inner.paced.lock().unwrap(), idx);
+        let idx = self.submit_recorded();
+        let previous = std::mem::replace(&mut *self.0.paced.lock().unwrap(), idx);
         if let Some(previous) = previous {
             self.wait(previous)?;
         }
@@ -283,13 +283,7 @@ impl Gpu {
 
     /// Submits all recorded work and waits until the device has finished it.
     pub fn synchronize(&self) -> Result<()> {
-        let inner = &self.0;
-        let idx = inner
-            .recorder
-            .lock()
-            .unwrap()
-            .submit(&inner.device, &inner.queue);
-        if let Some(idx) = idx {
+        if let Some(idx) = self.submit_recorded() {
             self.wait(idx)?;
         }
         self.take_errors()
