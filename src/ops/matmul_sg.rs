@@ -7,7 +7,7 @@
 //! the matmuls of an mlp-wgan-gp step 905–927 → 830–850 ms on lavapipe.
 
 use super::bytes_of;
-use super::matmul_sg_vec::{self, ReadA, ReadB, Strides};
+use super::matmul_sg_vec::{self, ReadA, ReadB};
 use super::reduce::MAX_LOOP;
 use crate::error::Result;
 use crate::gpu::{Gpu, Kernel, Storage};
@@ -70,6 +70,24 @@ pub(crate) struct Problem {
     pub sbn: usize,
     pub a_bs: usize,
     pub b_bs: usize,
+}
+
+impl Problem {
+    /// The problem of computing Cᵀ = op(B)ᵀ·op(A)ᵀ instead: the operands and their strides
+    /// exchange roles.
+    fn transposed(&self) -> Problem {
+        Problem {
+            m: self.n,
+            n: self.m,
+            sam: self.sbn,
+            sak: self.sbk,
+            sbk: self.sak,
+            sbn: self.sam,
+            a_bs: self.b_bs,
+            b_bs: self.a_bs,
+            ..*self
+        }
+    }
 }
 
 fn generate(sg: usize, t: Tile, ra: ReadA, rb: ReadB) -> Vec<(&'static str, String)> {
@@ -159,25 +177,12 @@ pub(crate) fn launch(
         }
     }
     let (tile, swap, _) = best.expect("at least one tile");
-    let (m, n) = if swap { (pr.n, pr.m) } else { (pr.m, pr.n) };
-    let (sam, sak, sbk, sbn, a_bs, b_bs, scm, scn) = if swap {
-        (pr.sbn, pr.sbk, pr.sak, pr.sam, pr.b_bs, pr.a_bs, 1, pr.n)
-    } else {
-        (pr.sam, pr.sak, pr.sbk, pr.sbn, pr.a_bs, pr.b_bs, pr.n, 1)
-    };
+    // The oriented problem the kernel computes, and where its C(m, n) lands in the result.
+    let o = if swap { pr.transposed() } else { *pr };
+    let (m, n) = (o.m, o.n);
+    let (scm, scn) = if swap { (1, pr.n) } else { (pr.n, 1) };
     let (first, second) = if swap { (b, a) } else { (a, b) };
-    let (ra, rb) = matmul_sg_vec::choose(
-        tile.r,
-        tile.cb,
-        &Strides {
-            sam,
-            sak,
-            sbk,
-            sbn,
-            a_bs,
-            b_bs,
-        },
-    );
+    let (ra, rb) = matmul_sg_vec::choose(tile.r, tile.cb, &o);
     let key = format!(
         "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}",
         tile.r, tile.cb
@@ -215,17 +220,17 @@ pub(crate) fn launch(
             n: n as u32,
             k: kn as u32,
             flags,
-            sam: sam as u32,
-            sak: sak as u32,
-            sbk: sbk as u32,
-            sbn: sbn as u32,
+            sam: o.sam as u32,
+            sak: o.sak as u32,
+            sbk: o.sbk as u32,
+            sbn: o.sbn as u32,
             scm: scm as u32,
             scn: scn as u32,
-            a_bs: a_bs as u32,
-            b_bs: b_bs as u32,
+            a_bs: o.a_bs as u32,
+            b_bs: o.b_bs as u32,
             c_bs: (pr.m * pr.n) as u32,
-            a_off: (k0 * sak) as u32,
-            b_off: (k0 * sbk) as u32,
+            a_off: (k0 * o.sak) as u32,
+            b_off: (k0 * o.sbk) as u32,
             pad: 0,
         };
         gpu.note_flops(2.0 * (pr.batch * m * n * kn) as f64);

@@ -14,6 +14,8 @@
 //! it. Rows and columns past the edge are not clamped in vector loads (a vec4 spans four of
 //! them): their values feed only accumulators that are never stored.
 
+use super::matmul_sg::Problem;
+
 /// How the kernel reads A.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ReadA {
@@ -30,19 +32,10 @@ pub(crate) enum ReadB {
     AlongN,
 }
 
-/// Strides (in floats) of the oriented problem, as the kernel sees it.
-pub(crate) struct Strides {
-    pub sam: usize,
-    pub sak: usize,
-    pub sbk: usize,
-    pub sbn: usize,
-    pub a_bs: usize,
-    pub b_bs: usize,
-}
-
-/// The widest reads the strides allow for a tile of `r` rows and `cb` column loads per lane.
+/// The widest reads the strides (in floats) of the oriented problem `s` allow for a tile of
+/// `r` rows and `cb` column loads per lane.
 /// Every vec4 must start on a multiple of 4 floats, so the other strides must be multiples of 4.
-pub(crate) fn choose(r: usize, cb: usize, s: &Strides) -> (ReadA, ReadB) {
+pub(crate) fn choose(r: usize, cb: usize, s: &Problem) -> (ReadA, ReadB) {
     let a = if s.sak == 1 && s.sam % 4 == 0 && s.a_bs % 4 == 0 {
         ReadA::AlongK
     } else if s.sam == 1 && s.sak % 4 == 0 && s.a_bs % 4 == 0 && r % 4 == 0 {
