@@ -1,6 +1,5 @@
 // softmax_rows.wgsl — softmax over the last axis, one invocation per row (for CPU adapters).
-// The input is `rows` contiguous rows of `len` elements of T (vec4 when the row length is a
-// multiple of 4; the host passes len in units of T).
+// Layout, parameters and bindings: softmax_common.wgsl, prepended by the host.
 //   FORWARD (a = x): one pass keeps a running maximum m and a running Σ exp(x − m) rescaled
 //            whenever m grows (per vector lane), a second pass writes exp(x − M) / S: two reads
 //            and one write per element instead of the seven reads and three writes of the
@@ -9,19 +8,7 @@
 // Why one invocation per row: on lavapipe every storage load costs the same however the lanes'
 // addresses are laid out, so the cheapest kernel is the one with the fewest loads and no
 // barriers (a barrier is a coroutine switch there).
-// Bindings: 0 params; 1 a; 2 b (x again when forward); 3 out (write).
-// Workgroup: 64 invocations. Variants: T with HMAX and HSUM (max / sum of `v: T`), BACKWARD.
-alias T = {{T}};
-struct Params { rows: u32, len: u32, pad0: u32, pad1: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<T>;
-@group(0) @binding(2) var<storage, read> b: array<T>;
-@group(0) @binding(3) var<storage, read_write> out: array<T>;
-
-const BACKWARD: bool = {{BACKWARD}};
-
-fn hmax(v: T) -> f32 { return {{HMAX}}; }
-fn hsum(v: T) -> f32 { return {{HSUM}}; }
+// Workgroup: 64 invocations.
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

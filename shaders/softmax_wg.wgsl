@@ -5,21 +5,9 @@
 // workgroup memory by a tree of 6 barrier-separated steps.
 //   FORWARD (a = x): partial (maximum, Σ exp(x − maximum)) pairs, merged by rescaling.
 //   BACKWARD (a = y, b = g): partial Σ g·y, then dx = y·(g − Σ g·y).
-// Bindings: 0 params; 1 a; 2 b (x again when forward); 3 out (write).
-// Variants: T with HMAX and HSUM (max / sum of `v: T`), BACKWARD.
-alias T = {{T}};
-struct Params { rows: u32, len: u32, pad0: u32, pad1: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<T>;
-@group(0) @binding(2) var<storage, read> b: array<T>;
-@group(0) @binding(3) var<storage, read_write> out: array<T>;
-
-const BACKWARD: bool = {{BACKWARD}};
+// Parameters and bindings: softmax_common.wgsl, prepended by the host.
 var<workgroup> part_m: array<f32, 64>;
 var<workgroup> part_s: array<f32, 64>;
-
-fn hmax(v: T) -> f32 { return {{HMAX}}; }
-fn hsum(v: T) -> f32 { return {{HSUM}}; }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -162,9 +162,10 @@ enum Blocks {
 /// `gpu` or `cpu` (register-blocked only). The override exists so the tests can check every
 /// configuration on one machine; results never depend on it.
 fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
-    match std::env::var("TAPEGAN_CONV_BLOCKS").as_deref() {
-        Ok("gpu") => Blocks::Gpu,
-        Ok("cpu") => Blocks::Cpu,
+    static OVERRIDE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    match super::env_override(&OVERRIDE, "TAPEGAN_CONV_BLOCKS") {
+        Some("gpu") => Blocks::Gpu,
+        Some("cpu") => Blocks::Cpu,
         _ => match super::subgroup_probe::sharing_subgroup(gpu) {
             Some(sg) => Blocks::Shared(sg),
             None if gpu.is_cpu() => Blocks::Cpu,

@@ -88,6 +88,15 @@ pub(crate) fn norm_axes(op: &'static str, axes: &[isize], rank: usize) -> Result
     Ok(v)
 }
 
+/// The value of environment variable `var` that forces a kernel family (tests use it to check
+/// every family on one machine), read once into `cell` rather than on every launch.
+pub(crate) fn env_override(
+    cell: &'static std::sync::OnceLock<Option<String>>,
+    var: &str,
+) -> Option<&'static str> {
+    cell.get_or_init(|| std::env::var(var).ok()).as_deref()
+}
+
 /// Bytes of a `#[repr(C)]` parameter block.
 pub(crate) fn bytes_of<T: bytemuck::Pod>(p: &T) -> &[u8] {
     bytemuck::bytes_of(p)

@@ -11,16 +11,30 @@
 //! differentiates to any order. Other axes, and rows longer than one invocation may loop over,
 //! use the composed form.
 
-use super::bytes_of;
+use std::sync::OnceLock;
+
 use super::reduce::MAX_LOOP;
+use super::{bytes_of, env_override};
 use crate::autograd::is_recording;
 use crate::error::Result;
 use crate::gpu::{grid, Kernel};
-use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-const ROWS: Kernel = kernel!("softmax_rows", "softmax_rows.wgsl");
-const WORKGROUP: Kernel = kernel!("softmax_wg", "softmax_wg.wgsl");
+/// A softmax kernel: the shared prefix (`shaders/softmax_common.wgsl`) and its own body.
+macro_rules! softmax_kernel {
+    ($name:literal, $file:literal) => {
+        Kernel {
+            name: $name,
+            source: concat!(
+                include_str!("../../shaders/softmax_common.wgsl"),
+                include_str!(concat!("../../shaders/", $file))
+            ),
+        }
+    };
+}
+
+const ROWS: Kernel = softmax_kernel!("softmax_rows", "softmax_rows.wgsl");
+const WORKGROUP: Kernel = softmax_kernel!("softmax_wg", "softmax_wg.wgsl");
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -34,9 +48,10 @@ struct Params {
 /// GPUs — unless `TAPEGAN_SOFTMAX_KERNEL=rows|workgroup` says otherwise (so one machine can
 /// test both).
 fn per_row_invocation(x: &Tensor) -> bool {
-    match std::env::var("TAPEGAN_SOFTMAX_KERNEL").as_deref() {
-        Ok("rows") => true,
-        Ok("workgroup") => false,
+    static OVERRIDE: OnceLock<Option<String>> = OnceLock::new();
+    match env_override(&OVERRIDE, "TAPEGAN_SOFTMAX_KERNEL") {
+        Some("rows") => true,
+        Some("workgroup") => false,
         _ => x.gpu().is_cpu(),
     }
 }
