@@ -23,7 +23,6 @@ mod common;
 
 use std::time::Instant;
 
-use tapegan::gpu::measure_fma_peak;
 use tapegan::ops::Conv2dGeom;
 use tapegan::{Generator, Gpu, Result, Tensor};
 
@@ -128,11 +127,7 @@ impl Layer {
 }
 
 fn main() -> Result<()> {
-    let filters = common::filters();
-    tapegan::gpu::quiet_platform_probes();
-    let gpu = Gpu::new()?;
-    println!("adapter: {}", gpu.adapter().describe());
-    let peak = measure_fma_peak(&gpu)?;
+    let common::Bench { gpu, peak, filters } = common::Bench::new()?;
     println!("FMA peak: {peak:.1} GFLOP/s; batch {BATCH}; nominal FLOPs\n");
     println!(
         "{:<8} {:<34} {:<12} {:>10} {:>9} {:>7} {:>9}",

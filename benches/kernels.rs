@@ -15,20 +15,13 @@ mod common;
 
 use std::time::Instant;
 
-use common::Work;
-use tapegan::gpu::measure_fma_peak;
+use common::{Bench, Work};
 use tapegan::{Generator, Gpu, Result, Tensor};
 
 /// Target wall time of one measurement.
 const TARGET_S: f64 = 0.3;
 /// Measurements per row; the fastest is reported.
 const RUNS: usize = 2;
-
-struct Bench {
-    gpu: Gpu,
-    peak: f64,
-    filters: Vec<String>,
-}
 
 impl Bench {
     /// Times `f` (one call = one kernel invocation of the op under test) and prints a row.
@@ -98,23 +91,14 @@ fn rand(gpu: &Gpu, gen: &mut Generator, shape: &[usize]) -> Result<Tensor> {
 }
 
 fn main() -> Result<()> {
-    tapegan::gpu::quiet_platform_probes();
-    let filters = common::filters();
-    let gpu = Gpu::new()?;
-    let a = gpu.adapter();
-    println!("adapter: {} — driver: {}", a.describe(), a.driver);
-    let peak = measure_fma_peak(&gpu)?;
+    let b = Bench::new()?;
+    let (gpu, peak) = (b.gpu.clone(), b.peak);
     println!("FMA peak: {peak:.1} GFLOP/s (pure-FMA kernel, FMA = 2 FLOPs, best of 3 runs)");
     println!();
     println!(
         "{:<22} {:<16} {:>10} {:>18} {:>7} {:>6} {:>7}",
         "kernel", "shape", "ms/call", "throughput", "% peak", "disp", "calls"
     );
-    let b = Bench {
-        gpu: gpu.clone(),
-        peak,
-        filters,
-    };
     let mut gen = Generator::new(7);
     let g = &gpu;
 

@@ -36,21 +36,14 @@
 
 mod common;
 
-use common::Work;
-use tapegan::gpu::measure_fma_peak;
+use common::{Bench, Work};
 use tapegan::nn::{
     self, BatchNorm, Ctx, Init, InstanceNorm, Module, NormConfig, SelfAttention, SpectralNorm,
 };
 use tapegan::optim::{Algorithm, OptimConfig, Optimizer};
-use tapegan::{grad_with, Generator, Gpu, GradOptions, Result, Tensor};
+use tapegan::{grad_with, Generator, GradOptions, Result, Tensor};
 
 const TARGET_S: f64 = 0.4;
-
-struct Bench {
-    gpu: Gpu,
-    peak: f64,
-    filters: Vec<String>,
-}
 
 impl Bench {
     /// Times `f` (one call = one pass of the layer under test) and prints a row.
@@ -94,22 +87,13 @@ fn backward(y: &Tensor, dy: &Tensor, wrt: &[&Tensor]) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let filters = common::filters();
-    tapegan::gpu::quiet_platform_probes();
-    let gpu = Gpu::new()?;
-    let a = gpu.adapter();
-    println!("adapter: {} — driver: {}", a.describe(), a.driver);
-    let peak = measure_fma_peak(&gpu)?;
+    let b = Bench::new()?;
+    let (gpu, peak) = (b.gpu.clone(), b.peak);
     println!("FMA peak: {peak:.1} GFLOP/s; nominal work (see the module docs)\n");
     println!(
         "{:<44} {:<8} {:>9} {:>16} {:>6} {:>6} {:>8}",
         "layer", "pass", "ms/call", "throughput", "% peak", "disp", "CPU ms"
     );
-    let b = Bench {
-        gpu: gpu.clone(),
-        peak,
-        filters,
-    };
     let g = &gpu;
     let mut rng = Generator::new(7);
     let mut ctx_rng = Generator::new(8);

@@ -9,10 +9,9 @@
 //! load is a loop over the SIMD lanes with a bounds check per lane, while a uniform or texel
 //! load with per-lane addresses is one branch-free gather — see the table in the docs.
 
-use std::time::Instant;
+mod common;
 
-use tapegan::gpu::measure_fma_peak;
-use tapegan::Gpu;
+use std::time::Instant;
 
 /// Workgroups per dispatch and invocations per workgroup.
 const GROUPS: u32 = 2048;
@@ -200,14 +199,8 @@ fn measure(device: &wgpu::Device, queue: &wgpu::Queue, source: Source) -> f64 {
     (0..3).map(|_| run(dispatches)).fold(0.0, f64::max)
 }
 
-fn main() {
-    tapegan::gpu::quiet_platform_probes();
-    let gpu = Gpu::new().unwrap_or_else(|e| {
-        eprintln!("error: {e}");
-        std::process::exit(1)
-    });
-    println!("adapter: {}", gpu.adapter().describe());
-    let peak = measure_fma_peak(&gpu).expect("FMA peak");
+fn main() -> tapegan::Result<()> {
+    let common::Bench { gpu, peak, .. } = common::Bench::new()?;
     println!("FMA peak: {peak:.1} GFLOP/s\n");
     let (device, queue) = gpu.raw_device();
     println!("{:<40} {:>10} {:>8}", "operands from", "GFLOP/s", "% peak");
@@ -220,4 +213,5 @@ fn main() {
             100.0 * gf / peak
         );
     }
+    Ok(())
 }

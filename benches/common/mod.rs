@@ -5,7 +5,30 @@
 
 use std::time::Instant;
 
+use tapegan::gpu::measure_fma_peak;
 use tapegan::{Gpu, Result};
+
+/// What every kernel and layer bench starts from: the adapter, its measured FMA peak and the
+/// row filters. Each bench adds its own `row` method.
+pub struct Bench {
+    pub gpu: Gpu,
+    pub peak: f64,
+    pub filters: Vec<String>,
+}
+
+impl Bench {
+    /// Opens the adapter, prints it and measures its FMA peak (printed by the caller, with
+    /// whatever else its header says).
+    pub fn new() -> Result<Bench> {
+        tapegan::gpu::quiet_platform_probes();
+        let filters = filters();
+        let gpu = Gpu::new()?;
+        let a = gpu.adapter();
+        println!("adapter: {} — driver: {}", a.describe(), a.driver);
+        let peak = measure_fma_peak(&gpu)?;
+        Ok(Bench { gpu, peak, filters })
+    }
+}
 
 /// Row filters: every command-line argument that is not a flag (cargo passes `--bench`).
 pub fn filters() -> Vec<String> {
