@@ -1232,9 +1232,18 @@ fn check_matmul(m: usize, k: usize, n: usize, exact: bool, seed: u64) {
     }
 }
 
+/// `check_matmul` on each (m, k, n) with integer inputs (seeds from `exact_seed`) and with
+/// random ones (seeds from `rand_seed`).
+fn check_matmuls(shapes: &[(usize, usize, usize)], exact_seed: u64, rand_seed: u64) {
+    for (i, &(m, k, n)) in shapes.iter().enumerate() {
+        check_matmul(m, k, n, true, exact_seed + 2 * i as u64);
+        check_matmul(m, k, n, false, rand_seed + 2 * i as u64);
+    }
+}
+
 #[test]
 fn matmul_small_and_odd_sizes() {
-    for (i, &(m, k, n)) in [
+    let shapes = [
         (1, 1, 1),
         (7, 33, 5),
         (33, 7, 65),
@@ -1242,43 +1251,31 @@ fn matmul_small_and_odd_sizes() {
         (5, 1, 9),
         (64, 64, 64),
         (31, 33, 35),
-    ]
-    .iter()
-    .enumerate()
-    {
-        check_matmul(m, k, n, true, 800 + 2 * i as u64);
-        check_matmul(m, k, n, false, 900 + 2 * i as u64);
-    }
+    ];
+    check_matmuls(&shapes, 800, 900);
 }
 
 #[test]
 fn matmul_gan_shapes() {
-    for (i, &(m, k, n)) in [(300, 784, 128), (300, 128, 784), (128, 300, 784)]
-        .iter()
-        .enumerate()
-    {
-        check_matmul(m, k, n, true, 1000 + 2 * i as u64);
-        check_matmul(m, k, n, false, 1100 + 2 * i as u64);
-    }
+    check_matmuls(
+        &[(300, 784, 128), (300, 128, 784), (128, 300, 784)],
+        1000,
+        1100,
+    );
 }
 
 #[test]
 fn matmul_vector_reads() {
     // Sizes that let the kernel read A or B as vec4s along k, m or n, with K mod 4 = 1, 2, 0
     // (the scalar loop finishing what the vector loop leaves) and edge tiles.
-    for (i, &(m, k, n)) in [
+    let shapes = [
         (36, 13, 40),
         (40, 14, 36),
         (64, 20, 12),
         (8, 4, 8),
         (4, 16, 4),
-    ]
-    .iter()
-    .enumerate()
-    {
-        check_matmul(m, k, n, true, 1200 + 2 * i as u64);
-        check_matmul(m, k, n, false, 1300 + 2 * i as u64);
-    }
+    ];
+    check_matmuls(&shapes, 1200, 1300);
 }
 
 #[test]
