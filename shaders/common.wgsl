@@ -42,12 +42,17 @@ fn log1p_small(u: f32) -> f32 {
 
 // (i / d, i % d) for i < 2^31 without integer division: CPU adapters have no vector integer
 // divide and run eight scalar ones per SIMD group, so an index kernel spends most of its time
-// there. The float quotient is within a few units of the true one; one exact correction step
-// (a small remainder divided again in float) makes it exact.
+// there. The float quotient is within a few units of the true one; a correction step (the
+// small remainder divided again in float) brings it within one, and an integer step makes it
+// exact. The last step matters on GPUs: Vulkan lets float division be approximate (2.5 ulp,
+// NVIDIA uses a reciprocal), so r / d for r = k·d can come out just under k and floor to
+// k − 1 (seen as wrong indices at multiples of d on an H100).
 fn divmod(i: u32, d: u32) -> vec2<u32> {
     let fd = f32(d);
-    var q = u32(f32(i) / fd);
-    let r = i32(i) - i32(q * d);
-    q = u32(i32(q) + i32(floor(f32(r) / fd)));
-    return vec2<u32>(q, i - q * d);
+    let di = i32(d);
+    var q = i32(f32(i) / fd);
+    q = q + i32(floor(f32(i32(i) - q * di) / fd));
+    let r = i32(i) - q * di;
+    q = q + select(0, 1, r >= di) - select(0, 1, r < 0);
+    return vec2<u32>(u32(q), i - u32(q) * d);
 }

@@ -145,4 +145,44 @@ mod tests {
         assert_eq!(l.shape, vec![24]);
         assert_eq!(l.strides[1], vec![0]);
     }
+
+    /// `divmod` of shaders/common.wgsl step for step, with each float division off by `e1`
+    /// and `e2` units in the last place (Vulkan allows 2.5 ulp; NVIDIA's reciprocal division
+    /// returns k − 1 ulp for some exact quotients k, which broke every index kernel on an
+    /// H100 before the integer step).
+    fn divmod_model(i: u32, d: u32, e1: i32, e2: i32) -> (u32, u32) {
+        let off = |q: f32, e: i32| q * (1.0 + e as f32 * f32::EPSILON);
+        let (fd, di) = (d as f32, d as i32);
+        let mut q = off(i as f32 / fd, e1) as i32;
+        q += off((i as i32).wrapping_sub(q.wrapping_mul(di)) as f32 / fd, e2).floor() as i32;
+        let r = (i as i32).wrapping_sub(q.wrapping_mul(di));
+        q += (r >= di) as i32 - (r < 0) as i32;
+        (q as u32, i.wrapping_sub((q as u32).wrapping_mul(d)))
+    }
+
+    #[test]
+    fn divmod_is_exact_under_approximate_division() {
+        let mut rng = 0x9e37_79b9_u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for d in (1..=300).chain([784, 1024, 4095, 65_536, 1 << 20]) {
+            let big = (0..200).map(|_| (next() % (1 << 31)) as u32);
+            let multiples = (0..50).map(|k| k * d).filter(|&v| v < 1 << 31);
+            for i in (0..2000).chain(multiples).chain(big) {
+                for e1 in -3..=3 {
+                    for e2 in -3..=3 {
+                        assert_eq!(
+                            divmod_model(i, d, e1, e2),
+                            (i / d, i % d),
+                            "{i} / {d} with errors {e1}, {e2} ulp"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
