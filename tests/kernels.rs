@@ -1279,9 +1279,64 @@ fn matmul_vector_reads() {
 }
 
 #[test]
+fn matmul_every_kernel_family() {
+    // The adapter picks one family (subgroup sharing on lavapipe, tiled on GPUs); the others
+    // are checked on any adapter by rerunning this test with TAPEGAN_MATMUL_KERNEL set.
+    if rerun_with_env(
+        "matmul_every_kernel_family",
+        "TAPEGAN_MATMUL_KERNEL",
+        &["tiled", "register", "sharing"],
+    ) {
+        return;
+    }
+    // (64, 1000, 1) and the batch of k = 700: few output tiles and a long K, split on GPUs.
+    check_matmuls(
+        &[(7, 33, 5), (31, 33, 35), (130, 37, 260), (64, 1000, 1)],
+        1400,
+        1500,
+    );
+    check_batched(7, 33, 5, 3);
+    check_batched(7, 700, 5, 3);
+}
+
+#[test]
+fn matmul_every_tile() {
+    // Every built-in tile of the tiled kernel and one non-square one, forced through
+    // TAPEGAN_MATMUL_TILE: edge tiles in both directions, K not a multiple of the step, more
+    // than one workgroup each way, batches, K split into slices (5×1030×7, batch k = 700).
+    if rerun_with_env(
+        "matmul_every_tile",
+        "TAPEGAN_MATMUL_TILE",
+        &[
+            "128x128x8/8x8",
+            "64x64x16/4x4",
+            "32x32x16/4x4",
+            "64x32x8/4x8",
+        ],
+    ) {
+        return;
+    }
+    let shapes = [
+        (1, 1, 1),
+        (1, 300, 1),
+        (260, 37, 300),
+        (300, 64, 128),
+        (5, 1030, 7),
+    ];
+    check_matmuls(&shapes, 1600, 1700);
+    check_batched(7, 33, 5, 3);
+    check_batched(7, 700, 5, 3);
+}
+
+#[test]
 fn matmul_batched_with_broadcast() {
+    check_batched(7, 33, 5, 3);
+}
+
+/// Batched products of m×k by k×n (batch `bt`) in every layout, with either operand broadcast
+/// or of rank 2, against the reference.
+fn check_batched(m: usize, k: usize, n: usize, bt: usize) {
     // (batch of A, batch of B, rank of A, rank of B)
-    let (m, k, n, bt) = (7, 33, 5, 3);
     let cases = [
         (bt, bt, 3, 3),
         (1, bt, 3, 3),

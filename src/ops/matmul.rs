@@ -4,19 +4,74 @@
 //! Backward of C = op(A)·op(B) with G = ∂L/∂C (each again a `matmul_t`):
 //! dA = G·op(B)ᵀ (or op(B)·Gᵀ when A is read transposed), dB = op(A)ᵀ·G (or Gᵀ·op(A)).
 
-use super::bytes_of;
+use std::sync::OnceLock;
+
+use super::{bytes_of, env_override};
 use crate::error::{Error, Result};
-use crate::gpu::Kernel;
+use crate::gpu::{Gpu, Kernel};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
 const MATMUL: Kernel = kernel!("matmul", "matmul.wgsl");
 
-/// Which matmul kernel a device uses (chosen per adapter; see ARCHITECTURE.md).
+/// Which matmul kernel a device uses (chosen per adapter class; see ARCHITECTURE.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatmulKernel {
-    /// Each invocation accumulates a 4×4 block in registers; no shared memory.
+    /// CPU adapters with usable subgroups: the lanes of a subgroup share their operand loads
+    /// (`matmul_sg.wgsl`); the value is the subgroup size.
+    Sharing(usize),
+    /// GPUs: operand tiles staged in workgroup memory (`matmul_tiled.wgsl`).
+    Tiled,
+    /// Each invocation accumulates a 4×4 block in registers; no shared memory, no subgroups
+    /// (CPU adapters without usable subgroups).
     RegisterBlocked,
+}
+
+impl MatmulKernel {
+    /// The kernel family `gpu` runs (the tiled one on GPUs hands small products to the
+    /// register-blocked one): by adapter class, unless `TAPEGAN_MATMUL_KERNEL=sharing|tiled|
+    /// register` says otherwise (so one machine can test every family; `sharing` falls back
+    /// to `register` where the subgroup probe fails) or `TAPEGAN_MATMUL_TILE` forces a tile
+    /// of the tiled kernel.
+    pub fn of(gpu: &Gpu) -> MatmulKernel {
+        Self::forced(gpu).unwrap_or(if gpu.is_cpu() {
+            Self::sharing(gpu)
+        } else {
+            MatmulKernel::Tiled
+        })
+    }
+
+    /// The family the environment forces, if any.
+    fn forced(gpu: &Gpu) -> Option<MatmulKernel> {
+        static OVERRIDE: OnceLock<Option<String>> = OnceLock::new();
+        static TILE: OnceLock<Option<String>> = OnceLock::new();
+        if env_override(&TILE, "TAPEGAN_MATMUL_TILE").is_some() {
+            return Some(MatmulKernel::Tiled); // forcing a tile forces the tiled kernel
+        }
+        match env_override(&OVERRIDE, "TAPEGAN_MATMUL_KERNEL")? {
+            "sharing" => Some(Self::sharing(gpu)),
+            "tiled" => Some(MatmulKernel::Tiled),
+            "register" => Some(MatmulKernel::RegisterBlocked),
+            _ => None,
+        }
+    }
+
+    fn sharing(gpu: &Gpu) -> MatmulKernel {
+        super::subgroup_probe::sharing_subgroup(gpu)
+            .map_or(MatmulKernel::RegisterBlocked, MatmulKernel::Sharing)
+    }
+
+    /// The kernel for one product: on GPUs the tiled kernel only where it pays for its
+    /// barriers and staging (large outputs, or a long K it can split), the register-blocked
+    /// one for the many small products of an MLP step.
+    fn for_problem(gpu: &Gpu, pr: &super::matmul_sg::Problem) -> MatmulKernel {
+        match Self::forced(gpu) {
+            Some(k) => k,
+            None if gpu.is_cpu() => Self::sharing(gpu),
+            None if super::matmul_tiled::pays_off(pr) => MatmulKernel::Tiled,
+            None => MatmulKernel::RegisterBlocked,
+        }
+    }
 }
 
 #[repr(C)]
@@ -49,7 +104,7 @@ fn matmul_raw(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
     matmul_bias_raw(a, b, ta, tb, None)
 }
 
-fn matmul_bias_raw(
+pub(crate) fn matmul_bias_raw(
     a: &Tensor,
     b: &Tensor,
     ta: bool,
@@ -99,29 +154,27 @@ fn matmul_bias_raw(
             None => Ok(z),
         };
     }
-    if let Some(sg) = super::subgroup_probe::sharing_subgroup(a.gpu()) {
-        let pr = super::matmul_sg::Problem {
-            m,
-            n,
-            k: ka,
-            batch,
-            sam: if ta { 1 } else { ka },
-            sak: if ta { m } else { 1 },
-            sbk: if tb { 1 } else { n },
-            sbn: if tb { ka } else { 1 },
-            a_bs: if ba == 1 { 0 } else { ar * ac },
-            b_bs: if bb == 1 { 0 } else { br * bc },
-        };
-        super::matmul_sg::launch(
-            a.gpu(),
-            sg,
-            &pr,
-            a.storage(),
-            b.storage(),
-            out.storage(),
-            bias.map(|t| t.storage()),
-        )?;
-        return Ok(out);
+    let pr = super::matmul_sg::Problem {
+        m,
+        n,
+        k: ka,
+        batch,
+        sam: if ta { 1 } else { ka },
+        sak: if ta { m } else { 1 },
+        sbk: if tb { 1 } else { n },
+        sbn: if tb { ka } else { 1 },
+        a_bs: if ba == 1 { 0 } else { ar * ac },
+        b_bs: if bb == 1 { 0 } else { br * bc },
+    };
+    let (sa, sb, so) = (a.storage(), b.storage(), out.storage());
+    let sbias = bias.map(|t| t.storage());
+    match MatmulKernel::for_problem(a.gpu(), &pr) {
+        MatmulKernel::Sharing(sg) => {
+            super::matmul_sg::launch(a.gpu(), sg, &pr, sa, sb, so, sbias)?;
+            return Ok(out);
+        }
+        MatmulKernel::Tiled => return super::matmul_tiled::run(a.gpu(), &pr, sa, sb, sbias, out),
+        MatmulKernel::RegisterBlocked => {}
     }
     let p = MatmulParams {
         m: m as u32,

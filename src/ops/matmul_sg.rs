@@ -20,12 +20,13 @@ pub(crate) const BIAS_COL: u32 = 1;
 const ACCUMULATE: u32 = 2;
 const BIAS_ROW: u32 = 4;
 
+/// The parameter block of the strided matmul kernels (`matmul_sg.wgsl`, `matmul_tiled.wgsl`).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct SgParams {
+pub(crate) struct StridedParams {
     m: u32,
     n: u32,
-    k: u32,
+    pub(crate) k: u32,
     flags: u32,
     sam: u32,
     sak: u32,
@@ -38,7 +39,8 @@ struct SgParams {
     c_bs: u32,
     a_off: u32,
     b_off: u32,
-    pad: u32,
+    /// K per slice when the tiled kernel splits K (0: no split); unused by matmul_sg.
+    pub(crate) kc: u32,
 }
 
 /// Rows per lane and B loads per lane: the tile is SG·R × SG·CB.
@@ -88,6 +90,53 @@ impl Problem {
             ..*self
         }
     }
+}
+
+/// The parameter blocks of one product, one per K chunk of at most `MAX_LOOP` (so that no
+/// invocation loops long enough to trip a driver watchdog), with the chunk's K. `o` is the
+/// oriented problem the kernel computes (`pr.transposed()` when `swap`); the first chunk adds
+/// the bias, later ones accumulate into C.
+pub(crate) fn chunk_params(
+    pr: &Problem,
+    o: &Problem,
+    swap: bool,
+    has_bias: bool,
+) -> Vec<(StridedParams, usize)> {
+    let (scm, scn) = if swap { (1, pr.n) } else { (pr.n, 1) };
+    let bias_flag = if swap { BIAS_ROW } else { BIAS_COL };
+    let chunks = pr.k.div_ceil(MAX_LOOP).max(1);
+    (0..chunks)
+        .map(|ci| {
+            let k0 = ci * MAX_LOOP;
+            let kn = (pr.k - k0).min(MAX_LOOP);
+            let mut flags = 0;
+            if ci == 0 && has_bias {
+                flags |= bias_flag;
+            }
+            if ci > 0 {
+                flags |= ACCUMULATE;
+            }
+            let p = StridedParams {
+                m: o.m as u32,
+                n: o.n as u32,
+                k: kn as u32,
+                flags,
+                sam: o.sam as u32,
+                sak: o.sak as u32,
+                sbk: o.sbk as u32,
+                sbn: o.sbn as u32,
+                scm: scm as u32,
+                scn: scn as u32,
+                a_bs: o.a_bs as u32,
+                b_bs: o.b_bs as u32,
+                c_bs: (pr.m * pr.n) as u32,
+                a_off: (k0 * o.sak) as u32,
+                b_off: (k0 * o.sbk) as u32,
+                kc: 0,
+            };
+            (p, kn)
+        })
+        .collect()
 }
 
 fn generate(sg: usize, t: Tile, ra: ReadA, rb: ReadB) -> Vec<(&'static str, String)> {
@@ -180,7 +229,6 @@ pub(crate) fn launch(
     // The oriented problem the kernel computes, and where its C(m, n) lands in the result.
     let o = if swap { pr.transposed() } else { *pr };
     let (m, n) = (o.m, o.n);
-    let (scm, scn) = if swap { (1, pr.n) } else { (pr.n, 1) };
     let (first, second) = if swap { (b, a) } else { (a, b) };
     let (ra, rb) = matmul_sg_vec::choose(tile.r, tile.cb, &o);
     let key = format!(
@@ -203,36 +251,7 @@ pub(crate) fn launch(
         ));
     }
     let groups = groups.map(|g| g as u32);
-    let bias_flag = if swap { BIAS_ROW } else { BIAS_COL };
-    let chunks = pr.k.div_ceil(MAX_LOOP).max(1);
-    for ci in 0..chunks {
-        let k0 = ci * MAX_LOOP;
-        let kn = (pr.k - k0).min(MAX_LOOP);
-        let mut flags = 0;
-        if ci == 0 && bias.is_some() {
-            flags |= bias_flag;
-        }
-        if ci > 0 {
-            flags |= ACCUMULATE;
-        }
-        let p = SgParams {
-            m: m as u32,
-            n: n as u32,
-            k: kn as u32,
-            flags,
-            sam: o.sam as u32,
-            sak: o.sak as u32,
-            sbk: o.sbk as u32,
-            sbn: o.sbn as u32,
-            scm: scm as u32,
-            scn: scn as u32,
-            a_bs: o.a_bs as u32,
-            b_bs: o.b_bs as u32,
-            c_bs: (pr.m * pr.n) as u32,
-            a_off: (k0 * o.sak) as u32,
-            b_off: (k0 * o.sbk) as u32,
-            pad: 0,
-        };
+    for (p, kn) in chunk_params(pr, &o, swap, bias.is_some()) {
         gpu.note_flops(2.0 * (pr.batch * m * n * kn) as f64);
         gpu.launch_generated(
             &key,

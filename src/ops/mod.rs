@@ -15,6 +15,7 @@ pub mod losses;
 mod matmul;
 mod matmul_sg;
 mod matmul_sg_vec;
+mod matmul_tiled;
 mod movement;
 mod norm;
 mod random;

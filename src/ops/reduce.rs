@@ -93,6 +93,11 @@ fn reduce_middle(
     }
 }
 
+/// Σ over the leading axis of `x` viewed as `[s, rest]`, with no recording: `[rest]`.
+pub(crate) fn sum_leading_raw(x: &Tensor, s: usize, rest: usize) -> Result<Tensor> {
+    Ok(reduce_middle(x, 1, s, rest, Kind::Sum, 1.0)?.alias(&[rest]))
+}
+
 /// Reduces `axes` (sorted, unique) of `x` with no recording; keeps reduced dims as size 1.
 fn reduce_raw(x: &Tensor, axes: &[usize], kind: Kind, scale: f32) -> Result<Tensor> {
     let mut shape = x.shape().to_vec();

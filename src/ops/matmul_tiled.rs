@@ -1,0 +1,340 @@
+//! The shared-memory tiled matmul for GPUs (`shaders/matmul_tiled.wgsl`): tile choice and
+//! launch. Parameters and K chunks are those of the strided CPU kernel (`matmul_sg.rs`).
+//!
+//! When the output tiles are few and K is long, K is split into slices computed by separate
+//! workgroups and summed afterwards.
+//!
+//! The tile is chosen by the size of the problem: the largest of `TILES` that still gives
+//! enough workgroups to occupy a large GPU, else the smallest. `TAPEGAN_MATMUL_TILE=BMxBNxBK/TMxTN`
+//! forces one (for tuning; every field a power of two, BM·BK and BN·BK multiples of the
+//! workgroup size).
+
+use std::sync::OnceLock;
+
+use super::matmul_sg::{chunk_params, Problem};
+use super::reduce::MAX_LOOP;
+use super::{bytes_of, env_override};
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, Kernel, Storage};
+use crate::kernel;
+use crate::tensor::{DType, Tensor};
+
+const MATMUL_TILED: Kernel = kernel!("matmul_tiled", "matmul_tiled.wgsl");
+
+/// A workgroup computes bm×bn of C in steps of bk; each invocation a tm×tn block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tile {
+    bm: usize,
+    bn: usize,
+    bk: usize,
+    tm: usize,
+    tn: usize,
+}
+
+impl Tile {
+    fn invocations(&self) -> usize {
+        (self.bm / self.tm) * (self.bn / self.tn)
+    }
+
+    /// Valid when the shader's copy loop covers the slices exactly and the blocks are whole
+    /// vec4s.
+    fn valid(&self) -> bool {
+        let wg = self.invocations();
+        let pow2 = [self.bm, self.bn, self.bk, self.tm, self.tn]
+            .iter()
+            .all(|v| v.is_power_of_two());
+        pow2 && self.tm >= 4
+            && self.tn >= 4
+            && self.tm <= self.bm
+            && self.tn <= self.bn
+            && (32..=256).contains(&wg)
+            && (self.bm * self.bk) % wg == 0
+            && (self.bn * self.bk) % wg == 0
+    }
+
+    /// Parses `BMxBNxBK/TMxTN`.
+    fn parse(s: &str) -> Option<Tile> {
+        let (block, thread) = s.split_once('/')?;
+        let n: Vec<usize> = block
+            .split('x')
+            .chain(thread.split('x'))
+            .map(|v| v.trim().parse().ok())
+            .collect::<Option<_>>()?;
+        let [bm, bn, bk, tm, tn] = n[..] else {
+            return None;
+        };
+        let t = Tile { bm, bn, bk, tm, tn };
+        t.valid().then_some(t)
+    }
+}
+
+/// Largest first: 128×128 with 8×8 per invocation (64 accumulators, 256 invocations) for
+/// large products, smaller tiles so that small products still spread over the GPU.
+const TILES: [Tile; 3] = [
+    Tile {
+        bm: 128,
+        bn: 128,
+        bk: 8,
+        tm: 8,
+        tn: 8,
+    },
+    Tile {
+        bm: 64,
+        bn: 64,
+        bk: 16,
+        tm: 4,
+        tn: 4,
+    },
+    Tile {
+        bm: 32,
+        bn: 32,
+        bk: 16,
+        tm: 4,
+        tn: 4,
+    },
+];
+
+/// Workgroups a tile must produce before a larger tile is preferred over a smaller one: about
+/// one per multiprocessor of a large GPU.
+const ENOUGH_WORKGROUPS: usize = 128;
+
+fn forced_tile() -> Result<Option<Tile>> {
+    static OVERRIDE: OnceLock<Option<String>> = OnceLock::new();
+    match env_override(&OVERRIDE, "TAPEGAN_MATMUL_TILE") {
+        None => Ok(None),
+        Some(s) => Tile::parse(s).map(Some).ok_or_else(|| {
+            Error::Config(format!(
+                "TAPEGAN_MATMUL_TILE={s} is not a valid tile: use BMxBNxBK/TMxTN, e.g. \
+                 128x128x8/8x8 (powers of two, 32–256 invocations)"
+            ))
+        }),
+    }
+}
+
+/// Outputs (m·n·batch) from which the tiled kernel beats the register-blocked one on a GPU
+/// without splitting K (H100: 1024² 0.157 vs 0.250 ms; 300×784 with K = 128 0.045 vs
+/// 0.035 ms).
+const LARGE_OUTPUT: usize = 1 << 18;
+
+/// Whether this kernel should run `pr` on a GPU rather than the register-blocked one: a large
+/// output, or few output tiles over a long K, which only this kernel splits (H100: 300×128
+/// with K = 784 0.073 vs 0.169 ms).
+pub(crate) fn pays_off(pr: &Problem) -> bool {
+    pr.m * pr.n * pr.batch >= LARGE_OUTPUT || split_k(pr, &choose(pr)).1 > 1
+}
+
+fn choose(pr: &Problem) -> Tile {
+    let groups = |t: &Tile| pr.m.div_ceil(t.bm) * pr.n.div_ceil(t.bn) * pr.batch;
+    TILES
+        .iter()
+        .find(|t| groups(t) >= ENOUGH_WORKGROUPS)
+        .copied()
+        .unwrap_or(TILES[TILES.len() - 1])
+}
+
+/// The unrolled parts of the kernel for tile `t`: copied elements and accumulators as named
+/// variables (see the shader's header for why).
+fn generate(t: &Tile) -> [(&'static str, String); 5] {
+    let wg = t.invocations();
+    let (la, lb, tn4) = (t.bm * t.bk / wg, t.bn * t.bk / wg, t.tn / 4);
+    let (mut decl, mut stage, mut load, mut fma, mut store) = Default::default();
+    let text = |s: &mut String, line: String| {
+        s.push_str(&line);
+        s.push('\n');
+    };
+    for (op, l, rows) in [("a", la, "m0"), ("b", lb, "n0")] {
+        let (len, lim, idx) = if op == "a" {
+            (
+                "AROW",
+                "p.m",
+                "abase + (m0 + qa{e}.x) * p.sam + (k0 + qa{e}.y) * p.sak",
+            )
+        } else {
+            (
+                "BROW",
+                "p.n",
+                "bbase + (k0 + qb{e}.y) * p.sbk + (n0 + qb{e}.x) * p.sbn",
+            )
+        };
+        let shared = if op == "a" { "As" } else { "Bs" };
+        for e in 0..l {
+            let q = format!("q{op}{e}");
+            text(&mut decl, format!("    var r{op}{e} = 0.0;"));
+            text(&mut decl, format!("    let {q} = {op}_slot(t, {e}u);"));
+            text(
+                &mut stage,
+                format!("            {shared}[{q}.y * {len} + {q}.x / 4u][{q}.x % 4u] = r{op}{e};"),
+            );
+            let at = idx.replace("{e}", &e.to_string());
+            text(
+                &mut load,
+                format!(
+                    "            r{op}{e} = 0.0;\n            if ({rows} + {q}.x < {lim} && k0 + {q}.y < kn) {{ r{op}{e} = {op}[{at}]; }}"
+                ),
+            );
+        }
+    }
+    for i in 0..t.tm {
+        for j in 0..tn4 {
+            text(&mut decl, format!("    var acc{i}_{j} = vec4<f32>(0.0);"));
+        }
+    }
+    for i4 in 0..t.tm / 4 {
+        text(
+            &mut fma,
+            format!("                let av{i4} = As[kk * AROW + ty + {i4}u * TY];"),
+        );
+    }
+    for j in 0..tn4 {
+        text(
+            &mut fma,
+            format!("                let bv{j} = Bs[kk * BROW + tx + {j}u * TX];"),
+        );
+    }
+    for i in 0..t.tm {
+        let c = ["x", "y", "z", "w"][i % 4];
+        for j in 0..tn4 {
+            text(
+                &mut fma,
+                format!(
+                    "                acc{i}_{j} = fma(vec4<f32>(av{}.{c}), bv{j}, acc{i}_{j});",
+                    i / 4
+                ),
+            );
+        }
+    }
+    for i in 0..t.tm {
+        text(
+            &mut store,
+            format!(
+                "    let row{i} = m0 + (ty + {}u * TY) * 4u + {}u;",
+                i / 4,
+                i % 4
+            ),
+        );
+        for j in 0..tn4 {
+            text(
+                &mut store,
+                format!("    let col{i}_{j} = n0 + (tx + {j}u * TX) * 4u;"),
+            );
+            for (ci, c) in ["x", "y", "z", "w"].iter().enumerate() {
+                text(
+                    &mut store,
+                    format!("    store(wid.z, first, row{i}, col{i}_{j} + {ci}u, acc{i}_{j}.{c});"),
+                );
+            }
+        }
+    }
+    [
+        ("DECL", decl),
+        ("STAGE", stage),
+        ("LOAD", load),
+        ("FMA", fma),
+        ("STORE", store),
+    ]
+}
+
+/// Shortest k slice worth its own workgroup when K is split.
+const MIN_SLICE: usize = 256;
+
+/// K per slice and the number of slices: more than one only when the output tiles alone
+/// leave the GPU mostly idle and K is long (a dense layer's weight gradient, a convolution
+/// whose window covers its whole input).
+fn split_k(pr: &Problem, t: &Tile) -> (usize, usize) {
+    let groups = pr.m.div_ceil(t.bm) * pr.n.div_ceil(t.bn) * pr.batch;
+    if groups >= ENOUGH_WORKGROUPS || pr.k < 2 * MIN_SLICE {
+        return (pr.k, 1);
+    }
+    let want = ENOUGH_WORKGROUPS.div_ceil(groups).min(pr.k / MIN_SLICE);
+    let kc = pr.k.div_ceil(want).next_multiple_of(t.bk).min(MAX_LOOP);
+    (kc, pr.k.div_ceil(kc))
+}
+
+/// C = op(A)·op(B) (+ bias over columns) with the product written into `out`
+/// (`[batch, m, n]`, row-major) — or, when K is split, into a new tensor of `out`'s shape,
+/// which is returned.
+pub(crate) fn run(
+    gpu: &Gpu,
+    pr: &Problem,
+    a: &Storage,
+    b: &Storage,
+    bias: Option<&Storage>,
+    out: Tensor,
+) -> Result<Tensor> {
+    let t = match forced_tile()? {
+        Some(t) => t,
+        None => choose(pr),
+    };
+    let wg = t.invocations();
+    let (a_kfast, b_nfast) = (pr.sak == 1, pr.sbn == 1);
+    let key = format!(
+        "matmul_tiled|{}x{}x{}/{}x{}|A_KFAST={a_kfast}|B_NFAST={b_nfast}",
+        t.bm, t.bn, t.bk, t.tm, t.tn
+    );
+    let mut defs = vec![
+        ("BM", t.bm.to_string()),
+        ("BN", t.bn.to_string()),
+        ("BK", t.bk.to_string()),
+        ("TM", t.tm.to_string()),
+        ("TN", t.tn.to_string()),
+        ("WG", wg.to_string()),
+        ("AS_LEN", (t.bk * (t.bm / 4 + 1)).to_string()),
+        ("BS_LEN", (t.bk * (t.bn / 4 + 1)).to_string()),
+        ("A_KFAST", a_kfast.to_string()),
+        ("B_NFAST", b_nfast.to_string()),
+    ];
+    defs.extend(generate(&t));
+    let make = || {
+        let refs: Vec<(&str, &str)> = defs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::gpu::render(MATMUL_TILED.source, &refs)
+    };
+    let (kc, slices) = split_k(pr, &t);
+    let groups = [pr.n.div_ceil(t.bn), pr.m.div_ceil(t.bm), pr.batch * slices];
+    if groups.iter().any(|&g| g > 65535) {
+        return Err(Error::shape(
+            "matmul",
+            format!(
+                "product of {}×{} (batch {}) is too large for one dispatch",
+                pr.m, pr.n, pr.batch
+            ),
+        ));
+    }
+    let groups = groups.map(|g| g as u32);
+    let c = pr.batch * pr.m * pr.n;
+    if slices > 1 {
+        let partial = Tensor::empty(gpu, &[slices, c], DType::F32, "matmul")?;
+        let (mut p, _) = chunk_params(pr, pr, false, bias.is_some())[0];
+        p.k = pr.k as u32;
+        p.kc = kc as u32;
+        gpu.note_flops(2.0 * c as f64 * pr.k as f64);
+        let buffers = [a, b, partial.storage(), bias.unwrap_or(a)];
+        gpu.launch_generated(&key, make, bytes_of(&p), &buffers, groups)?;
+        let sum = super::reduce::sum_leading_raw(&partial, slices, c)?;
+        return Ok(sum.alias(out.shape()));
+    }
+    for (p, kn) in chunk_params(pr, pr, false, bias.is_some()) {
+        gpu.note_flops(2.0 * c as f64 * kn as f64);
+        let buffers = [a, b, out.storage(), bias.unwrap_or(a)];
+        gpu.launch_generated(&key, make, bytes_of(&p), &buffers, groups)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_tiles_are_valid() {
+        assert!(TILES.iter().all(Tile::valid));
+    }
+
+    #[test]
+    fn tile_override_parses_and_rejects() {
+        assert_eq!(Tile::parse("128x128x8/8x8"), Some(TILES[0]));
+        assert_eq!(Tile::parse("64x64x16/4x4"), Some(TILES[1]));
+        assert_eq!(Tile::parse("64x64x16/4"), None);
+        assert_eq!(Tile::parse("48x64x16/4x4"), None);
+        assert_eq!(Tile::parse("128x128x8/2x2"), None); // 4096 invocations, and tm < 4
+    }
+}
