@@ -4,12 +4,17 @@
 DEVELOPMENT TOOL (needs `pip install torch`); tapegan itself never needs Python.
 
     python3 scripts/compare_torch.py [--threads 2] [--presets mlp-gan,dcgan-28] [--skip-tapegan]
+    python3 scripts/compare_torch.py --device cuda --bench-exe PATH   # on a CUDA GPU
 
 For every preset it times the same iteration tapegan runs (same networks from
 scripts/torch_models.py, same batch size, losses, optimizers and iteration shape: shared
 forward, separate D/G steps, or n_critic critic steps with weight clipping or a gradient
 penalty), then runs `cargo bench --bench train_step` in the same session and prints both
 times and their ratio (tapegan / PyTorch). Run it on a quiet machine: both sides share it.
+With `--device cuda` PyTorch runs eagerly in FP32 on the GPU (TF32 off, so both sides do the
+same arithmetic) and every timed iteration ends with a device synchronisation.
+`--bench-exe` runs an already built train_step bench binary instead of `cargo bench` (for
+machines without a Rust toolchain).
 """
 
 import argparse
@@ -130,6 +135,11 @@ def iteration(name, cfg, G, D, og, od, x, labels):
     og.step()
 
 
+def sync():
+    if torch.cuda.is_available() and torch.get_default_device().type == "cuda":
+        torch.cuda.synchronize()
+
+
 def time_torch(name):
     cfg = preset_config(name)
     G, D = build(name, cfg)
@@ -140,19 +150,22 @@ def time_torch(name):
     od = torch.optim.Adam(D.parameters(), cfg["lr_d"], betas=betas, eps=cfg["adam_eps"])
     x = torch.rand((cfg["batch"],) + image_shape(name, cfg)) * 2 - 1
     labels = torch.randint(0, 10, (cfg["batch"],))
-    iteration(name, cfg, G, D, og, od, x, labels)  # warm-up
+    for _ in range(3):  # warm-up: allocator, cuDNN algorithm choice
+        iteration(name, cfg, G, D, og, od, x, labels)
+    sync()
     times = []
     start = time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < 3.0 and len(times) < 100):
         t = time.perf_counter()
         iteration(name, cfg, G, D, og, od, x, labels)
+        sync()
         times.append(time.perf_counter() - t)
     return statistics.median(times) * 1e3
 
 
-def time_tapegan(names):
-    out = subprocess.run(["cargo", "bench", "--bench", "train_step"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
+def time_tapegan(names, bench_exe):
+    cmd = [bench_exe, "--bench"] if bench_exe else ["cargo", "bench", "--bench", "train_step"]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     print(out)
     ms = {}
     for line in out.splitlines():
@@ -167,12 +180,18 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--presets", default=",".join(PRESETS))
     ap.add_argument("--skip-tapegan", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--bench-exe", help="a built train_step bench binary to run instead of cargo")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_default_device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     names = [p for p in args.presets.split(",") if p]
     torch_ms = {n: time_torch(n) for n in names}
-    tg = {} if args.skip_tapegan else time_tapegan(set(names))
-    print(f"PyTorch {torch.__version__}, {args.threads} threads; tapegan from `cargo bench --bench train_step`")
+    tg = {} if args.skip_tapegan else time_tapegan(set(names), args.bench_exe)
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{args.threads} threads"
+    print(f"PyTorch {torch.__version__} on {args.device} ({where}); tapegan from the train_step bench")
     print(f"{'preset':<15} {'PyTorch ms':>11} {'tapegan ms':>11} {'ratio':>7}")
     for n in names:
         t = tg.get(n)
