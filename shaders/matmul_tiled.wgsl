@@ -12,7 +12,7 @@
 // workgroup memory (no bank conflicts) and the global loads of a warp are contiguous.
 // Why not on CPU adapters: each workgroupBarrier is a coroutine switch there (matmul_sg.wgsl is
 // the CPU kernel).
-// Addressing is by strides as in matmul_sg.wgsl:
+// Addressing is by strides as in matmul_sg.wgsl (unless the host replaces load_a and c_at):
 //   A'(m, k) = a[a_off + z·a_bs + m·sam + k·sak]   B'(k, n) = b[b_off + z·b_bs + k·sbk + n·sbn]
 //   C(m, n)  = c[z·c_bs + m·scm + n·scn]
 // Bindings: 0 params; 1 A; 2 B (read); 3 C (read-write: accumulate mode reads it); 4 bias.
@@ -70,10 +70,25 @@ fn b_slot(t: u32, e: u32) -> vec2<u32> {
     return vec2<u32>(i / BK, i % BK);
 }
 
+// A'(row, k) and B'(k, col) of the batch at `base` (k counted from the chunk's start, slices
+// included), and where C(row, col) of batch (or slice · batch + batch) z lives. Strided by
+// default; implicit-GEMM convolutions replace them (src/ops/conv_gemm.rs).
+fn load_a(base: u32, row: u32, k: u32) -> f32 {
+{{LOAD_A}}
+}
+
+fn load_b(base: u32, k: u32, col: u32) -> f32 {
+{{LOAD_B}}
+}
+
+fn c_at(z: u32, row: u32, col: u32) -> u32 {
+{{C_AT}}
+}
+
 // z: the batch index plus slice · batch (one C per slice); first: the slice that adds the bias.
 fn store(z: u32, first: bool, row: u32, col: u32, v: f32) {
     if (row < p.m && col < p.n) {
-        let at = z * p.c_bs + row * p.scm + col * p.scn;
+        let at = c_at(z, row, col);
         var out = v;
         if (first && (p.flags & 1u) != 0u) { out = out + bias[col]; }
         if (first && (p.flags & 4u) != 0u) { out = out + bias[row]; }
@@ -98,8 +113,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let kn = min(p.k, k_lo + kc) - k_lo;
     let m0 = wid.y * BM;
     let n0 = wid.x * BN;
-    let abase = p.a_off + z * p.a_bs + k_lo * p.sak;
-    let bbase = p.b_off + z * p.b_bs + k_lo * p.sbk;
+    let abase = p.a_off + z * p.a_bs;
+    let bbase = p.b_off + z * p.b_bs;
     let tx = t % TX;
     let ty = t / TX;
 

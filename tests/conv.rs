@@ -137,17 +137,23 @@ fn awkward_geometries_match_cpu() {
 }
 
 #[test]
-fn register_blocked_kernels_match_cpu() {
-    // The adapter picks one kernel family (subgroup sharing on lavapipe). The register-blocked
-    // families — GPU blocks (8×8, 64-wide workgroups) and CPU blocks — are checked on any
-    // adapter by rerunning this test in a child process with TAPEGAN_CONV_BLOCKS set.
+fn every_kernel_family_matches_cpu() {
+    // The adapter picks one kernel family (subgroup sharing on lavapipe). The others — GPU
+    // blocks (8×8, 64-wide workgroups), CPU blocks and convolutions as implicit GEMMs on the
+    // tiled matmul — are checked on any adapter by rerunning this test in a child process
+    // with TAPEGAN_CONV_BLOCKS set.
     if rerun_with_env(
-        "register_blocked_kernels_match_cpu",
+        "every_kernel_family_matches_cpu",
         "TAPEGAN_CONV_BLOCKS",
-        &["gpu", "cpu"],
+        &["gpu", "cpu", "gemm"],
     ) {
         return;
     }
+    dcgan_28_layers_match_cpu();
+    awkward_geometries_match_cpu();
+    // A weight gradient summing over 20 × 32 × 32 = 20,480 positions: more than one
+    // invocation may loop over (the GEMM splits it into slices).
+    conv(1, 8, 64, 4, 2, 1).batch(20).check(96);
     convt(20, 24, 1, 4, 1, 0).check(90);
     convt(19, 9, 4, 3, 2, 1).check(91);
     convt(6, 3, 5, 4, 2, 1).same().check(92);

@@ -159,11 +159,10 @@ enum Blocks {
 
 /// The kernels for `gpu`: shared loads on a CPU adapter with subgroups, CPU blocks on one
 /// without, GPU blocks otherwise — unless the environment variable `TAPEGAN_CONV_BLOCKS` says
-/// `gpu` or `cpu` (register-blocked only). The override exists so the tests can check every
+/// `gpu` or `cpu` (register-blocked only; `gemm` leaves these and forces `gemm_mode`). The override exists so the tests can check every
 /// configuration on one machine; results never depend on it.
 fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
-    static OVERRIDE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    match super::env_override(&OVERRIDE, "TAPEGAN_CONV_BLOCKS") {
+    match forced_family() {
         Some("gpu") => Blocks::Gpu,
         Some("cpu") => Blocks::Cpu,
         _ => match super::subgroup_probe::sharing_subgroup(gpu) {
@@ -171,6 +170,25 @@ fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
             None if gpu.is_cpu() => Blocks::Cpu,
             None => Blocks::Gpu,
         },
+    }
+}
+
+/// The kernel family `TAPEGAN_CONV_BLOCKS` forces, if any (read once).
+fn forced_family() -> Option<&'static str> {
+    static OVERRIDE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    super::env_override(&OVERRIDE, "TAPEGAN_CONV_BLOCKS")
+}
+
+/// Whether convolutions (not transposed) and weight gradients may run as implicit GEMMs
+/// (`conv_gemm.rs`), and
+/// whether always: by default on GPUs where the product is large enough; always with
+/// `TAPEGAN_CONV_BLOCKS=gemm` (any adapter, for the tests); never when `gpu` or `cpu` blocks
+/// are forced or on CPU adapters, where barriers are coroutine switches.
+fn gemm_mode(gpu: &crate::gpu::Gpu) -> Option<bool> {
+    match forced_family() {
+        Some("gemm") => Some(true),
+        Some("gpu") | Some("cpu") => None,
+        _ => (!gpu.is_cpu()).then_some(false),
     }
 }
 
@@ -269,6 +287,11 @@ pub(crate) fn gather_raw(
             Some(b) => no_grad(|| z.add(&b.reshape(&[1, cd, 1, 1])?)),
             None => Ok(z),
         };
+    }
+    if let Some(always) = gemm_mode(src.gpu()).filter(|_| !transposed) {
+        if super::conv_gemm::fits(n, cs, cd, d, always) {
+            return super::conv_gemm::conv2d(src, w, bias, d, n, cs, cd);
+        }
     }
     let dense = d.small == [1, 1] && d.pad == [0, 0] && d.big == d.kernel;
     if dense && !transposed && (!src.gpu().is_cpu() || cd < 8) {
@@ -483,6 +506,11 @@ pub(crate) fn wgrad_raw(
     let shape = [cs, cb, d.kernel[0], d.kernel[1]];
     if n == 0 || cs * cb == 0 {
         return Tensor::zeros(big.gpu(), &shape);
+    }
+    if let Some(always) = gemm_mode(big.gpu()) {
+        if super::conv_gemm::wgrad_fits(n, cb, cs, d, always) {
+            return super::conv_gemm::weight_grad(big, small, d, n, cb, cs);
+        }
     }
     let cpu = big.gpu().is_cpu();
     let mode = blocks(big.gpu());

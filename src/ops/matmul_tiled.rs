@@ -123,8 +123,13 @@ pub(crate) fn pays_off(pr: &Problem) -> bool {
     pr.m * pr.n * pr.batch >= LARGE_OUTPUT || split_k(pr, &choose(pr)).1 > 1
 }
 
+/// K from which slices, not smaller tiles, fill the GPU: a convolution's weight gradient sums
+/// over images × pixels (16,384 and more in dcgan-64) into a few hundred thousand outputs.
+const LONG_K: usize = 8192;
+
 fn choose(pr: &Problem) -> Tile {
-    let groups = |t: &Tile| pr.m.div_ceil(t.bm) * pr.n.div_ceil(t.bn) * pr.batch;
+    let slices = if pr.k >= LONG_K { pr.k / MIN_SLICE } else { 1 };
+    let groups = |t: &Tile| pr.m.div_ceil(t.bm) * pr.n.div_ceil(t.bn) * pr.batch * slices;
     TILES
         .iter()
         .find(|t| groups(t) >= ENOUGH_WORKGROUPS)
@@ -147,13 +152,13 @@ fn generate(t: &Tile) -> [(&'static str, String); 5] {
             (
                 "AROW",
                 "p.m",
-                "abase + (m0 + qa{e}.x) * p.sam + (k0 + qa{e}.y) * p.sak",
+                "load_a(abase, m0 + qa{e}.x, k_lo + k0 + qa{e}.y)",
             )
         } else {
             (
                 "BROW",
                 "p.n",
-                "bbase + (k0 + qb{e}.y) * p.sbk + (n0 + qb{e}.x) * p.sbn",
+                "load_b(bbase, k_lo + k0 + qb{e}.y, n0 + qb{e}.x)",
             )
         };
         let shared = if op == "a" { "As" } else { "Bs" };
@@ -169,7 +174,7 @@ fn generate(t: &Tile) -> [(&'static str, String); 5] {
             text(
                 &mut load,
                 format!(
-                    "            r{op}{e} = 0.0;\n            if ({rows} + {q}.x < {lim} && k0 + {q}.y < kn) {{ r{op}{e} = {op}[{at}]; }}"
+                    "            r{op}{e} = 0.0;\n            if ({rows} + {q}.x < {lim} && k0 + {q}.y < kn) {{ r{op}{e} = {at}; }}"
                 ),
             );
         }
@@ -242,6 +247,12 @@ const MIN_SLICE: usize = 256;
 /// whose window covers its whole input).
 fn split_k(pr: &Problem, t: &Tile) -> (usize, usize) {
     let groups = pr.m.div_ceil(t.bm) * pr.n.div_ceil(t.bn) * pr.batch;
+    if pr.k > MAX_LOOP {
+        // Slices instead of dispatch chunks: generated addressing sees every k.
+        let kc = MAX_LOOP.min(pr.k.div_ceil(ENOUGH_WORKGROUPS.div_ceil(groups).max(1)));
+        let kc = kc.next_multiple_of(t.bk).min(MAX_LOOP);
+        return (kc, pr.k.div_ceil(kc));
+    }
     if groups >= ENOUGH_WORKGROUPS || pr.k < 2 * MIN_SLICE {
         return (pr.k, 1);
     }
@@ -261,15 +272,53 @@ pub(crate) fn run(
     bias: Option<&Storage>,
     out: Tensor,
 ) -> Result<Tensor> {
+    run_addressed(gpu, pr, &Addressing::strided(pr), a, b, bias, out)
+}
+
+/// How the kernel reads A and B and places C: WGSL bodies of `load_a(base, row, k)`,
+/// `load_b(base, k, col)` and `c_at(z, row, col)`, which index of each operand is contiguous,
+/// and a pipeline-key suffix naming them.
+pub(crate) struct Addressing {
+    pub load_a: String,
+    pub load_b: String,
+    pub c_at: String,
+    pub a_kfast: bool,
+    pub b_nfast: bool,
+    pub key: String,
+}
+
+impl Addressing {
+    fn strided(pr: &Problem) -> Addressing {
+        Addressing {
+            load_a: "    return a[base + row * p.sam + k * p.sak];".into(),
+            load_b: "    return b[base + k * p.sbk + col * p.sbn];".into(),
+            c_at: "    return z * p.c_bs + row * p.scm + col * p.scn;".into(),
+            a_kfast: pr.sak == 1,
+            b_nfast: pr.sbn == 1,
+            key: String::new(),
+        }
+    }
+}
+
+/// `run` with A and C addressed by `addr` (an implicit-GEMM convolution).
+pub(crate) fn run_addressed(
+    gpu: &Gpu,
+    pr: &Problem,
+    addr: &Addressing,
+    a: &Storage,
+    b: &Storage,
+    bias: Option<&Storage>,
+    out: Tensor,
+) -> Result<Tensor> {
     let t = match forced_tile()? {
         Some(t) => t,
         None => choose(pr),
     };
     let wg = t.invocations();
-    let (a_kfast, b_nfast) = (pr.sak == 1, pr.sbn == 1);
+    let (a_kfast, b_nfast) = (addr.a_kfast, addr.b_nfast);
     let key = format!(
-        "matmul_tiled|{}x{}x{}/{}x{}|A_KFAST={a_kfast}|B_NFAST={b_nfast}",
-        t.bm, t.bn, t.bk, t.tm, t.tn
+        "matmul_tiled|{}x{}x{}/{}x{}|A_KFAST={a_kfast}|B_NFAST={b_nfast}{}",
+        t.bm, t.bn, t.bk, t.tm, t.tn, addr.key
     );
     let mut defs = vec![
         ("BM", t.bm.to_string()),
@@ -282,6 +331,9 @@ pub(crate) fn run(
         ("BS_LEN", (t.bk * (t.bn / 4 + 1)).to_string()),
         ("A_KFAST", a_kfast.to_string()),
         ("B_NFAST", b_nfast.to_string()),
+        ("LOAD_A", addr.load_a.clone()),
+        ("LOAD_B", addr.load_b.clone()),
+        ("C_AT", addr.c_at.clone()),
     ];
     defs.extend(generate(&t));
     let make = || {

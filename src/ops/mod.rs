@@ -4,6 +4,7 @@
 
 pub(crate) mod broadcast;
 mod conv;
+mod conv_gemm;
 mod conv_geom;
 mod conv_launch;
 mod conv_sg;
