@@ -10,9 +10,9 @@
 //! (taps that fall on padding included), and the same count of the equivalent conv for a
 //! transposed conv; all three kernels of a layer do that much work.
 //!
-//! Timing: one warm-up call at batch 8 compiles the pipelines (block sizes depend on channel
-//! counts, and on the pixel count only below 64 pixels, so batch 8 picks the same variants as
-//! batch 64 for every layer here). Then calls at batch 64 are recorded back to back and ended
+//! Timing: one warm-up call at batch 64 compiles the pipelines (kernel variants depend on
+//! the batch: the implicit-GEMM tile does, so a smaller warm-up batch left a compilation in
+//! the timed loop). Then calls at batch 64 are recorded back to back and ended
 //! by `Gpu::synchronize` inside the timed region, repeated until ~0.4 s have passed (at least
 //! one call); the mean per call is reported. The "CPU ms" column is this process's CPU time
 //! (all threads, from /proc/self/stat) per call: on a CPU adapter it is the work done,
@@ -143,9 +143,8 @@ fn main() -> Result<()> {
                 if !common::selected(&filters, &row) {
                     continue;
                 }
-                let warm = layer.operands(&gpu, &mut rng, 8)?;
-                drop(layer.call(which, &warm)?);
                 let ops = layer.operands(&gpu, &mut rng, BATCH)?;
+                drop(layer.call(which, &ops)?);
                 let t = common::time_calls(&gpu, TARGET_S, &mut || {
                     drop(layer.call(which, &ops)?);
                     Ok(())
