@@ -16,6 +16,33 @@ use super::reduce::MAX_LOOP;
 use crate::error::Result;
 use crate::tensor::{DType, Tensor};
 
+/// WGSL statements returning element (`pos`, `ct`) of the im2col matrix of `buf`
+/// (`[n, c, H, W]`, the big side of `d`): `pos` = (image, small-side pixel), `ct` =
+/// (channel, tap); zero where the tap falls on padding.
+fn im2col(buf: &str, pos: &str, ct: &str, c: usize, d: &ConvDims) -> String {
+    let ([h, w], [_, ow]) = (d.big, d.small);
+    let ([sh, sw], [ph, pw]) = (d.stride, d.pad);
+    let (kw, taps, ohw) = (d.kernel[1], d.taps(), d.small[0] * d.small[1]);
+    format!(
+        "    let img = {pos} / {ohw}u;
+    let pix = {pos} % {ohw}u;
+    let ch = {ct} / {taps}u;
+    let tap = {ct} % {taps}u;
+    let iy = i32((pix / {ow}u) * {sh}u + tap / {kw}u) - {ph};
+    let ix = i32((pix % {ow}u) * {sw}u + tap % {kw}u) - {pw};
+    if (iy < 0 || ix < 0 || iy >= {h} || ix >= {w}) {{ return 0.0; }}
+    return {buf}[((img * {c}u + ch) * {h}u + u32(iy)) * {w}u + u32(ix)];"
+    )
+}
+
+/// The geometry part of a pipeline key: big → small sizes, kernel, stride, padding.
+fn geometry_key(d: &ConvDims) -> String {
+    format!(
+        "{:?}→{:?} k{:?} s{:?} p{:?}",
+        d.big, d.small, d.kernel, d.stride, d.pad
+    )
+}
+
 /// The product a convolution of `n` images, `ci` → `co` channels, is.
 fn problem(n: usize, ci: usize, co: usize, d: &ConvDims) -> Problem {
     let k = ci * d.taps();
@@ -52,32 +79,20 @@ pub(crate) fn conv2d(
     co: usize,
 ) -> Result<Tensor> {
     let pr = problem(n, ci, co, d);
-    let ([h, wd], [oh, ow]) = (d.big, d.small);
-    let [kh, kw] = d.kernel;
-    let ([sh, sw], [ph, pw]) = (d.stride, d.pad);
-    let (taps, ohw) = (kh * kw, oh * ow);
-    let load_a = format!(
-        "    let img = row / {ohw}u;
-    let pix = row % {ohw}u;
-    let ch = k / {taps}u;
-    let tap = k % {taps}u;
-    let iy = i32((pix / {ow}u) * {sh}u + tap / {kw}u) - {ph};
-    let ix = i32((pix % {ow}u) * {sw}u + tap % {kw}u) - {pw};
-    if (iy < 0 || ix < 0 || iy >= {h} || ix >= {wd}) {{ return 0.0; }}
-    return a[((img * {ci}u + ch) * {h}u + u32(iy)) * {wd}u + u32(ix)];"
-    );
-    let c_at =
-        format!("    return z * p.c_bs + (row / {ohw}u * {co}u + col) * {ohw}u + row % {ohw}u;");
+    let ohw = d.small[0] * d.small[1];
     let addr = Addressing {
-        load_a,
+        load_a: im2col("a", "row", "k", ci, d),
         load_b: "    return b[k + col * p.sbn];".into(),
-        c_at,
+        c_at: format!(
+            "    return z * p.c_bs + (row / {ohw}u * {co}u + col) * {ohw}u + row % {ohw}u;"
+        ),
         // Neighbouring rows are neighbouring output pixels: the copy walks them across lanes.
         a_kfast: false,
         b_nfast: false,
-        key: format!("|conv {ci}x{h}x{wd}→{co}x{oh}x{ow} k{kh}x{kw} s{sh}x{sw} p{ph}x{pw}"),
+        key: format!("|conv {ci}→{co} {}", geometry_key(d)),
     };
-    let out = Tensor::empty(x.gpu(), &[n, co, oh, ow], DType::F32, "conv2d")?;
+    let shape = [n, co, d.small[0], d.small[1]];
+    let out = Tensor::empty(x.gpu(), &shape, DType::F32, "conv2d")?;
     run_addressed(
         x.gpu(),
         &pr,
@@ -125,36 +140,18 @@ pub(crate) fn weight_grad(
     cs: usize,
 ) -> Result<Tensor> {
     let pr = wgrad_problem(n, cb, cs, d);
-    let ([h, wd], [oh, ow]) = (d.big, d.small);
-    let [kh, kw] = d.kernel;
-    let ([sh, sw], [ph, pw]) = (d.stride, d.pad);
-    let (taps, ohw) = (kh * kw, oh * ow);
-    let load_a = format!("    return a[(k / {ohw}u * {cs}u + row) * {ohw}u + k % {ohw}u];");
-    let load_b = format!(
-        "    let img = k / {ohw}u;
-    let pix = k % {ohw}u;
-    let ch = col / {taps}u;
-    let tap = col % {taps}u;
-    let iy = i32((pix / {ow}u) * {sh}u + tap / {kw}u) - {ph};
-    let ix = i32((pix % {ow}u) * {sw}u + tap % {kw}u) - {pw};
-    if (iy < 0 || ix < 0 || iy >= {h} || ix >= {wd}) {{ return 0.0; }}
-    return b[((img * {cb}u + ch) * {h}u + u32(iy)) * {wd}u + u32(ix)];"
-    );
+    let ohw = d.small[0] * d.small[1];
     let addr = Addressing {
-        load_a,
-        load_b,
+        load_a: format!("    return a[(k / {ohw}u * {cs}u + row) * {ohw}u + k % {ohw}u];"),
+        load_b: im2col("b", "k", "col", cb, d),
         c_at: "    return z * p.c_bs + row * p.scm + col * p.scn;".into(),
         // Along k both operands walk pixels: contiguous for A, stride s for B.
         a_kfast: true,
         b_nfast: false,
-        key: format!("|wgrad {cb}x{h}x{wd}→{cs}x{oh}x{ow} k{kh}x{kw} s{sh}x{sw} p{ph}x{pw}"),
+        key: format!("|wgrad {cb}→{cs} {}", geometry_key(d)),
     };
-    let out = Tensor::empty(
-        big.gpu(),
-        &[cs, cb, kh, kw],
-        DType::F32,
-        "conv2d_weight_grad",
-    )?;
+    let shape = [cs, cb, d.kernel[0], d.kernel[1]];
+    let out = Tensor::empty(big.gpu(), &shape, DType::F32, "conv2d_weight_grad")?;
     run_addressed(
         big.gpu(),
         &pr,
