@@ -134,6 +134,11 @@ fn awkward_geometries_match_cpu() {
     // Many pixels, few channels, and many channels on a tiny image (block remainders).
     mk(false, 3, 1, [33, 31], [3, 3], g([1, 1], [1, 1])).check(79);
     mk(true, 37, 11, [2, 3], [3, 3], g([1, 1], [0, 0])).check(80);
+    // Windows that cover the whole input (a matrix product): with bias, few and many outputs,
+    // a long reduction (split on GPUs).
+    conv(5, 3, 4, 4, 1, 0).check(81);
+    conv(40, 9, 4, 4, 1, 0).check(82);
+    conv(70, 2, 5, 5, 1, 0).check(83);
 }
 
 #[test]

@@ -1289,14 +1289,23 @@ fn matmul_every_kernel_family() {
     ) {
         return;
     }
-    // (64, 1000, 1) and the batch of k = 700: few output tiles and a long K, split on GPUs.
-    check_matmuls(
-        &[(7, 33, 5), (31, 33, 35), (130, 37, 260), (64, 1000, 1)],
-        1400,
-        1500,
-    );
+    // (64, 1000, 1) and the batch of k = 700: few output tiles and a long K (split into
+    // slices by the tiled kernel); K = 20,000: longer than one invocation may loop.
+    let shapes = [
+        (7, 33, 5),
+        (31, 33, 35),
+        (130, 37, 260),
+        (64, 1000, 1),
+        (3, 20_000, 5),
+    ];
+    check_matmuls(&shapes, 1400, 1500);
     check_batched(7, 33, 5, 3);
     check_batched(7, 700, 5, 3);
+    check_linear_bias(64, 1000, 3);
+    check_linear_bias(300, 128, 40);
+    // An empty batch with a long K.
+    let empty = t(&[], &[0, 7, 600]).matmul(&t(&[], &[0, 600, 5])).unwrap();
+    assert_eq!(empty.shape(), &[0, 7, 5]);
 }
 
 #[test]
@@ -1326,6 +1335,28 @@ fn matmul_every_tile() {
     check_matmuls(&shapes, 1600, 1700);
     check_batched(7, 33, 5, 3);
     check_batched(7, 700, 5, 3);
+    check_linear_bias(64, 1000, 3);
+}
+
+/// x·Wᵀ + b (`Tensor::linear`, the bias added inside the matmul) for x m×k, W n×k.
+fn check_linear_bias(m: usize, k: usize, n: usize) {
+    let x = rand_vec(m * k, 1800 + k as u64, -1.0, 1.0);
+    let w = rand_vec(n * k, 1900 + k as u64, -1.0, 1.0);
+    let b = rand_vec(n, 2000 + k as u64, -1.0, 1.0);
+    let (mut want, mut tol) = (Vec::new(), Vec::new());
+    for i in 0..m {
+        for j in 0..n {
+            let terms = (0..k).map(|q| x[i * k + q] as f64 * w[j * k + q] as f64);
+            let abs: f64 = terms.clone().map(f64::abs).sum::<f64>() + (b[j] as f64).abs();
+            want.push(terms.sum::<f64>() + b[j] as f64);
+            tol.push(4.0 * (k as f64).sqrt() * EPS * abs);
+        }
+    }
+    let y = t(&x, &[m, k])
+        .linear(&t(&w, &[n, k]), Some(&t(&b, &[n])))
+        .unwrap();
+    let what = format!("linear {m}×{k}→{n} + bias");
+    check_tol(&y.to_vec().unwrap(), &want, &tol, &what);
 }
 
 #[test]

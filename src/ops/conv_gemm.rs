@@ -11,7 +11,7 @@
 
 use super::conv_geom::ConvDims;
 use super::matmul_sg::Problem;
-use super::matmul_tiled::{pays_off, run_addressed, Addressing};
+use super::matmul_tiled::{fits_grid, pays_off, run_addressed, Addressing};
 use super::reduce::MAX_LOOP;
 use crate::error::Result;
 use crate::tensor::{DType, Tensor};
@@ -60,11 +60,13 @@ fn problem(n: usize, ci: usize, co: usize, d: &ConvDims) -> Problem {
     }
 }
 
-/// Whether the implicit GEMM should run this convolution on a GPU: K fits one dispatch and
-/// the product is large enough for the tiled kernel to pay (or `always`, for tests).
+/// Whether the implicit GEMM should run this convolution: K within one slice (a longer one
+/// is left to the gather kernel, which splits its channel loop), the grid within the
+/// dispatch limits, and a product large enough for the tiled kernel to pay (or `always`,
+/// for tests).
 pub(crate) fn fits(n: usize, ci: usize, co: usize, d: &ConvDims, always: bool) -> bool {
     let pr = problem(n, ci, co, d);
-    pr.k <= MAX_LOOP && pr.m > 0 && (always || pays_off(&pr))
+    pr.k <= MAX_LOOP && pr.m > 0 && fits_grid(&pr) && (always || pays_off(&pr))
 }
 
 /// `conv2d(x, w) + bias` for `x` `[n, ci, H, W]`, `w` `[co, ci, KH, KW]`: `[n, co, OH, OW]`.
@@ -124,7 +126,7 @@ fn wgrad_problem(n: usize, cb: usize, cs: usize, d: &ConvDims) -> Problem {
 /// Whether the implicit GEMM should run this weight gradient (see [`fits`]).
 pub(crate) fn wgrad_fits(n: usize, cb: usize, cs: usize, d: &ConvDims, always: bool) -> bool {
     let pr = wgrad_problem(n, cb, cs, d);
-    pr.m * pr.n * pr.k > 0 && (always || pays_off(&pr))
+    pr.m * pr.n * pr.k > 0 && fits_grid(&pr) && (always || pays_off(&pr))
 }
 
 /// `Wg(big, small)[cs, cb, ky, kx] = Σ_(n, o) small[n, cs, o] · big[n, cb, o·s − p + k]` for

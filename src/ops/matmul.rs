@@ -135,7 +135,7 @@ pub(crate) fn matmul_bias_raw(
     let rank3 = a.rank() == 3 || b.rank() == 3;
     let shape: Vec<usize> = if rank3 { vec![batch, m, n] } else { vec![m, n] };
     let out = Tensor::empty(a.gpu(), &shape, DType::F32, OP)?;
-    if m == 0 || n == 0 {
+    if m == 0 || n == 0 || batch == 0 {
         return Ok(out);
     }
     if let Some(bv) = bias {

@@ -1,5 +1,5 @@
 //! The shared-memory tiled matmul for GPUs (`shaders/matmul_tiled.wgsl`): tile choice and
-//! launch. Parameters and K chunks are those of the strided CPU kernel (`matmul_sg.rs`).
+//! launch. The parameter block is that of the strided CPU kernel (`matmul_sg.rs`).
 //!
 //! When the output tiles are few and K is long, K is split into slices computed by separate
 //! workgroups and summed afterwards.
@@ -127,6 +127,15 @@ pub(crate) fn pays_off(pr: &Problem) -> bool {
 /// over images × pixels (16,384 and more in dcgan-64) into a few hundred thousand outputs.
 const LONG_K: usize = 8192;
 
+/// Whether `pr` fits one dispatch grid of this kernel (every dimension ≤ 65,535 workgroups).
+pub(crate) fn fits_grid(pr: &Problem) -> bool {
+    let t = choose(pr);
+    let slices = split_k(pr, &t).1;
+    [pr.n.div_ceil(t.bn), pr.m.div_ceil(t.bm), pr.batch * slices]
+        .iter()
+        .all(|&g| g <= 65535)
+}
+
 fn choose(pr: &Problem) -> Tile {
     let slices = if pr.k >= LONG_K { pr.k / MIN_SLICE } else { 1 };
     let groups = |t: &Tile| pr.m.div_ceil(t.bm) * pr.n.div_ceil(t.bn) * pr.batch * slices;
@@ -147,7 +156,8 @@ fn generate(t: &Tile) -> [(&'static str, String); 5] {
         s.push_str(&line);
         s.push('\n');
     };
-    for (op, l, rows) in [("a", la, "m0"), ("b", lb, "n0")] {
+    // The tile's first row of A and first column of B, to bound-check the copied elements.
+    for (op, l, origin) in [("a", la, "m0"), ("b", lb, "n0")] {
         let (len, lim, idx) = if op == "a" {
             (
                 "AROW",
@@ -174,7 +184,7 @@ fn generate(t: &Tile) -> [(&'static str, String); 5] {
             text(
                 &mut load,
                 format!(
-                    "            r{op}{e} = 0.0;\n            if ({rows} + {q}.x < {lim} && k0 + {q}.y < kn) {{ r{op}{e} = {at}; }}"
+                    "            r{op}{e} = 0.0;\n            if ({origin} + {q}.x < {lim} && k0 + {q}.y < kn) {{ r{op}{e} = {at}; }}"
                 ),
             );
         }
@@ -242,14 +252,14 @@ fn generate(t: &Tile) -> [(&'static str, String); 5] {
 /// Shortest k slice worth its own workgroup when K is split.
 const MIN_SLICE: usize = 256;
 
-/// K per slice and the number of slices: more than one only when the output tiles alone
-/// leave the GPU mostly idle and K is long (a dense layer's weight gradient, a convolution
-/// whose window covers its whole input).
+/// K per slice and the number of slices: more than one when the output tiles alone leave the
+/// GPU mostly idle and K is long (a dense layer's weight gradient, a convolution's weight
+/// gradient), and always when K exceeds `MAX_LOOP` (slices, not dispatch chunks, so that the
+/// generated addressing of a convolution sees every k and no invocation loops too long).
 fn split_k(pr: &Problem, t: &Tile) -> (usize, usize) {
-    let groups = pr.m.div_ceil(t.bm) * pr.n.div_ceil(t.bn) * pr.batch;
+    let groups = (pr.m.div_ceil(t.bm) * pr.n.div_ceil(t.bn) * pr.batch).max(1);
     if pr.k > MAX_LOOP {
-        // Slices instead of dispatch chunks: generated addressing sees every k.
-        let kc = MAX_LOOP.min(pr.k.div_ceil(ENOUGH_WORKGROUPS.div_ceil(groups).max(1)));
+        let kc = MAX_LOOP.min(pr.k.div_ceil(ENOUGH_WORKGROUPS.div_ceil(groups)));
         let kc = kc.next_multiple_of(t.bk).min(MAX_LOOP);
         return (kc, pr.k.div_ceil(kc));
     }
@@ -300,7 +310,7 @@ impl Addressing {
     }
 }
 
-/// `run` with A and C addressed by `addr` (an implicit-GEMM convolution).
+/// `run` with A, B and C addressed by `addr` (an implicit-GEMM convolution).
 pub(crate) fn run_addressed(
     gpu: &Gpu,
     pr: &Problem,
@@ -311,7 +321,16 @@ pub(crate) fn run_addressed(
     out: Tensor,
 ) -> Result<Tensor> {
     let t = match forced_tile()? {
-        Some(t) => t,
+        Some(t) => {
+            let bytes = 16 * t.bk * (t.bm / 4 + 1 + t.bn / 4 + 1);
+            let limit = gpu.adapter().max_workgroup_storage as usize;
+            if bytes > limit {
+                return Err(Error::Config(format!(
+                    "TAPEGAN_MATMUL_TILE: the tile needs {bytes} bytes of workgroup memory,                      this adapter has {limit}; use a smaller BM, BN or BK"
+                )));
+            }
+            t
+        }
         None => choose(pr),
     };
     let wg = t.invocations();
@@ -364,11 +383,12 @@ pub(crate) fn run_addressed(
         let sum = super::reduce::sum_leading_raw(&partial, slices, c)?;
         return Ok(sum.alias(out.shape()));
     }
-    for (p, kn) in chunk_params(pr, pr, false, bias.is_some()) {
-        gpu.note_flops(2.0 * c as f64 * kn as f64);
-        let buffers = [a, b, out.storage(), bias.unwrap_or(a)];
-        gpu.launch_generated(&key, make, bytes_of(&p), &buffers, groups)?;
-    }
+    // One slice: K ≤ MAX_LOOP (split_k slices anything longer), so one parameter block.
+    debug_assert!(pr.k <= MAX_LOOP);
+    let (p, _) = chunk_params(pr, pr, false, bias.is_some())[0];
+    gpu.note_flops(2.0 * c as f64 * pr.k as f64);
+    let buffers = [a, b, out.storage(), bias.unwrap_or(a)];
+    gpu.launch_generated(&key, make, bytes_of(&p), &buffers, groups)?;
     Ok(out)
 }
 
