@@ -46,7 +46,8 @@ fn log1p_small(u: f32) -> f32 {
 // small remainder divided again in float) brings it within one, and an integer step makes it
 // exact. The last step matters on GPUs: Vulkan lets float division be approximate (2.5 ulp,
 // NVIDIA uses a reciprocal), so r / d for r = k·d can come out just under k and floor to
-// k − 1 (seen as wrong indices at multiples of d on an H100).
+// k − 1 (seen as wrong indices at multiples of d on an H100). src/ops/broadcast.rs tests a
+// step-for-step copy of this function under divisions off by up to 3 ulp: keep them alike.
 fn divmod(i: u32, d: u32) -> vec2<u32> {
     let fd = f32(d);
     let di = i32(d);

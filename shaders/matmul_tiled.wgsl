@@ -12,11 +12,13 @@
 // workgroup memory (no bank conflicts) and the global loads of a warp are contiguous.
 // Why not on CPU adapters: each workgroupBarrier is a coroutine switch there (matmul_sg.wgsl is
 // the CPU kernel).
-// Addressing is by strides as in matmul_sg.wgsl (unless the host replaces load_a and c_at):
+// Addressing is by strides as in matmul_sg.wgsl, unless the host replaces load_a, load_b
+// and c_at (implicit-GEMM convolutions):
 //   A'(m, k) = a[a_off + z·a_bs + m·sam + k·sak]   B'(k, n) = b[b_off + z·b_bs + k·sbk + n·sbn]
 //   C(m, n)  = c[z·c_bs + m·scm + n·scn]
 // Bindings: 0 params; 1 A; 2 B (read); 3 C (read-write: accumulate mode reads it); 4 bias.
-// Flags: 1 add bias[n], 4 add bias[m], 2 accumulate into C (K split across dispatches).
+// Flags: 1 add bias[n], 4 add bias[m], 2 accumulate into C (the parameter block is
+// matmul_sg's; this kernel's host splits K into slices instead and never sets 2).
 // Split K: when kc > 0 the z dimension of the grid runs over batch × S slices of kc along k,
 // and slice s writes its partial product to C + s·(batch·c_bs) (the host sums the slices);
 // a product with few output tiles and a long k then still spreads over the GPU.
