@@ -22,7 +22,8 @@ pub struct Kernel {
     pub source: &'static str,
 }
 
-/// Declares a kernel family whose source is `shaders/<file>`.
+/// Declares a kernel family whose source is `shaders/<file>`, optionally preceded by a
+/// prefix file that several kernels share (parameters, bindings, helpers).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! kernel {
@@ -30,6 +31,15 @@ macro_rules! kernel {
         $crate::gpu::Kernel {
             name: $name,
             source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)),
+        }
+    };
+    ($name:literal, $prefix:literal, $file:literal) => {
+        $crate::gpu::Kernel {
+            name: $name,
+            source: concat!(
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $prefix)),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file))
+            ),
         }
     };
 }

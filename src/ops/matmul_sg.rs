@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::gpu::{Gpu, Kernel, Storage};
 use crate::kernel;
 
-const MATMUL_SG: Kernel = kernel!("matmul_sg", "matmul_sg.wgsl");
+const MATMUL_SG: Kernel = kernel!("matmul_sg", "matmul_strided.wgsl", "matmul_sg.wgsl");
 
 /// Flags of the kernel's parameter block.
 pub(crate) const BIAS_COL: u32 = 1;

@@ -20,21 +20,9 @@ use crate::error::Result;
 use crate::gpu::{grid, Kernel};
 use crate::tensor::{DType, Tensor};
 
-/// A softmax kernel: the shared prefix (`shaders/softmax_common.wgsl`) and its own body.
-macro_rules! softmax_kernel {
-    ($name:literal, $file:literal) => {
-        Kernel {
-            name: $name,
-            source: concat!(
-                include_str!("../../shaders/softmax_common.wgsl"),
-                include_str!(concat!("../../shaders/", $file))
-            ),
-        }
-    };
-}
-
-const ROWS: Kernel = softmax_kernel!("softmax_rows", "softmax_rows.wgsl");
-const WORKGROUP: Kernel = softmax_kernel!("softmax_wg", "softmax_wg.wgsl");
+/// The softmax kernels: the shared prefix (`shaders/softmax_common.wgsl`) and their bodies.
+const ROWS: Kernel = crate::kernel!("softmax_rows", "softmax_common.wgsl", "softmax_rows.wgsl");
+const WORKGROUP: Kernel = crate::kernel!("softmax_wg", "softmax_common.wgsl", "softmax_wg.wgsl");
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -1,0 +1,20 @@
+// matmul_strided.wgsl — the parameter block and bindings of the strided matmul kernels
+// (matmul_sg.wgsl for CPU adapters, matmul_tiled.wgsl for GPUs), prepended by the host;
+// `StridedParams` in src/ops/matmul_sg.rs. Addressing by strides:
+//   A'(m, k) = a[a_off + z·a_bs + m·sam + k·sak]   B'(k, n) = b[b_off + z·b_bs + k·sbk + n·sbn]
+//   C(m, n)  = c[z·c_bs + m·scm + n·scn]
+// Flags: 1 add bias[n], 4 add bias[m], 2 accumulate into C (K split across dispatches).
+// kc: K per slice when the tiled kernel splits K (0: no split; matmul_sg ignores it).
+// Bindings: 0 params; 1 A; 2 B (read); 3 C (read-write: accumulate mode reads it); 4 bias.
+struct Params {
+    m: u32, n: u32, k: u32, flags: u32,
+    sam: u32, sak: u32, sbk: u32, sbn: u32,
+    scm: u32, scn: u32, a_bs: u32, b_bs: u32,
+    c_bs: u32, a_off: u32, b_off: u32, kc: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
