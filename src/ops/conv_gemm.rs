@@ -14,7 +14,7 @@ use super::matmul_sg::Problem;
 use super::matmul_tiled::{fits_grid, pays_off, run_addressed, Addressing};
 use super::reduce::MAX_LOOP;
 use crate::error::Result;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 
 /// WGSL statements returning element (`pos`, `ct`) of the im2col matrix of `buf`
 /// (`[n, c, H, W]`, the big side of `d`): `pos` = (image, small-side pixel), `ct` =
@@ -80,30 +80,27 @@ pub(crate) fn conv2d(
     ci: usize,
     co: usize,
 ) -> Result<Tensor> {
-    let pr = problem(n, ci, co, d);
     let ohw = d.small[0] * d.small[1];
+    let bodies = || {
+        [
+            im2col("a", "row", "k", ci, d),
+            "    return b[k + col * p.sbn];".to_string(),
+            format!(
+                "    return z * p.c_bs + (row / {ohw}u * {co}u + col) * {ohw}u + row % {ohw}u;"
+            ),
+        ]
+    };
     let addr = Addressing {
-        load_a: im2col("a", "row", "k", ci, d),
-        load_b: "    return b[k + col * p.sbn];".into(),
-        c_at: format!(
-            "    return z * p.c_bs + (row / {ohw}u * {co}u + col) * {ohw}u + row % {ohw}u;"
-        ),
         // Neighbouring rows are neighbouring output pixels: the copy walks them across lanes.
         a_kfast: false,
         b_nfast: false,
         key: format!("|conv {ci}→{co} {}", geometry_key(d)),
+        bodies: &bodies,
     };
+    let bias = bias.map(|b| b.storage());
     let shape = [n, co, d.small[0], d.small[1]];
-    let out = Tensor::empty(x.gpu(), &shape, DType::F32, "conv2d")?;
-    run_addressed(
-        x.gpu(),
-        &pr,
-        &addr,
-        x.storage(),
-        w.storage(),
-        bias.map(|b| b.storage()),
-        out,
-    )
+    let (a, b) = (x.storage(), w.storage());
+    run_addressed(x.gpu(), &problem(n, ci, co, d), &addr, a, b, bias, &shape)
 }
 
 /// The product the weight gradient `Wg(big, small)` is: rows = small-side channels, columns
@@ -141,26 +138,30 @@ pub(crate) fn weight_grad(
     cb: usize,
     cs: usize,
 ) -> Result<Tensor> {
-    let pr = wgrad_problem(n, cb, cs, d);
     let ohw = d.small[0] * d.small[1];
+    let bodies = || {
+        [
+            format!("    return a[(k / {ohw}u * {cs}u + row) * {ohw}u + k % {ohw}u];"),
+            im2col("b", "k", "col", cb, d),
+            "    return z * p.c_bs + row * p.scm + col * p.scn;".to_string(),
+        ]
+    };
     let addr = Addressing {
-        load_a: format!("    return a[(k / {ohw}u * {cs}u + row) * {ohw}u + k % {ohw}u];"),
-        load_b: im2col("b", "k", "col", cb, d),
-        c_at: "    return z * p.c_bs + row * p.scm + col * p.scn;".into(),
         // Along k both operands walk pixels: contiguous for A, stride s for B.
         a_kfast: true,
         b_nfast: false,
         key: format!("|wgrad {cb}→{cs} {}", geometry_key(d)),
+        bodies: &bodies,
     };
     let shape = [cs, cb, d.kernel[0], d.kernel[1]];
-    let out = Tensor::empty(big.gpu(), &shape, DType::F32, "conv2d_weight_grad")?;
+    let (a, b) = (small.storage(), big.storage());
     run_addressed(
         big.gpu(),
-        &pr,
+        &wgrad_problem(n, cb, cs, d),
         &addr,
-        small.storage(),
-        big.storage(),
+        a,
+        b,
         None,
-        out,
+        &shape,
     )
 }

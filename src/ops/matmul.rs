@@ -134,9 +134,8 @@ pub(crate) fn matmul_bias_raw(
     let batch = ba.max(bb);
     let rank3 = a.rank() == 3 || b.rank() == 3;
     let shape: Vec<usize> = if rank3 { vec![batch, m, n] } else { vec![m, n] };
-    let out = Tensor::empty(a.gpu(), &shape, DType::F32, OP)?;
     if m == 0 || n == 0 || batch == 0 {
-        return Ok(out);
+        return Tensor::empty(a.gpu(), &shape, DType::F32, OP);
     }
     if let Some(bv) = bias {
         bv.expect_dtype(OP, DType::F32)?;
@@ -166,15 +165,16 @@ pub(crate) fn matmul_bias_raw(
         a_bs: if ba == 1 { 0 } else { ar * ac },
         b_bs: if bb == 1 { 0 } else { br * bc },
     };
-    let (sa, sb, so) = (a.storage(), b.storage(), out.storage());
+    let (sa, sb) = (a.storage(), b.storage());
     let sbias = bias.map(|t| t.storage());
-    match MatmulKernel::for_problem(a.gpu(), &pr) {
-        MatmulKernel::Sharing(sg) => {
-            super::matmul_sg::launch(a.gpu(), sg, &pr, sa, sb, so, sbias)?;
-            return Ok(out);
-        }
-        MatmulKernel::Tiled => return super::matmul_tiled::run(a.gpu(), &pr, sa, sb, sbias, out),
-        MatmulKernel::RegisterBlocked => {}
+    let kernel = MatmulKernel::for_problem(a.gpu(), &pr);
+    if kernel == MatmulKernel::Tiled {
+        return super::matmul_tiled::run(a.gpu(), &pr, sa, sb, sbias, &shape);
+    }
+    let out = Tensor::empty(a.gpu(), &shape, DType::F32, OP)?;
+    if let MatmulKernel::Sharing(sg) = kernel {
+        super::matmul_sg::launch(a.gpu(), sg, &pr, sa, sb, out.storage(), sbias)?;
+        return Ok(out);
     }
     let p = MatmulParams {
         m: m as u32,

@@ -19,7 +19,7 @@ use crate::gpu::{Gpu, Kernel, Storage};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-const MATMUL_TILED: Kernel = kernel!("matmul_tiled", "matmul_tiled.wgsl");
+const MATMUL_TILED: Kernel = kernel!("matmul_tiled", "matmul_strided.wgsl", "matmul_tiled.wgsl");
 
 /// A workgroup computes bm×bn of C in steps of bk; each invocation a tm×tn block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,43 +271,80 @@ fn split_k(pr: &Problem, t: &Tile) -> (usize, usize) {
     (kc, pr.k.div_ceil(kc))
 }
 
-/// C = op(A)·op(B) (+ bias over columns) with the product written into `out`
-/// (`[batch, m, n]`, row-major) — or, when K is split, into a new tensor of `out`'s shape,
-/// which is returned.
+/// C = op(A)·op(B) (+ bias over columns): a new tensor of `shape` (`[batch, m, n]` or
+/// `[m, n]`, row-major).
 pub(crate) fn run(
     gpu: &Gpu,
     pr: &Problem,
     a: &Storage,
     b: &Storage,
     bias: Option<&Storage>,
-    out: Tensor,
+    shape: &[usize],
 ) -> Result<Tensor> {
-    run_addressed(gpu, pr, &Addressing::strided(pr), a, b, bias, out)
+    let strided = || {
+        [
+            "    return a[base + row * p.sam + k * p.sak];".to_string(),
+            "    return b[base + k * p.sbk + col * p.sbn];".to_string(),
+            "    return z * p.c_bs + row * p.scm + col * p.scn;".to_string(),
+        ]
+    };
+    let addr = Addressing {
+        a_kfast: pr.sak == 1,
+        b_nfast: pr.sbn == 1,
+        key: String::new(),
+        bodies: &strided,
+    };
+    run_addressed(gpu, pr, &addr, a, b, bias, shape)
 }
 
-/// How the kernel reads A and B and places C: WGSL bodies of `load_a(base, row, k)`,
-/// `load_b(base, k, col)` and `c_at(z, row, col)`, which index of each operand is contiguous,
-/// and a pipeline-key suffix naming them.
-pub(crate) struct Addressing {
-    pub load_a: String,
-    pub load_b: String,
-    pub c_at: String,
+/// How the kernel reads A and B and places C: which index of each operand is contiguous, a
+/// pipeline-key suffix naming the addressing, and the WGSL bodies of `load_a(base, row, k)`,
+/// `load_b(base, k, col)` and `c_at(z, row, col)` — generated only when the pipeline is built.
+pub(crate) struct Addressing<'a> {
     pub a_kfast: bool,
     pub b_nfast: bool,
     pub key: String,
+    pub bodies: &'a dyn Fn() -> [String; 3],
 }
 
-impl Addressing {
-    fn strided(pr: &Problem) -> Addressing {
-        Addressing {
-            load_a: "    return a[base + row * p.sam + k * p.sak];".into(),
-            load_b: "    return b[base + k * p.sbk + col * p.sbn];".into(),
-            c_at: "    return z * p.c_bs + row * p.scm + col * p.scn;".into(),
-            a_kfast: pr.sak == 1,
-            b_nfast: pr.sbn == 1,
-            key: String::new(),
-        }
+/// The tile for `pr`: the forced one (checked against the adapter's workgroup memory) or the
+/// size-based choice.
+fn tile_for(gpu: &Gpu, pr: &Problem) -> Result<Tile> {
+    let Some(t) = forced_tile()? else {
+        return Ok(choose(pr));
+    };
+    let bytes = 16 * t.bk * (t.bm / 4 + 1 + t.bn / 4 + 1);
+    let limit = gpu.adapter().max_workgroup_storage as usize;
+    if bytes > limit {
+        return Err(Error::Config(format!(
+            "TAPEGAN_MATMUL_TILE: the tile needs {bytes} bytes of workgroup memory, this \
+             adapter has {limit}; use a smaller BM, BN or BK"
+        )));
     }
+    Ok(t)
+}
+
+/// The kernel source for tile `t` and addressing `addr` (built on a pipeline-cache miss).
+fn source(t: &Tile, addr: &Addressing) -> String {
+    let [load_a, load_b, c_at] = (addr.bodies)();
+    let mut defs = vec![
+        ("BM", t.bm.to_string()),
+        ("BN", t.bn.to_string()),
+        ("BK", t.bk.to_string()),
+        ("TM", t.tm.to_string()),
+        ("TN", t.tn.to_string()),
+        ("WG", t.invocations().to_string()),
+        ("AS_LEN", (t.bk * (t.bm / 4 + 1)).to_string()),
+        ("BS_LEN", (t.bk * (t.bn / 4 + 1)).to_string()),
+        ("A_KFAST", addr.a_kfast.to_string()),
+        ("B_NFAST", addr.b_nfast.to_string()),
+        ("LOAD_A", load_a),
+        ("LOAD_B", load_b),
+        ("C_AT", c_at),
+    ];
+    defs.extend(generate(t));
+    let refs: Vec<(&str, &str)> = defs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    crate::gpu::render(MATMUL_TILED.source, &refs)
 }
 
 /// `run` with A, B and C addressed by `addr` (an implicit-GEMM convolution).
@@ -318,47 +355,13 @@ pub(crate) fn run_addressed(
     a: &Storage,
     b: &Storage,
     bias: Option<&Storage>,
-    out: Tensor,
+    shape: &[usize],
 ) -> Result<Tensor> {
-    let t = match forced_tile()? {
-        Some(t) => {
-            let bytes = 16 * t.bk * (t.bm / 4 + 1 + t.bn / 4 + 1);
-            let limit = gpu.adapter().max_workgroup_storage as usize;
-            if bytes > limit {
-                return Err(Error::Config(format!(
-                    "TAPEGAN_MATMUL_TILE: the tile needs {bytes} bytes of workgroup memory,                      this adapter has {limit}; use a smaller BM, BN or BK"
-                )));
-            }
-            t
-        }
-        None => choose(pr),
-    };
-    let wg = t.invocations();
-    let (a_kfast, b_nfast) = (addr.a_kfast, addr.b_nfast);
+    let t = tile_for(gpu, pr)?;
     let key = format!(
-        "matmul_tiled|{}x{}x{}/{}x{}|A_KFAST={a_kfast}|B_NFAST={b_nfast}{}",
-        t.bm, t.bn, t.bk, t.tm, t.tn, addr.key
+        "matmul_tiled|{}x{}x{}/{}x{}|A_KFAST={}|B_NFAST={}{}",
+        t.bm, t.bn, t.bk, t.tm, t.tn, addr.a_kfast, addr.b_nfast, addr.key
     );
-    let mut defs = vec![
-        ("BM", t.bm.to_string()),
-        ("BN", t.bn.to_string()),
-        ("BK", t.bk.to_string()),
-        ("TM", t.tm.to_string()),
-        ("TN", t.tn.to_string()),
-        ("WG", wg.to_string()),
-        ("AS_LEN", (t.bk * (t.bm / 4 + 1)).to_string()),
-        ("BS_LEN", (t.bk * (t.bn / 4 + 1)).to_string()),
-        ("A_KFAST", a_kfast.to_string()),
-        ("B_NFAST", b_nfast.to_string()),
-        ("LOAD_A", addr.load_a.clone()),
-        ("LOAD_B", addr.load_b.clone()),
-        ("C_AT", addr.c_at.clone()),
-    ];
-    defs.extend(generate(&t));
-    let make = || {
-        let refs: Vec<(&str, &str)> = defs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        crate::gpu::render(MATMUL_TILED.source, &refs)
-    };
     let (kc, slices) = split_k(pr, &t);
     let groups = [pr.n.div_ceil(t.bn), pr.m.div_ceil(t.bm), pr.batch * slices];
     if groups.iter().any(|&g| g > 65535) {
@@ -372,24 +375,22 @@ pub(crate) fn run_addressed(
     }
     let groups = groups.map(|g| g as u32);
     let c = pr.batch * pr.m * pr.n;
-    if slices > 1 {
-        let partial = Tensor::empty(gpu, &[slices, c], DType::F32, "matmul")?;
-        let (mut p, _) = chunk_params(pr, pr, false, bias.is_some())[0];
-        p.k = pr.k as u32;
-        p.kc = kc as u32;
-        gpu.note_flops(2.0 * c as f64 * pr.k as f64);
-        let buffers = [a, b, partial.storage(), bias.unwrap_or(a)];
-        gpu.launch_generated(&key, make, bytes_of(&p), &buffers, groups)?;
-        let sum = super::reduce::sum_leading_raw(&partial, slices, c)?;
-        return Ok(sum.alias(out.shape()));
-    }
-    // One slice: K ≤ MAX_LOOP (split_k slices anything longer), so one parameter block.
-    debug_assert!(pr.k <= MAX_LOOP);
-    let (p, _) = chunk_params(pr, pr, false, bias.is_some())[0];
+    // One parameter block: split_k slices any K over MAX_LOOP, so the first chunk of
+    // chunk_params is the whole product.
+    let (mut p, _) = chunk_params(pr, pr, false, bias.is_some())[0];
+    p.k = pr.k as u32;
+    p.kc = if slices > 1 { kc as u32 } else { 0 };
+    // A split product writes one partial C per slice, summed afterwards.
+    let target = Tensor::empty(gpu, &[slices * c], DType::F32, "matmul")?;
     gpu.note_flops(2.0 * c as f64 * pr.k as f64);
-    let buffers = [a, b, out.storage(), bias.unwrap_or(a)];
-    gpu.launch_generated(&key, make, bytes_of(&p), &buffers, groups)?;
-    Ok(out)
+    let buffers = [a, b, target.storage(), bias.unwrap_or(a)];
+    gpu.launch_generated(&key, || source(&t, addr), bytes_of(&p), &buffers, groups)?;
+    let out = if slices > 1 {
+        super::reduce::sum_leading_raw(&target, slices, c)?
+    } else {
+        target
+    };
+    Ok(out.alias(shape))
 }
 
 #[cfg(test)]
