@@ -1299,9 +1299,7 @@ fn matmul_every_kernel_family() {
         (3, 20_000, 5),
     ];
     check_matmuls(&shapes, 1400, 1500);
-    check_batched(7, 33, 5, 3);
-    check_batched(7, 700, 5, 3);
-    check_linear_bias(64, 1000, 3);
+    check_batches_and_bias();
     check_linear_bias(300, 128, 40);
     // An empty batch with a long K.
     let empty = t(&[], &[0, 7, 600]).matmul(&t(&[], &[0, 600, 5])).unwrap();
@@ -1333,6 +1331,12 @@ fn matmul_every_tile() {
         (5, 1030, 7),
     ];
     check_matmuls(&shapes, 1600, 1700);
+    check_batches_and_bias();
+}
+
+/// Batched products (one with a K the tiled kernel splits) and a Linear with bias and a
+/// split K: the cases every matmul family and tile must pass besides plain products.
+fn check_batches_and_bias() {
     check_batched(7, 33, 5, 3);
     check_batched(7, 700, 5, 3);
     check_linear_bias(64, 1000, 3);
