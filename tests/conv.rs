@@ -165,6 +165,9 @@ fn every_kernel_family_matches_cpu() {
     conv(3, 17, 9, 4, 2, 1).check(93);
     conv(70, 2, 5, 3, 1, 1).no_bias().check(94);
     conv(9, 1, 7, 4, 2, 0).same().check(95);
+    // A window covering the input with few outputs: a matrix product by default, the gather
+    // kernel when gpu or cpu blocks are forced.
+    conv(5, 3, 4, 4, 1, 0).check(97);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@
 //! `conv_launch.rs`; geometry in `conv_geom.rs`.
 
 use super::conv_geom::{Conv2dGeom, ConvDims};
-use super::conv_launch::{gather_raw, nchw, wgrad_raw};
+use super::conv_launch::{gather_raw, nchw};
+use super::conv_wgrad::wgrad_raw;
 use crate::error::{Error, Result};
 use crate::tensor::{fmt_shape, Tensor};
 

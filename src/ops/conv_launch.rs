@@ -1,7 +1,7 @@
-//! Kernel launches of the convolution ops (unrecorded): the gather kernel that computes
-//! `conv2d` and `conv_transpose2d` (`shaders/conv2d.wgsl`), and the weight-gradient kernels
-//! (`conv2d_weight_grad.wgsl`, and `conv2d_weight_grad_taps.wgsl` for inputs with few
-//! channels). `conv.rs` records them.
+//! Kernel launches of the convolution ops (unrecorded): the choice of kernel family per
+//! adapter, and the gather kernel that computes `conv2d` and `conv_transpose2d`
+//! (`shaders/conv2d.wgsl`). The weight gradient is launched by `conv_wgrad.rs`; `conv.rs`
+//! records both.
 //!
 //! Block sizes are chosen per call from the channel counts; the register blocks are unrolled
 //! in the WGSL text itself (`//#unroll v N` … `//#end`, expanded here before compilation)
@@ -11,7 +11,7 @@
 //! NOTE: lavapipe (Mesa's gallivm) ends an invocation after 65535 loop iterations in total,
 //! silently. On CPU adapters every dispatch here is sized so that no invocation comes near
 //! that: the gather kernel splits long channel reductions into accumulating dispatches, the
-//! weight-gradient kernel splits its reduction into more chunks.
+//! weight-gradient kernel (`conv_wgrad.rs`) splits its reduction into more chunks.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -19,8 +19,6 @@ use std::sync::{Mutex, OnceLock};
 use super::bytes_of;
 use super::conv_geom::ConvDims;
 use super::conv_sg::GatherPlan;
-use super::conv_sg_wgrad::WgradPlan;
-use super::reduce::MAX_LOOP;
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
 use crate::gpu::Kernel;
@@ -31,11 +29,9 @@ const CONV_SRC: &str = concat!(
     include_str!("../../shaders/conv2d_geom.wgsl"),
     include_str!("../../shaders/conv2d.wgsl")
 );
-const WGRAD_SRC: &str = include_str!("../../shaders/conv2d_weight_grad.wgsl");
-const WGRAD_TAPS_SRC: &str = include_str!("../../shaders/conv2d_weight_grad_taps.wgsl");
 
 /// Loop iterations one invocation may spend on a CPU adapter (lavapipe stops at 65535).
-const LOOP_BUDGET: usize = 30_000;
+pub(super) const LOOP_BUDGET: usize = 30_000;
 /// Largest workgroup count per grid dimension wgpu guarantees.
 const MAX_GROUPS: usize = 65535;
 
@@ -76,7 +72,7 @@ fn unroll(src: &str, counts: &[(&str, usize)]) -> String {
 }
 
 /// The kernel `name` with its blocks unrolled for `counts`; expanded once per variant.
-fn unrolled(name: &'static str, src: &'static str, counts: &[(&str, usize)]) -> Kernel {
+pub(super) fn unrolled(name: &'static str, src: &'static str, counts: &[(&str, usize)]) -> Kernel {
     static CACHE: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
     let key = format!("{name}{counts:?}");
     let mut map = CACHE.get_or_init(Mutex::default).lock().unwrap();
@@ -102,16 +98,6 @@ const TRANSPOSED: u32 = 1;
 const BIAS: u32 = 2;
 const ACCUM: u32 = 4;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct WgradParams {
-    dims: [u32; 14],
-    /// conv2d_weight_grad.wgsl: 1 when the small side is on the lanes;
-    /// conv2d_weight_grad_taps.wgsl: the number of (channel, tap) entries.
-    extra: u32,
-    pad: u32,
-}
-
 /// `[N, C, H, W]` of an f32 operand, or a shape error naming `what`.
 pub(crate) fn nchw(op: &'static str, what: &str, t: &Tensor) -> Result<[usize; 4]> {
     t.expect_dtype(op, DType::F32)?;
@@ -127,7 +113,7 @@ pub(crate) fn nchw(op: &'static str, what: &str, t: &Tensor) -> Result<[usize; 4
     }
 }
 
-fn u32s<const N: usize>(op: &'static str, v: [usize; N]) -> Result<[u32; N]> {
+pub(super) fn u32s<const N: usize>(op: &'static str, v: [usize; N]) -> Result<[u32; N]> {
     let mut out = [0u32; N];
     for (o, &x) in out.iter_mut().zip(&v) {
         *o = u32::try_from(x).map_err(|_| Error::shape(op, "dimension exceeds u32"))?;
@@ -135,7 +121,11 @@ fn u32s<const N: usize>(op: &'static str, v: [usize; N]) -> Result<[u32; N]> {
     Ok(out)
 }
 
-fn check_groups(op: &'static str, groups: [usize; 3], shape: &[usize]) -> Result<[u32; 3]> {
+pub(super) fn check_groups(
+    op: &'static str,
+    groups: [usize; 3],
+    shape: &[usize],
+) -> Result<[u32; 3]> {
     if groups.iter().any(|&g| g > MAX_GROUPS) {
         return Err(Error::shape(
             op,
@@ -147,7 +137,7 @@ fn check_groups(op: &'static str, groups: [usize; 3], shape: &[usize]) -> Result
 
 /// Which kernels a convolution uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Blocks {
+pub(super) enum Blocks {
     /// Register-blocked, sized for a GPU (8×8 blocks, 64-wide workgroups).
     Gpu,
     /// Register-blocked, sized for a CPU adapter (large blocks, 8-wide workgroups).
@@ -159,9 +149,10 @@ enum Blocks {
 
 /// The kernels for `gpu`: shared loads on a CPU adapter with subgroups, CPU blocks on one
 /// without, GPU blocks otherwise — unless the environment variable `TAPEGAN_CONV_BLOCKS` says
-/// `gpu` or `cpu` (register-blocked only; `gemm` leaves these and forces `gemm_mode`). The override exists so the tests can check every
-/// configuration on one machine; results never depend on it.
-fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
+/// `gpu` or `cpu` (register-blocked only; `gemm` leaves these and forces `gemm_mode`). The
+/// override exists so the tests can check every configuration on one machine; results never
+/// depend on it.
+pub(super) fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
     match forced_family() {
         Some("gpu") => Blocks::Gpu,
         Some("cpu") => Blocks::Cpu,
@@ -180,15 +171,24 @@ fn forced_family() -> Option<&'static str> {
 }
 
 /// Whether convolutions (not transposed) and weight gradients may run as implicit GEMMs
-/// (`conv_gemm.rs`), and
-/// whether always: by default on GPUs where the product is large enough; always with
+/// (`conv_gemm.rs`), and whether always: by default on GPUs where the product is large enough; always with
 /// `TAPEGAN_CONV_BLOCKS=gemm` (any adapter, for the tests); never when `gpu` or `cpu` blocks
 /// are forced or on CPU adapters, where barriers are coroutine switches.
-fn gemm_mode(gpu: &crate::gpu::Gpu) -> Option<bool> {
+pub(super) fn gemm_mode(gpu: &crate::gpu::Gpu) -> Option<bool> {
     match forced_family() {
         Some("gemm") => Some(true),
         Some("gpu") | Some("cpu") => None,
         _ => (!gpu.is_cpu()).then_some(false),
+    }
+}
+
+/// Whether a convolution whose window covers its input runs as a matrix product: on GPUs, and
+/// on CPU adapters when there are too few output channels to fill the gather kernel's block —
+/// never when `TAPEGAN_CONV_BLOCKS` forces the gather kernels, so the tests reach them.
+fn dense_as_matmul(gpu: &crate::gpu::Gpu, out_channels: usize) -> bool {
+    match forced_family() {
+        Some("gpu") | Some("cpu") => false,
+        _ => !gpu.is_cpu() || out_channels < 8,
     }
 }
 
@@ -217,15 +217,6 @@ fn gather_block(cpu: bool, cd: usize, npix: usize) -> (usize, usize, usize) {
         (512 / cb).min(32)
     };
     (cb, pb, if cpu { 8 } else { 64 })
-}
-
-/// Register block (uniform-side channels UB × lane-side channels LB) and workgroup size of the
-/// weight-gradient kernel; the same trade-off as [`gather_block`].
-fn wgrad_block(cpu: bool, nu: usize, nl: usize) -> (usize, usize, usize) {
-    let wg = if cpu { 8 } else { 64 };
-    let ub = nu.min(if cpu { 32 } else { 8 });
-    let lb = nl.div_ceil(wg).clamp(1, if cpu { 16 } else { 8 });
-    (ub, lb, wg)
 }
 
 /// The gather kernel: conv (`src` big → small) or transposed conv (`src` small → big), plus
@@ -294,7 +285,7 @@ pub(crate) fn gather_raw(
         }
     }
     let dense = d.small == [1, 1] && d.pad == [0, 0] && d.big == d.kernel;
-    if dense && !transposed && (!src.gpu().is_cpu() || cd < 8) {
+    if dense && !transposed && dense_as_matmul(src.gpu(), cd) {
         // The window covers the whole input: y[n, co] = Σ_(ci, k) x[n, (ci, k)]·w[co, (ci, k)],
         // a matrix product with one long reduction per output. The gather kernel gives each
         // output one invocation looping over all of it: dcgan-64's last layer (Co = 1) took
@@ -474,156 +465,6 @@ fn gather_launch(
         }
     }
     Ok(out)
-}
-
-/// The weight gradient `[Cs, Cb, KH, KW]` of the convolution `d` from the big-side tensor
-/// (conv input) and the small-side tensor (conv output gradient). Lanes take the side with
-/// more channels; the other side's channels form the register block, one tap per workgroup —
-/// unless the big side has fewer than 8 channels, when its (channel, tap) pairs form the block
-/// instead (conv2d_weight_grad_taps.wgsl: ~5× fewer loads per FMA for Conv(1→64)).
-pub(crate) fn wgrad_raw(
-    op: &'static str,
-    big: &Tensor,
-    small: &Tensor,
-    d: &ConvDims,
-) -> Result<Tensor> {
-    let [n, cb, bh, bw] = nchw(op, "input", big)?;
-    let [n2, cs, sh, sw] = nchw(op, "output gradient", small)?;
-    big.same_device(op, small)?;
-    if n != n2 || [bh, bw] != d.big || [sh, sw] != d.small {
-        return Err(Error::shape(
-            op,
-            format!(
-                "input {} and output gradient {} do not fit a convolution from {:?} to {:?}",
-                fmt_shape(big.shape()),
-                fmt_shape(small.shape()),
-                d.big,
-                d.small
-            ),
-        ));
-    }
-    let taps = d.taps();
-    let shape = [cs, cb, d.kernel[0], d.kernel[1]];
-    if n == 0 || cs * cb == 0 {
-        return Tensor::zeros(big.gpu(), &shape);
-    }
-    if let Some(always) = gemm_mode(big.gpu()) {
-        if super::conv_gemm::wgrad_fits(n, cb, cs, d, always) {
-            return super::conv_gemm::weight_grad(big, small, d, n, cb, cs);
-        }
-    }
-    let cpu = big.gpu().is_cpu();
-    let mode = blocks(big.gpu());
-    let plan = match mode {
-        Blocks::Shared(sg) => WgradPlan::new(sg, cs, cb, taps),
-        _ => None,
-    };
-    // Register-blocked: lanes take the side with more channels. When that is the small side
-    // and the big side has only a few channels, the (channel, tap) pairs of the big side form
-    // the other block.
-    let swap = cs > cb;
-    let by_taps = swap && cb < 8;
-    let (kernel, ub, lb, wg, mut gx, mut gy, extra) = if by_taps {
-        let entries = cb * taps;
-        let (ub, lb, wg) = wgrad_block(mode != Blocks::Gpu, entries.min(16), cs);
-        let kernel = unrolled(
-            "conv2d_weight_grad_taps",
-            WGRAD_TAPS_SRC,
-            &[("UB", ub), ("LB", lb)],
-        );
-        (
-            kernel,
-            ub,
-            lb,
-            wg,
-            cs.div_ceil(wg * lb),
-            entries.div_ceil(ub),
-            entries,
-        )
-    } else {
-        let (nu, nl) = if swap { (cb, cs) } else { (cs, cb) };
-        let (ub, lb, wg) = wgrad_block(mode != Blocks::Gpu, nu, nl);
-        let kernel = unrolled("conv2d_weight_grad", WGRAD_SRC, &[("UB", ub), ("LB", lb)]);
-        let (gx, gy) = (nl.div_ceil(wg * lb), nu.div_ceil(ub) * taps);
-        (kernel, ub, lb, wg, gx, gy, swap as usize)
-    };
-    let mut extra = extra;
-    if let Some(plan) = &plan {
-        (gx, gy) = plan.groups(cs, cb, taps);
-        extra = cb * taps; // the entries kernel's column count (unused per tap)
-    }
-    // Split the reduction (rows of the small image) until there are enough workgroups, with
-    // at least ~64 reduction steps per chunk, and within the loop budget on CPU adapters.
-    let total_rows = n * sh;
-    let target: usize = if cpu { 64 } else { 1024 };
-    let want = target.div_ceil(gx * gy).clamp(1, total_rows);
-    let mut rows = total_rows
-        .div_ceil(want)
-        .max(64usize.div_ceil(sw))
-        .min(total_rows);
-    if plan.is_some() {
-        rows = rows.min((MAX_LOOP / (sw + 1)).max(1));
-    } else if cpu {
-        rows = rows.min((LOOP_BUDGET / (sw + 1)).max(1));
-    }
-    let nsplit = total_rows.div_ceil(rows);
-    let groups = check_groups(op, [gx, gy, nsplit], &shape)?;
-    let dims = u32s(
-        op,
-        [
-            n,
-            cb,
-            bh,
-            bw,
-            cs,
-            sh,
-            sw,
-            d.kernel[1],
-            d.stride[0],
-            d.stride[1],
-            d.pad[0],
-            d.pad[1],
-            taps,
-            rows,
-        ],
-    )?;
-    let p = WgradParams {
-        dims,
-        extra: extra as u32,
-        pad: 0,
-    };
-    let out = Tensor::empty(
-        big.gpu(),
-        &[nsplit, cs, cb, d.kernel[0], d.kernel[1]],
-        DType::F32,
-        op,
-    )?;
-    let (ub_s, lb_s, wg_s) = (ub.to_string(), lb.to_string(), wg.to_string());
-    let defs = [
-        ("UB", ub_s.as_str()),
-        ("LB", lb_s.as_str()),
-        ("WG", wg_s.as_str()),
-    ];
-    big.gpu()
-        .note_flops(2.0 * (cs * cb * taps * n * sh * sw) as f64);
-    if let Some(plan) = &plan {
-        let bufs = [big.storage(), small.storage(), out.storage()];
-        plan.launch(big.gpu(), bytes_of(&p), &bufs, groups)?;
-    } else {
-        // conv2d_weight_grad.wgsl binds (uniform side, lane side); the taps kernel (big, small).
-        let (b1, b2) = if swap { (big, small) } else { (small, big) };
-        big.gpu().launch(
-            &kernel,
-            &defs,
-            bytes_of(&p),
-            &[b1.storage(), b2.storage(), out.storage()],
-            groups,
-        )?;
-    }
-    if nsplit == 1 {
-        return Ok(out.alias(&shape));
-    }
-    no_grad(|| out.sum(&[0], false))
 }
 
 #[cfg(test)]

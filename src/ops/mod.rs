@@ -9,6 +9,7 @@ mod conv_geom;
 mod conv_launch;
 mod conv_sg;
 mod conv_sg_wgrad;
+mod conv_wgrad;
 mod creation;
 mod elementwise;
 mod index;
