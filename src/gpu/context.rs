@@ -45,6 +45,7 @@ impl Gpu {
 
     /// Opens the adapter matched by `selector` (backend, index or name substring), or the best.
     pub fn with_selector(selector: Option<&str>) -> Result<Gpu> {
+        crate::ops::check_kernel_overrides()?;
         let instance = adapter::instance();
         let adapters = adapter::enumerate(&instance);
         let (adapter, summary) = adapter::choose(adapters, selector)?;

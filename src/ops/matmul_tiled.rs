@@ -98,6 +98,11 @@ const TILES: [Tile; 3] = [
 /// one per multiprocessor of a large GPU.
 const ENOUGH_WORKGROUPS: usize = 128;
 
+/// Errors when `TAPEGAN_MATMUL_TILE` is set to something that is not a tile.
+pub(crate) fn check_forced_tile() -> Result<()> {
+    forced_tile().map(|_| ())
+}
+
 fn forced_tile() -> Result<Option<Tile>> {
     static OVERRIDE: OnceLock<Option<String>> = OnceLock::new();
     match env_override(&OVERRIDE, "TAPEGAN_MATMUL_TILE") {

@@ -91,8 +91,32 @@ pub(crate) fn norm_axes(op: &'static str, axes: &[isize], rank: usize) -> Result
     Ok(v)
 }
 
-/// The value of environment variable `var` that forces a kernel family (tests use it to check
-/// every family on one machine), read once into `cell` rather than on every launch.
+/// The environment variables that force a kernel family (tests use them to check every family
+/// on one machine), with the values each accepts.
+const KERNEL_OVERRIDES: &[(&str, &[&str])] = &[
+    ("TAPEGAN_MATMUL_KERNEL", &["sharing", "tiled", "register"]),
+    ("TAPEGAN_CONV_BLOCKS", &["gemm", "gpu", "cpu"]),
+    ("TAPEGAN_SOFTMAX_KERNEL", &["rows", "workgroup"]),
+];
+
+/// Rejects a kernel override the launch code would not recognise, so that a misspelt value
+/// is an error when a device opens rather than silently the default kernel.
+pub(crate) fn check_kernel_overrides() -> Result<()> {
+    for (var, allowed) in KERNEL_OVERRIDES {
+        if let Ok(v) = std::env::var(var) {
+            if !allowed.contains(&v.as_str()) {
+                return Err(Error::Config(format!(
+                    "{var}={v} is not a kernel family: use one of {} or unset it",
+                    allowed.join(", ")
+                )));
+            }
+        }
+    }
+    matmul_tiled::check_forced_tile()
+}
+
+/// The value of environment variable `var` that forces a kernel family (checked by
+/// [`check_kernel_overrides`]), read once into `cell` rather than on every launch.
 pub(crate) fn env_override(
     cell: &'static std::sync::OnceLock<Option<String>>,
     var: &str,
