@@ -59,8 +59,12 @@ fn b_slot(t: u32, e: u32) -> vec2<u32> {
 }
 
 // A'(row, k) and B'(k, col) of the batch at `base` (k counted from the chunk's start, slices
-// included), and where C(row, col) of batch (or slice · batch + batch) z lives. Strided by
-// default; implicit-GEMM convolutions replace them (src/ops/conv_gemm.rs).
+// included), and where C(row, col) of batch (or slice · batch + batch) z lives — or NOWHERE
+// for an element that is not stored (a transposed convolution's phases round their pixel
+// grids up). Strided by default; implicit-GEMM convolutions replace them
+// (src/ops/conv_gemm.rs).
+const NOWHERE: u32 = 0xffffffffu;
+
 fn load_a(base: u32, row: u32, k: u32) -> f32 {
 {{LOAD_A}}
 }
@@ -77,6 +81,7 @@ fn c_at(z: u32, row: u32, col: u32) -> u32 {
 fn store(z: u32, first: bool, row: u32, col: u32, v: f32) {
     if (row < p.m && col < p.n) {
         let at = c_at(z, row, col);
+        if (at == NOWHERE) { return; }
         var out = v;
         if (first && (p.flags & 1u) != 0u) { out = out + bias[col]; }
         if (first && (p.flags & 4u) != 0u) { out = out + bias[row]; }

@@ -6,8 +6,13 @@
 //! written straight into NCHW by a generated `c_at`. The weight is B, read transposed in place.
 //! Nothing is materialised, and the tiled kernel's shared-memory staging, register blocks and
 //! split K apply unchanged. The weight gradient is the same kind of product with the im2col
-//! matrix as B and K = images × output pixels (split into slices). Transposed convolutions
-//! keep the gather kernel: as a GEMM most of their taps would multiply zeros.
+//! matrix as B and K = images × output pixels (split into slices).
+//!
+//! A transposed convolution is one GEMM per stride phase (output pixels with the same
+//! (y + p) mod s, x + p mod s): within a phase every output pixel meets the same taps
+//! k = k0 + s·t and reads input pixel q + c − t, so rows m = (image, phase pixel), columns
+//! co and k = (ci, t) — no tap that multiplies a zero, as the plain im2col of the
+//! zero-stuffed input would be. The phases are the batch of one dispatch.
 
 use super::conv_geom::ConvDims;
 use super::matmul_sg::Problem;
@@ -164,4 +169,111 @@ pub(crate) fn weight_grad(
         None,
         &shape,
     )
+}
+
+/// Taps per phase of a transposed convolution along each axis (the most any phase has; a
+/// phase with fewer reads zero weights for the rest), and phase pixels along each axis.
+fn phase_grid(d: &ConvDims) -> ([usize; 2], [usize; 2]) {
+    let [sy, sx] = d.stride;
+    (
+        [d.kernel[0].div_ceil(sy), d.kernel[1].div_ceil(sx)],
+        [d.big[0].div_ceil(sy), d.big[1].div_ceil(sx)],
+    )
+}
+
+/// The product a transposed convolution of `n` images, `ci` → `co` channels, is: one batch
+/// entry per phase, `base` of `load_a`/`load_b` being the phase (batch stride 1).
+fn transposed_problem(n: usize, ci: usize, co: usize, d: &ConvDims) -> Problem {
+    let ([ty, tx], [jy, jx]) = phase_grid(d);
+    Problem {
+        m: n * jy * jx,
+        n: co,
+        k: ci * ty * tx,
+        batch: d.stride[0] * d.stride[1],
+        sam: 0, // both operands and C are addressed by the generated functions
+        sak: 0,
+        sbk: 0,
+        sbn: 0,
+        a_bs: 1,
+        b_bs: 1,
+    }
+}
+
+/// Whether the implicit GEMM should run this transposed convolution (see [`fits`]).
+pub(crate) fn transposed_fits(n: usize, ci: usize, co: usize, d: &ConvDims, always: bool) -> bool {
+    let pr = transposed_problem(n, ci, co, d);
+    pr.k > 0 && pr.k <= MAX_LOOP && pr.m > 0 && fits_grid(&pr) && (always || pays_off(&pr))
+}
+
+/// WGSL statements naming phase `ph`'s first tap `k0y`, `k0x` and the input offset `cy`,
+/// `cx` of its tap 0 relative to the phase pixel.
+fn phase_of(ph: &str, d: &ConvDims) -> String {
+    let ([sy, sx], [py, px]) = (d.stride, d.pad);
+    format!(
+        "    let ry = {ph} / {sx}u;
+    let rx = {ph} % {sx}u;
+    let k0y = (ry + {py}u) % {sy}u;
+    let k0x = (rx + {px}u) % {sx}u;
+    let cy = (ry + {py}u - k0y) / {sy}u;
+    let cx = (rx + {px}u - k0x) / {sx}u;
+"
+    )
+}
+
+/// `conv_transpose2d(x, w) + bias` for `x` `[n, ci, h, w]`, `w` `[ci, co, KH, KW]`:
+/// `[n, co, H, W]`. The caller has checked the shapes against `d` and [`transposed_fits`].
+pub(crate) fn conv_transpose2d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    d: &ConvDims,
+    n: usize,
+    ci: usize,
+    co: usize,
+) -> Result<Tensor> {
+    let ([ty, tx], [jy, jx]) = phase_grid(d);
+    let ([h, wd], [bh, bw]) = (d.small, d.big);
+    let ([kh, kw], [sy, sx]) = (d.kernel, d.stride);
+    let (jyx, ttaps, phases, total) = (jy * jx, ty * tx, sy * sx, n * co * bh * bw);
+    let bodies = || {
+        [
+            format!(
+                "{}    let img = row / {jyx}u;
+    let q = row % {jyx}u;
+    let t = k % {ttaps}u;
+    let iy = i32(q / {jx}u + cy) - i32(t / {tx}u);
+    let ix = i32(q % {jx}u + cx) - i32(t % {tx}u);
+    if (iy < 0 || ix < 0 || iy >= {h} || ix >= {wd}) {{ return 0.0; }}
+    return a[((img * {ci}u + k / {ttaps}u) * {h}u + u32(iy)) * {wd}u + u32(ix)];",
+                phase_of("base", d)
+            ),
+            format!(
+                "{}    let ky = k0y + {sy}u * (k % {ttaps}u / {tx}u);
+    let kx = k0x + {sx}u * (k % {tx}u);
+    if (ky >= {kh}u || kx >= {kw}u) {{ return 0.0; }}
+    return b[((k / {ttaps}u * {co}u + col) * {kh}u + ky) * {kw}u + kx];",
+                phase_of("base", d)
+            ),
+            format!(
+                "    let ph = z % {phases}u;
+    let q = row % {jyx}u;
+    let y = ph / {sx}u + {sy}u * (q / {jx}u);
+    let x = ph % {sx}u + {sx}u * (q % {jx}u);
+    if (y >= {bh}u || x >= {bw}u) {{ return NOWHERE; }}
+    return z / {phases}u * {total}u + ((row / {jyx}u * {co}u + col) * {bh}u + y) * {bw}u + x;"
+            ),
+        ]
+    };
+    let addr = Addressing {
+        // Neighbouring rows are neighbouring phase pixels, one stride apart in the output.
+        a_kfast: false,
+        b_nfast: false,
+        key: format!("|convt {ci}→{co} {}", geometry_key(d)),
+        bodies: &bodies,
+    };
+    let bias = bias.map(|b| b.storage());
+    let shape = [n, co, bh, bw];
+    let (a, b) = (x.storage(), w.storage());
+    let pr = transposed_problem(n, ci, co, d);
+    run_addressed(x.gpu(), &pr, &addr, a, b, bias, &shape)
 }

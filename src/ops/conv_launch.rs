@@ -170,10 +170,10 @@ fn forced_family() -> Option<&'static str> {
     super::env_override(&OVERRIDE, "TAPEGAN_CONV_BLOCKS")
 }
 
-/// Whether convolutions (not transposed) and weight gradients may run as implicit GEMMs
-/// (`conv_gemm.rs`), and whether always: by default on GPUs where the product is large enough; always with
-/// `TAPEGAN_CONV_BLOCKS=gemm` (any adapter, for the tests); never when `gpu` or `cpu` blocks
-/// are forced or on CPU adapters, where barriers are coroutine switches.
+/// Whether convolutions, transposed convolutions and weight gradients may run as implicit GEMMs
+/// (`conv_gemm.rs`), and whether always: by default on GPUs where the product is large
+/// enough; always with `TAPEGAN_CONV_BLOCKS=gemm` (any adapter, for the tests); never when
+/// `gpu` or `cpu` blocks are forced or on CPU adapters, where barriers are coroutine switches.
 pub(super) fn gemm_mode(gpu: &crate::gpu::Gpu) -> Option<bool> {
     match forced_family() {
         Some("gemm") => Some(true),
@@ -279,12 +279,17 @@ pub(crate) fn gather_raw(
             None => Ok(z),
         };
     }
-    if let Some(always) = gemm_mode(src.gpu()).filter(|_| !transposed) {
-        if super::conv_gemm::fits(n, cs, cd, d, always) {
+    // A window that covers the whole input (one output, or for a transposed conv one input,
+    // pixel): a matrix product, handled below.
+    let dense = d.small == [1, 1] && d.pad == [0, 0] && d.big == d.kernel;
+    if let Some(always) = gemm_mode(src.gpu()) {
+        if transposed && !dense && super::conv_gemm::transposed_fits(n, cs, cd, d, always) {
+            return super::conv_gemm::conv_transpose2d(src, w, bias, d, n, cs, cd);
+        }
+        if !transposed && super::conv_gemm::fits(n, cs, cd, d, always) {
             return super::conv_gemm::conv2d(src, w, bias, d, n, cs, cd);
         }
     }
-    let dense = d.small == [1, 1] && d.pad == [0, 0] && d.big == d.kernel;
     if dense && !transposed && dense_as_matmul(src.gpu(), cd) {
         // The window covers the whole input: y[n, co] = Σ_(ci, k) x[n, (ci, k)]·w[co, (ci, k)],
         // a matrix product with one long reduction per output. The gather kernel gives each

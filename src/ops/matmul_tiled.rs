@@ -379,7 +379,8 @@ pub(crate) fn run_addressed(
         ));
     }
     let groups = groups.map(|g| g as u32);
-    let c = pr.batch * pr.m * pr.n;
+    // The output's size: batch·m·n, or less where c_at leaves elements out.
+    let c: usize = shape.iter().product();
     // One parameter block: split_k slices any K over MAX_LOOP, so the first chunk of
     // chunk_params is the whole product.
     let (mut p, _) = chunk_params(pr, pr, false, bias.is_some())[0];
