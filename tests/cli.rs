@@ -115,6 +115,38 @@ fn bad_arguments_are_one_line_errors() {
         ]),
         "nonexistent.toml",
     );
+    // A misspelt kernel override fails when the device opens instead of being ignored.
+    for (var, value, needle) in [
+        (
+            "TAPEGAN_MATMUL_KERNEL",
+            "fast",
+            "=fast is not a kernel family",
+        ),
+        (
+            "TAPEGAN_CONV_BLOCKS",
+            "gpus",
+            "=gpus is not a kernel family",
+        ),
+        (
+            "TAPEGAN_SOFTMAX_KERNEL",
+            "row",
+            "=row is not a kernel family",
+        ),
+        ("TAPEGAN_MATMUL_TILE", "3x3", "=3x3 is not a valid tile"),
+    ] {
+        let dir = tmp("override");
+        let out = Command::new(env!("CARGO_BIN_EXE_tapegan"))
+            .args([
+                "train", "--preset", "dcgan-28", "--steps", "1", "-q", "--out",
+            ])
+            .arg(&dir)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .env(var, value)
+            .output()
+            .expect("the binary runs");
+        assert_one_line_error(&out, needle);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[test]
