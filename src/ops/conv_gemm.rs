@@ -199,10 +199,16 @@ fn transposed_problem(n: usize, ci: usize, co: usize, d: &ConvDims) -> Problem {
     }
 }
 
+/// Output channels from which a transposed convolution runs as GEMMs by default: the
+/// narrowest tile is 32 columns wide and the size-based choice may pick 128, so a generator's
+/// last layer (3 channels) would waste nearly all of its FMAs; the gather kernel keeps it.
+const MIN_TRANSPOSED_COLUMNS: usize = 64;
+
 /// Whether the implicit GEMM should run this transposed convolution (see [`fits`]).
 pub(crate) fn transposed_fits(n: usize, ci: usize, co: usize, d: &ConvDims, always: bool) -> bool {
     let pr = transposed_problem(n, ci, co, d);
-    pr.k > 0 && pr.k <= MAX_LOOP && pr.m > 0 && fits_grid(&pr) && (always || pays_off(&pr))
+    let wide = co >= MIN_TRANSPOSED_COLUMNS && pays_off(&pr);
+    pr.k > 0 && pr.k <= MAX_LOOP && pr.m > 0 && fits_grid(&pr) && (always || wide)
 }
 
 /// WGSL statements naming phase `ph`'s first tap `k0y`, `k0x` and the input offset `cy`,
