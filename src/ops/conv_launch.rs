@@ -192,6 +192,15 @@ fn dense_as_matmul(gpu: &crate::gpu::Gpu, out_channels: usize) -> bool {
     }
 }
 
+/// Whether a transposed convolution runs as a product and a column sum (`conv_col2im.rs`):
+/// on CPU adapters when it has too few output channels to fill the gather kernel's channel
+/// block (the last layer on lavapipe, forward: dcgan-28's 32 → 1 24 → 8 ms, dcgan-64's
+/// 64 → 1 245 → 55 ms) — not when
+/// `TAPEGAN_CONV_BLOCKS` forces the gather kernels.
+fn through_columns(gpu: &crate::gpu::Gpu, out_channels: usize) -> bool {
+    forced_family().is_none() && gpu.is_cpu() && out_channels < super::conv_col2im::FEW_CHANNELS
+}
+
 /// Register block (output channels CB × pixels PB) and workgroup size of the gather kernel.
 ///
 /// On a CPU adapter each per-invocation load is a gather of eight scalar loads, measured at
@@ -289,6 +298,9 @@ pub(crate) fn gather_raw(
         if !transposed && super::conv_gemm::fits(n, cs, cd, d, always) {
             return super::conv_gemm::conv2d(src, w, bias, d, n, cs, cd);
         }
+    }
+    if transposed && !dense && through_columns(src.gpu(), cd) {
+        return super::conv_col2im::conv_transpose2d(op, src, w, bias, d, [n, cs, cd]);
     }
     if dense && !transposed && dense_as_matmul(src.gpu(), cd) {
         // The window covers the whole input: y[n, co] = Σ_(ci, k) x[n, (ci, k)]·w[co, (ci, k)],

@@ -4,6 +4,7 @@
 
 pub(crate) mod broadcast;
 mod conv;
+mod conv_col2im;
 mod conv_gemm;
 mod conv_geom;
 mod conv_launch;
