@@ -165,9 +165,48 @@ fn every_kernel_family_matches_cpu() {
     conv(3, 17, 9, 4, 2, 1).check(93);
     conv(70, 2, 5, 3, 1, 1).no_bias().check(94);
     conv(9, 1, 7, 4, 2, 0).same().check(95);
-    // A window covering the input with few outputs: a matrix product by default, the gather
-    // kernel when gpu or cpu blocks are forced.
-    conv(5, 3, 4, 4, 1, 0).check(97);
+    // One geometry at two batch sizes (pipelines are shared across batches; K split, bias).
+    convt(128, 64, 4, 3, 2, 1).batch(2).check(97);
+    convt(128, 64, 4, 3, 2, 1).batch(3).check(98);
+    // Phases with fewer taps than others, or none: a kernel smaller than the stride (with
+    // output padding), padding beyond the kernel, a kernel not a multiple of the stride.
+    let geom = |stride, pad, output_padding| Conv2dGeom {
+        stride,
+        padding: Padding::Explicit(pad),
+        output_padding,
+    };
+    let layer = |cin, cout, hw, k, g| Layer {
+        transposed: true,
+        n: 2,
+        cin,
+        cout,
+        hw,
+        k,
+        g,
+        bias: true,
+    };
+    layer(5, 4, [4, 5], [1, 1], geom([2, 3], [0, 0], [1, 2])).check(99);
+    layer(3, 4, [3, 4], [2, 5], geom([3, 2], [3, 4], [0, 0])).check(100);
+    layer(3, 4, [5, 3], [5, 7], geom([3, 4], [1, 2], [2, 3])).check(101);
+    infinite_input_stays_out_of_padded_taps();
+}
+
+/// An infinite input reaches only the outputs its taps touch: no kernel may multiply it by
+/// the zero of a padded tap (0·∞ = NaN). k3 s2: the phases have 4, 2, 2 and 1 taps.
+fn infinite_input_stays_out_of_padded_taps() {
+    let mut xv = vec![1.0f32; 9];
+    xv[4] = f32::INFINITY;
+    let x = t(&xv, &[1, 1, 3, 3]);
+    let w = t(&rand_vec(9, 5, 0.5, 1.0), &[1, 1, 3, 3]);
+    let y = x
+        .conv_transpose2d(&w, None, &Conv2dGeom::new(2, 1))
+        .unwrap();
+    let v = y.to_vec().unwrap();
+    assert!(v.iter().all(|f| !f.is_nan()), "NaN in {v:?}");
+    assert!(
+        v.iter().any(|f| f.is_infinite()),
+        "the infinity vanished: {v:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,10 +9,12 @@
 //! matrix as B and K = images × output pixels (split into slices).
 //!
 //! A transposed convolution is one GEMM per stride phase (output pixels with the same
-//! (y + p) mod s, x + p mod s): within a phase every output pixel meets the same taps
+//! ((y + p) mod s, (x + p) mod s)): within a phase every output pixel meets the same taps
 //! k = k0 + s·t and reads input pixel q + c − t, so rows m = (image, phase pixel), columns
-//! co and k = (ci, t) — no tap that multiplies a zero, as the plain im2col of the
-//! zero-stuffed input would be. The phases are the batch of one dispatch.
+//! co and k = (ci, t). The plain im2col of the zero-stuffed input would multiply zeros at
+//! (s² − 1)/s² of its taps; here only phases with fewer taps than the most (a kernel that is
+//! not a multiple of the stride) pad their k with zero weights. The phases are the batch of
+//! one dispatch.
 
 use super::conv_geom::ConvDims;
 use super::matmul_sg::Problem;
@@ -101,6 +103,7 @@ pub(crate) fn conv2d(
         b_nfast: false,
         key: format!("|conv {ci}→{co} {}", geometry_key(d)),
         bodies: &bodies,
+        flops: None,
     };
     let bias = bias.map(|b| b.storage());
     let shape = [n, co, d.small[0], d.small[1]];
@@ -157,6 +160,7 @@ pub(crate) fn weight_grad(
         b_nfast: false,
         key: format!("|wgrad {cb}→{cs} {}", geometry_key(d)),
         bodies: &bodies,
+        flops: None,
     };
     let shape = [cs, cb, d.kernel[0], d.kernel[1]];
     let (a, b) = (small.storage(), big.storage());
@@ -240,7 +244,7 @@ pub(crate) fn conv_transpose2d(
     let ([ty, tx], [jy, jx]) = phase_grid(d);
     let ([h, wd], [bh, bw]) = (d.small, d.big);
     let ([kh, kw], [sy, sx]) = (d.kernel, d.stride);
-    let (jyx, ttaps, phases, total) = (jy * jx, ty * tx, sy * sx, n * co * bh * bw);
+    let (jyx, ttaps, phases, image) = (jy * jx, ty * tx, sy * sx, co * bh * bw);
     let bodies = || {
         [
             format!(
@@ -250,6 +254,11 @@ pub(crate) fn conv_transpose2d(
     let iy = i32(q / {jx}u + cy) - i32(t / {tx}u);
     let ix = i32(q % {jx}u + cx) - i32(t % {tx}u);
     if (iy < 0 || ix < 0 || iy >= {h} || ix >= {wd}) {{ return 0.0; }}
+    // Taps past the kernel (a phase with fewer taps) read zero rather than x, so that an
+    // infinite input does not turn into 0·∞ = NaN.
+    if (k0y + {sy}u * (t / {tx}u) >= {kh}u || k0x + {sx}u * (t % {tx}u) >= {kw}u) {{
+        return 0.0;
+    }}
     return a[((img * {ci}u + k / {ttaps}u) * {h}u + u32(iy)) * {wd}u + u32(ix)];",
                 phase_of("base", d)
             ),
@@ -266,7 +275,10 @@ pub(crate) fn conv_transpose2d(
     let y = ph / {sx}u + {sy}u * (q / {jx}u);
     let x = ph % {sx}u + {sx}u * (q % {jx}u);
     if (y >= {bh}u || x >= {bw}u) {{ return NOWHERE; }}
-    return z / {phases}u * {total}u + ((row / {jyx}u * {co}u + col) * {bh}u + y) * {bw}u + x;"
+    // Slice z / phases of a split K writes its own copy of the whole output (images = m / jyx:
+    // the batch is not part of the pipeline key).
+    let slice = z / {phases}u * (p.m / {jyx}u) * {image}u;
+    return slice + ((row / {jyx}u * {co}u + col) * {bh}u + y) * {bw}u + x;"
             ),
         ]
     };
@@ -276,6 +288,8 @@ pub(crate) fn conv_transpose2d(
         b_nfast: false,
         key: format!("|convt {ci}→{co} {}", geometry_key(d)),
         bodies: &bodies,
+        // As the gather kernel counts: every tap that lands on the output.
+        flops: Some(2.0 * (n * co * bh * bw * ci * d.taps()) as f64 / phases as f64),
     };
     let bias = bias.map(|b| b.storage());
     let shape = [n, co, bh, bw];

@@ -298,6 +298,7 @@ pub(crate) fn run(
         b_nfast: pr.sbn == 1,
         key: String::new(),
         bodies: &strided,
+        flops: None,
     };
     run_addressed(gpu, pr, &addr, a, b, bias, shape)
 }
@@ -305,11 +306,14 @@ pub(crate) fn run(
 /// How the kernel reads A and B and places C: which index of each operand is contiguous, a
 /// pipeline-key suffix naming the addressing, and the WGSL bodies of `load_a(base, row, k)`,
 /// `load_b(base, k, col)` and `c_at(z, row, col)` — generated only when the pipeline is built.
+/// Everything the bodies bake in as constants must be in the key. `flops`: the nominal FLOPs
+/// for profiles when some of the product's terms are padding (else 2·m·n·k·batch).
 pub(crate) struct Addressing<'a> {
     pub a_kfast: bool,
     pub b_nfast: bool,
     pub key: String,
     pub bodies: &'a dyn Fn() -> [String; 3],
+    pub flops: Option<f64>,
 }
 
 /// The tile for `pr`: the forced one (checked against the adapter's workgroup memory) or the
@@ -388,7 +392,11 @@ pub(crate) fn run_addressed(
     p.kc = if slices > 1 { kc as u32 } else { 0 };
     // A split product writes one partial C per slice, summed afterwards.
     let target = Tensor::empty(gpu, &[slices * c], DType::F32, "matmul")?;
-    gpu.note_flops(2.0 * c as f64 * pr.k as f64);
+    debug_assert!(
+        c <= pr.batch * pr.m * pr.n,
+        "c_at places no more than the product"
+    );
+    gpu.note_flops(addr.flops.unwrap_or(2.0 * c as f64 * pr.k as f64));
     let buffers = [a, b, target.storage(), bias.unwrap_or(a)];
     gpu.launch_generated(&key, || source(&t, addr), bytes_of(&p), &buffers, groups)?;
     let out = if slices > 1 {
