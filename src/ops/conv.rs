@@ -12,9 +12,11 @@
 //! - `y = Wg(X, G)`, incoming H (weight-shaped): dX = T(G, H),  dG = C(X, H).
 //!
 //! Each rule is again made of these ops, carried out with the same `ConvDims`, so gradients of
-//! gradients (WGAN-GP through conv layers) need nothing more. Kernels: `shaders/conv2d.wgsl`
-//! (conv and transposed conv, gather form) and `shaders/conv2d_weight_grad.wgsl`, launched by
-//! `conv_launch.rs`; geometry in `conv_geom.rs`.
+//! gradients (WGAN-GP through conv layers) need nothing more. Kernels: the gather form of
+//! conv and transposed conv (`conv_launch.rs`, with subgroup sharing in `conv_sg.rs`), the
+//! weight gradient (`conv_wgrad.rs`, `conv_sg_wgrad.rs`), implicit GEMMs on GPUs
+//! (`conv_gemm.rs`) and narrow transposed convs through columns on CPU adapters
+//! (`conv_col2im.rs`); geometry in `conv_geom.rs`.
 
 use super::conv_geom::{Conv2dGeom, ConvDims};
 use super::conv_launch::{gather_raw, nchw};

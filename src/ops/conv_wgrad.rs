@@ -31,7 +31,8 @@ struct WgradParams {
 }
 
 /// Register block (uniform-side channels UB × lane-side channels LB) and workgroup size of the
-/// weight-gradient kernel; the same trade-off as [`gather_block`].
+/// weight-gradient kernel; the same trade-off as the gather kernel's block
+/// (`conv_launch::gather_block`).
 fn wgrad_block(cpu: bool, nu: usize, nl: usize) -> (usize, usize, usize) {
     let wg = if cpu { 8 } else { 64 };
     let ub = nu.min(if cpu { 32 } else { 8 });

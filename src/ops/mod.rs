@@ -105,7 +105,7 @@ const KERNEL_OVERRIDES: &[(&str, &[&str])] = &[
 pub(crate) fn check_kernel_overrides() -> Result<()> {
     for (var, allowed) in KERNEL_OVERRIDES {
         if let Ok(v) = std::env::var(var) {
-            if !allowed.contains(&v.as_str()) {
+            if !v.is_empty() && !allowed.contains(&v.as_str()) {
                 return Err(Error::Config(format!(
                     "{var}={v} is not a kernel family: use one of {} or unset it",
                     allowed.join(", ")
@@ -122,7 +122,9 @@ pub(crate) fn env_override(
     cell: &'static std::sync::OnceLock<Option<String>>,
     var: &str,
 ) -> Option<&'static str> {
-    cell.get_or_init(|| std::env::var(var).ok()).as_deref()
+    // Set but empty means unset, as for most tools' variables.
+    cell.get_or_init(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .as_deref()
 }
 
 /// Bytes of a `#[repr(C)]` parameter block.
