@@ -196,9 +196,13 @@ fn dense_as_matmul(gpu: &crate::gpu::Gpu, out_channels: usize) -> bool {
 /// on CPU adapters when it has too few output channels to fill the gather kernel's channel
 /// block (the last layer on lavapipe, forward: dcgan-28's 32 → 1 24 → 8 ms, dcgan-64's
 /// 64 → 1 245 → 55 ms) — not when
-/// `TAPEGAN_CONV_BLOCKS` forces the gather kernels.
-fn through_columns(gpu: &crate::gpu::Gpu, out_channels: usize) -> bool {
-    forced_family().is_none() && gpu.is_cpu() && out_channels < super::conv_col2im::FEW_CHANNELS
+/// `TAPEGAN_CONV_BLOCKS` forces the gather kernels, or when the columns (`cols_bytes`) would
+/// not fit one storage binding.
+fn through_columns(gpu: &crate::gpu::Gpu, out_channels: usize, cols_bytes: u64) -> bool {
+    forced_family().is_none()
+        && gpu.is_cpu()
+        && out_channels < super::conv_col2im::FEW_CHANNELS
+        && cols_bytes <= gpu.adapter().max_storage_binding
 }
 
 /// Register block (output channels CB × pixels PB) and workgroup size of the gather kernel.
@@ -299,7 +303,8 @@ pub(crate) fn gather_raw(
             return super::conv_gemm::conv2d(src, w, bias, d, n, cs, cd);
         }
     }
-    if transposed && !dense && through_columns(src.gpu(), cd) {
+    let cols_bytes = 4 * (n * cd * taps * sh * sw) as u64;
+    if transposed && !dense && through_columns(src.gpu(), cd, cols_bytes) {
         return super::conv_col2im::conv_transpose2d(op, src, w, bias, d, [n, cs, cd]);
     }
     if dense && !transposed && dense_as_matmul(src.gpu(), cd) {
