@@ -1,7 +1,7 @@
-//! Kernel launches of the convolution ops (unrecorded): the choice of kernel family per
-//! adapter, and the gather kernel that computes `conv2d` and `conv_transpose2d`
-//! (`shaders/conv2d.wgsl`). The weight gradient is launched by `conv_wgrad.rs`; `conv.rs`
-//! records both.
+//! Kernel launches of the convolution ops (unrecorded): the gather kernel that computes
+//! `conv2d` and `conv_transpose2d` (`shaders/conv2d.wgsl`), and the hand-off to the other
+//! paths `conv_family.rs` picks. The weight gradient is launched by `conv_wgrad.rs`;
+//! `conv.rs` records both.
 //!
 //! Block sizes are chosen per call from the channel counts; the register blocks are unrolled
 //! in the WGSL text itself (`//#unroll v N` … `//#end`, expanded here before compilation)
@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use super::bytes_of;
+use super::conv_family::{blocks, dense_as_matmul, gemm_mode, through_columns, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_sg::GatherPlan;
 use crate::autograd::no_grad;
@@ -133,76 +134,6 @@ pub(super) fn check_groups(
         ));
     }
     Ok(groups.map(|g| g as u32))
-}
-
-/// Which kernels a convolution uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Blocks {
-    /// Register-blocked, sized for a GPU (8×8 blocks, 64-wide workgroups).
-    Gpu,
-    /// Register-blocked, sized for a CPU adapter (large blocks, 8-wide workgroups).
-    Cpu,
-    /// Subgroup load sharing (conv_sg.rs) with this subgroup size, falling back to `Cpu`
-    /// blocks where a dimension is too narrow to share.
-    Shared(usize),
-}
-
-/// The kernels for `gpu`: shared loads on a CPU adapter with subgroups, CPU blocks on one
-/// without, GPU blocks otherwise — unless the environment variable `TAPEGAN_CONV_BLOCKS` says
-/// `gpu` or `cpu` (register-blocked only; `gemm` leaves these and forces `gemm_mode`). The
-/// override exists so the tests can check every configuration on one machine; results never
-/// depend on it.
-pub(super) fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
-    match forced_family() {
-        Some("gpu") => Blocks::Gpu,
-        Some("cpu") => Blocks::Cpu,
-        _ => match super::subgroup_probe::sharing_subgroup(gpu) {
-            Some(sg) => Blocks::Shared(sg),
-            None if gpu.is_cpu() => Blocks::Cpu,
-            None => Blocks::Gpu,
-        },
-    }
-}
-
-/// The kernel family `TAPEGAN_CONV_BLOCKS` forces, if any (read once).
-fn forced_family() -> Option<&'static str> {
-    static OVERRIDE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    super::env_override(&OVERRIDE, "TAPEGAN_CONV_BLOCKS")
-}
-
-/// Whether convolutions, transposed convolutions and weight gradients may run as implicit GEMMs
-/// (`conv_gemm.rs`), and whether always: by default on GPUs where the product is large
-/// enough; always with `TAPEGAN_CONV_BLOCKS=gemm` (any adapter, for the tests); never when
-/// `gpu` or `cpu` blocks are forced or on CPU adapters, where barriers are coroutine switches.
-pub(super) fn gemm_mode(gpu: &crate::gpu::Gpu) -> Option<bool> {
-    match forced_family() {
-        Some("gemm") => Some(true),
-        Some("gpu") | Some("cpu") => None,
-        _ => (!gpu.is_cpu()).then_some(false),
-    }
-}
-
-/// Whether a convolution whose window covers its input runs as a matrix product: on GPUs, and
-/// on CPU adapters when there are too few output channels to fill the gather kernel's block —
-/// never when `TAPEGAN_CONV_BLOCKS` forces the gather kernels, so the tests reach them.
-fn dense_as_matmul(gpu: &crate::gpu::Gpu, out_channels: usize) -> bool {
-    match forced_family() {
-        Some("gpu") | Some("cpu") => false,
-        _ => !gpu.is_cpu() || out_channels < 8,
-    }
-}
-
-/// Whether a transposed convolution runs as a product and a column sum (`conv_col2im.rs`):
-/// on CPU adapters when it has too few output channels to fill the gather kernel's channel
-/// block (the last layer on lavapipe, forward: dcgan-28's 32 → 1 24 → 8 ms, dcgan-64's
-/// 64 → 1 245 → 55 ms) — not when
-/// `TAPEGAN_CONV_BLOCKS` forces the gather kernels, or when the columns (`cols_bytes`) would
-/// not fit one storage binding.
-fn through_columns(gpu: &crate::gpu::Gpu, out_channels: usize, cols_bytes: u64) -> bool {
-    forced_family().is_none()
-        && gpu.is_cpu()
-        && out_channels < super::conv_col2im::FEW_CHANNELS
-        && cols_bytes <= gpu.adapter().max_storage_binding
 }
 
 /// Register block (output channels CB × pixels PB) and workgroup size of the gather kernel.

@@ -7,10 +7,9 @@
 //! workgroups run and no invocation nears lavapipe's loop limit (see `conv_launch.rs`).
 
 use super::bytes_of;
+use super::conv_family::{blocks, gemm_mode, Blocks};
 use super::conv_geom::ConvDims;
-use super::conv_launch::{
-    blocks, check_groups, gemm_mode, nchw, u32s, unrolled, Blocks, LOOP_BUDGET,
-};
+use super::conv_launch::{check_groups, nchw, u32s, unrolled, LOOP_BUDGET};
 use super::conv_sg_wgrad::WgradPlan;
 use super::reduce::MAX_LOOP;
 use crate::autograd::no_grad;

@@ -5,6 +5,7 @@
 pub(crate) mod broadcast;
 mod conv;
 mod conv_col2im;
+mod conv_family;
 mod conv_gemm;
 mod conv_geom;
 mod conv_launch;
