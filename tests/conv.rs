@@ -144,13 +144,13 @@ fn awkward_geometries_match_cpu() {
 #[test]
 fn every_kernel_family_matches_cpu() {
     // The adapter picks one kernel family (subgroup sharing on lavapipe). The others — GPU
-    // blocks (8×8, 64-wide workgroups), CPU blocks and convolutions as implicit GEMMs on the
-    // tiled matmul — are checked on any adapter by rerunning this test in a child process
-    // with TAPEGAN_CONV_BLOCKS set.
+    // blocks (8×8, 64-wide workgroups), CPU blocks, convolutions as implicit GEMMs on the
+    // tiled matmul and transposed convolutions through columns — are checked on any adapter
+    // by rerunning this test in a child process with TAPEGAN_CONV_BLOCKS set.
     if rerun_with_env(
         "every_kernel_family_matches_cpu",
         "TAPEGAN_CONV_BLOCKS",
-        &["gpu", "cpu", "gemm"],
+        &["gpu", "cpu", "gemm", "columns"],
     ) {
         return;
     }

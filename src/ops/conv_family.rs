@@ -1,8 +1,13 @@
 //! Which convolution kernels run on an adapter: subgroup sharing, register blocks sized for a
 //! CPU or a GPU, implicit GEMMs (`conv_gemm.rs`), a matrix product for windows that cover
 //! their input, or columns for narrow transposed convs (`conv_col2im.rs`). By adapter class,
-//! unless `TAPEGAN_CONV_BLOCKS=gemm|gpu|cpu` forces a family so that the tests can check every
-//! one on one machine; results never depend on the choice.
+//! unless `TAPEGAN_CONV_BLOCKS=gemm|gpu|cpu|columns` forces a family so that the tests can
+//! check every one on one machine; results never depend on the choice.
+
+/// Output channels below which a CPU adapter's gather kernel cannot share its loads across
+/// channels (one subgroup of lanes holds 8 channels on AVX2 lavapipe): a window covering the
+/// input runs as a matmul, a transposed conv through columns.
+const FEW_CHANNELS: usize = 8;
 
 /// Which kernels a convolution uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,9 +23,9 @@ pub(super) enum Blocks {
 
 /// The kernels for `gpu`: shared loads on a CPU adapter with subgroups, CPU blocks on one
 /// without, GPU blocks otherwise — unless the environment variable `TAPEGAN_CONV_BLOCKS` says
-/// `gpu` or `cpu` (register-blocked only; `gemm` leaves these and forces `gemm_mode`). The
-/// override exists so the tests can check every configuration on one machine; results never
-/// depend on it.
+/// `gpu` or `cpu` (register-blocked only; `gemm` and `columns` leave these and force their
+/// own path). The override exists so the tests can check every configuration on one machine;
+/// results never depend on it.
 pub(super) fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
     match forced_family() {
         Some("gpu") => Blocks::Gpu,
@@ -42,11 +47,11 @@ pub(super) fn forced_family() -> Option<&'static str> {
 /// Whether convolutions, transposed convolutions and weight gradients may run as implicit GEMMs
 /// (`conv_gemm.rs`), and whether always: by default on GPUs where the product is large
 /// enough; always with `TAPEGAN_CONV_BLOCKS=gemm` (any adapter, for the tests); never when
-/// `gpu` or `cpu` blocks are forced or on CPU adapters, where barriers are coroutine switches.
+/// another family is forced or on CPU adapters, where barriers are coroutine switches.
 pub(super) fn gemm_mode(gpu: &crate::gpu::Gpu) -> Option<bool> {
     match forced_family() {
         Some("gemm") => Some(true),
-        Some("gpu") | Some("cpu") => None,
+        Some(_) => None,
         _ => (!gpu.is_cpu()).then_some(false),
     }
 }
@@ -57,19 +62,25 @@ pub(super) fn gemm_mode(gpu: &crate::gpu::Gpu) -> Option<bool> {
 pub(super) fn dense_as_matmul(gpu: &crate::gpu::Gpu, out_channels: usize) -> bool {
     match forced_family() {
         Some("gpu") | Some("cpu") => false,
-        _ => !gpu.is_cpu() || out_channels < 8,
+        _ => !gpu.is_cpu() || out_channels < FEW_CHANNELS,
     }
 }
 
-/// Whether a transposed convolution runs as a product and a column sum (`conv_col2im.rs`):
-/// on CPU adapters when it has too few output channels to fill the gather kernel's channel
-/// block (the last layer on lavapipe, forward: dcgan-28's 32 → 1 24 → 8 ms, dcgan-64's
-/// 64 → 1 245 → 55 ms) — not when
-/// `TAPEGAN_CONV_BLOCKS` forces the gather kernels, or when the columns (`cols_bytes`) would
-/// not fit one storage binding.
-pub(super) fn through_columns(gpu: &crate::gpu::Gpu, out_channels: usize, cols_bytes: u64) -> bool {
-    forced_family().is_none()
-        && gpu.is_cpu()
-        && out_channels < super::conv_col2im::FEW_CHANNELS
-        && cols_bytes <= gpu.adapter().max_storage_binding
+/// Whether a transposed convolution of `n` images with `pixels` input pixels runs as a
+/// product and a column sum (`conv_col2im.rs`): on CPU adapters when it has too few output
+/// channels to share the gather kernel's loads (measured in docs/PERFORMANCE.md), on any
+/// adapter with `TAPEGAN_CONV_BLOCKS=columns` (for the tests), never when another family is
+/// forced — and only when the columns (`cols_bytes`) fit one storage binding and the product
+/// one dispatch grid (batch and pixel tiles ≤ 65,535), else the gather kernel takes it.
+pub(super) fn through_columns(
+    gpu: &crate::gpu::Gpu,
+    [n, pixels, out_channels]: [usize; 3],
+    cols_bytes: u64,
+) -> bool {
+    let wanted = match forced_family() {
+        Some("columns") => true,
+        Some(_) => false,
+        None => gpu.is_cpu() && out_channels < FEW_CHANNELS,
+    };
+    wanted && cols_bytes <= gpu.max_binding_bytes() && n <= 65_535 && pixels.div_ceil(8) <= 65_535
 }
