@@ -133,6 +133,12 @@ fn bad_arguments_are_one_line_errors() {
             "=row is not a kernel family",
         ),
         ("TAPEGAN_MATMUL_TILE", "3x3", "=3x3 is not a valid tile"),
+        // A valid tile that needs 260 KiB of workgroup memory, more than any adapter has.
+        (
+            "TAPEGAN_MATMUL_TILE",
+            "256x256x128/16x16",
+            "bytes of workgroup memory",
+        ),
     ] {
         let dir = tmp("override");
         let out = Command::new(env!("CARGO_BIN_EXE_tapegan"))

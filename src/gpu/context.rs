@@ -45,10 +45,10 @@ impl Gpu {
 
     /// Opens the adapter matched by `selector` (backend, index or name substring), or the best.
     pub fn with_selector(selector: Option<&str>) -> Result<Gpu> {
-        crate::ops::check_kernel_overrides()?;
         let instance = adapter::instance();
         let adapters = adapter::enumerate(&instance);
         let (adapter, summary) = adapter::choose(adapters, selector)?;
+        crate::ops::check_kernel_overrides(summary.max_workgroup_storage)?;
         let features = adapter.features()
             & (wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES

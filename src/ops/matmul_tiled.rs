@@ -98,9 +98,25 @@ const TILES: [Tile; 3] = [
 /// one per multiprocessor of a large GPU.
 const ENOUGH_WORKGROUPS: usize = 128;
 
-/// Errors when `TAPEGAN_MATMUL_TILE` is set to something that is not a tile.
-pub(crate) fn check_forced_tile() -> Result<()> {
-    forced_tile().map(|_| ())
+/// Errors when `TAPEGAN_MATMUL_TILE` is set to something that is not a tile, or to one that
+/// needs more than `workgroup_bytes` of workgroup memory.
+pub(crate) fn check_forced_tile(workgroup_bytes: u32) -> Result<()> {
+    match forced_tile()? {
+        Some(t) => fits_workgroup_memory(&t, workgroup_bytes),
+        None => Ok(()),
+    }
+}
+
+/// Whether tile `t`'s staging buffers fit `limit` bytes of workgroup memory.
+fn fits_workgroup_memory(t: &Tile, limit: u32) -> Result<()> {
+    let bytes = 16 * t.bk * (t.bm / 4 + 1 + t.bn / 4 + 1);
+    if bytes > limit as usize {
+        return Err(Error::Config(format!(
+            "TAPEGAN_MATMUL_TILE: the tile needs {bytes} bytes of workgroup memory, this \
+             adapter has {limit}; use a smaller BM, BN or BK"
+        )));
+    }
+    Ok(())
 }
 
 fn forced_tile() -> Result<Option<Tile>> {
@@ -322,14 +338,7 @@ fn tile_for(gpu: &Gpu, pr: &Problem) -> Result<Tile> {
     let Some(t) = forced_tile()? else {
         return Ok(choose(pr));
     };
-    let bytes = 16 * t.bk * (t.bm / 4 + 1 + t.bn / 4 + 1);
-    let limit = gpu.adapter().max_workgroup_storage as usize;
-    if bytes > limit {
-        return Err(Error::Config(format!(
-            "TAPEGAN_MATMUL_TILE: the tile needs {bytes} bytes of workgroup memory, this \
-             adapter has {limit}; use a smaller BM, BN or BK"
-        )));
-    }
+    fits_workgroup_memory(&t, gpu.adapter().max_workgroup_storage)?;
     Ok(t)
 }
 

@@ -101,9 +101,10 @@ const KERNEL_OVERRIDES: &[(&str, &[&str])] = &[
     ("TAPEGAN_SOFTMAX_KERNEL", &["rows", "workgroup"]),
 ];
 
-/// Rejects a kernel override the launch code would not recognise, so that a misspelt value
-/// is an error when a device opens rather than silently the default kernel.
-pub(crate) fn check_kernel_overrides() -> Result<()> {
+/// Rejects a kernel override the launch code would not recognise (or a forced tile the
+/// adapter's `workgroup_bytes` cannot hold), so that a misspelt value is an error when a
+/// device opens rather than silently the default kernel or a failure mid-training.
+pub(crate) fn check_kernel_overrides(workgroup_bytes: u32) -> Result<()> {
     for (var, allowed) in KERNEL_OVERRIDES {
         if let Ok(v) = std::env::var(var) {
             if !v.is_empty() && !allowed.contains(&v.as_str()) {
@@ -114,7 +115,7 @@ pub(crate) fn check_kernel_overrides() -> Result<()> {
             }
         }
     }
-    matmul_tiled::check_forced_tile()
+    matmul_tiled::check_forced_tile(workgroup_bytes)
 }
 
 /// The value of environment variable `var` that forces a kernel family (checked by
