@@ -124,7 +124,7 @@ pub enum Samples {
 pub struct HostData {
     pub samples: Samples,
     pub count: usize,
-    /// Shape of one sample, e.g. [1, 28, 28] or [2].
+    /// Shape of one sample, e.g. `[1, 28, 28]` or `[2]`.
     pub sample_shape: Vec<usize>,
     pub labels: Option<Vec<u32>>,
     /// Number of label classes (0 when unlabelled).

@@ -48,7 +48,7 @@ pub enum GpEpsilon {
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     pub preset: String,
-    /// Data set spec: mnist[:DIR], mnist-test[:DIR], images:DIR, grid25, ring8.
+    /// Data set spec: `mnist[:DIR]`, `mnist-test[:DIR]`, `images:DIR`, `grid25`, `ring8`.
     pub data: String,
     pub seed: u64,
     pub batch: usize,

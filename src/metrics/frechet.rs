@@ -123,7 +123,7 @@ pub fn sym_eigen(m: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     ((0..n).map(|i| a[i * n + i]).collect(), v)
 }
 
-/// One Jacobi rotation A ← Pᵀ A P, V ← V P that zeroes a[p][q] (Numerical Recipes §11.1).
+/// One Jacobi rotation A ← Pᵀ A P, V ← V P that zeroes `a[p][q]` (Numerical Recipes §11.1).
 fn rotate(a: &mut [f64], v: &mut [f64], n: usize, p: usize, q: usize) {
     let apq = a[p * n + q];
     if apq == 0.0 {

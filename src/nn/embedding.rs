@@ -28,7 +28,7 @@ impl Embedding {
 }
 
 impl Module for Embedding {
-    /// `x`: u32 labels of shape [N] → [N, dim].
+    /// `x`: u32 labels of shape `[N]` → `[N, dim]`.
     fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
         if x.dtype() != DType::U32 || x.rank() != 1 {
             return Err(Error::shape(

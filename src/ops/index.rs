@@ -32,7 +32,7 @@ fn check_index(op: &'static str, idx: &Tensor) -> Result<()> {
 }
 
 impl Tensor {
-    /// Rows of `self` (shape [V, ...]) picked by `idx` (u32, shape [N]) → [N, ...].
+    /// Rows of `self` (shape `[V, ...]`) picked by `idx` (u32, shape `[N]`) → `[N, ...]`.
     /// Works for f32 and u32 tables; an index ≥ V yields a row of zeros.
     /// Backward (f32): [`Tensor::scatter_add_rows`] of the gradient.
     pub fn gather_rows(&self, idx: &Tensor) -> Result<Tensor> {
@@ -71,7 +71,7 @@ impl Tensor {
         }))
     }
 
-    /// Sums rows of `self` ([N, ...]) into `vocab` rows by `idx` ([N]) → [vocab, ...].
+    /// Sums rows of `self` (`[N, ...]`) into `vocab` rows by `idx` (`[N]`) → `[vocab, ...]`.
     /// Backward: [`Tensor::gather_rows`] of the gradient.
     pub fn scatter_add_rows(&self, idx: &Tensor, vocab: usize) -> Result<Tensor> {
         const OP: &str = "scatter_add_rows";
@@ -112,7 +112,7 @@ impl Tensor {
         }))
     }
 
-    /// One-hot rows ([N, classes], f32) of the labels in `self` (u32, [N]). No gradient.
+    /// One-hot rows (`[N, classes]`, f32) of the labels in `self` (u32, `[N]`). No gradient.
     pub fn one_hot(&self, classes: usize) -> Result<Tensor> {
         const OP: &str = "one_hot";
         check_index(OP, self)?;
