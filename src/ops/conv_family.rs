@@ -66,21 +66,25 @@ pub(super) fn dense_as_matmul(gpu: &crate::gpu::Gpu, out_channels: usize) -> boo
     }
 }
 
-/// Whether a transposed convolution of `n` images with `pixels` input pixels runs as a
-/// product and a column sum (`conv_col2im.rs`): on CPU adapters when it has too few output
-/// channels to share the gather kernel's loads (measured in docs/PERFORMANCE.md), on any
-/// adapter with `TAPEGAN_CONV_BLOCKS=columns` (for the tests), never when another family is
-/// forced — and only when the columns (`cols_bytes`) fit one storage binding and the product
-/// one dispatch grid (batch and pixel tiles ≤ 65,535), else the gather kernel takes it.
+/// Whether a transposed convolution of `n` images with `pixels` input pixels, `out_channels`
+/// output channels and `taps` kernel taps runs as a product and a column sum
+/// (`conv_col2im.rs`): on CPU adapters when it has too few output channels to share the
+/// gather kernel's loads (measured in docs/PERFORMANCE.md), on any adapter with
+/// `TAPEGAN_CONV_BLOCKS=columns` (for the tests), never when another family is forced — and
+/// only when the columns (n·Co·taps·pixels floats) fit one storage binding and the product one
+/// dispatch grid (batch and pixel tiles ≤ 65,535), else the gather kernel takes it.
 pub(super) fn through_columns(
     gpu: &crate::gpu::Gpu,
-    [n, pixels, out_channels]: [usize; 3],
-    cols_bytes: u64,
+    [n, pixels, out_channels, taps]: [usize; 4],
 ) -> bool {
     let wanted = match forced_family() {
         Some("columns") => true,
         Some(_) => false,
         None => gpu.is_cpu() && out_channels < FEW_CHANNELS,
     };
+    let cols_bytes = [n, pixels, out_channels, taps, 4]
+        .iter()
+        .map(|&v| v as u64)
+        .product::<u64>();
     wanted && cols_bytes <= gpu.max_binding_bytes() && n <= 65_535 && pixels.div_ceil(8) <= 65_535
 }

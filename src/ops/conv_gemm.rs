@@ -73,7 +73,13 @@ fn problem(n: usize, ci: usize, co: usize, d: &ConvDims) -> Problem {
 /// for tests).
 pub(crate) fn fits(n: usize, ci: usize, co: usize, d: &ConvDims, always: bool) -> bool {
     let pr = problem(n, ci, co, d);
-    pr.k <= MAX_LOOP && pr.m > 0 && fits_grid(&pr) && (always || pays_off(&pr))
+    pr.k <= MAX_LOOP && runs(&pr, always || pays_off(&pr))
+}
+
+/// Whether the tiled kernel runs product `pr` that the caller finds `worth` it: not empty
+/// and within one dispatch grid.
+fn runs(pr: &Problem, worth: bool) -> bool {
+    worth && pr.m * pr.n * pr.k > 0 && fits_grid(pr)
 }
 
 /// `conv2d(x, w) + bias` for `x` `[n, ci, H, W]`, `w` `[co, ci, KH, KW]`: `[n, co, OH, OW]`.
@@ -131,7 +137,7 @@ fn wgrad_problem(n: usize, cb: usize, cs: usize, d: &ConvDims) -> Problem {
 /// Whether the implicit GEMM should run this weight gradient (see [`fits`]).
 pub(crate) fn wgrad_fits(n: usize, cb: usize, cs: usize, d: &ConvDims, always: bool) -> bool {
     let pr = wgrad_problem(n, cb, cs, d);
-    pr.m * pr.n * pr.k > 0 && fits_grid(&pr) && (always || pays_off(&pr))
+    runs(&pr, always || pays_off(&pr))
 }
 
 /// `Wg(big, small)[cs, cb, ky, kx] = Σ_(n, o) small[n, cs, o] · big[n, cb, o·s − p + k]` for
@@ -212,7 +218,7 @@ const MIN_TRANSPOSED_COLUMNS: usize = 64;
 pub(crate) fn transposed_fits(n: usize, ci: usize, co: usize, d: &ConvDims, always: bool) -> bool {
     let pr = transposed_problem(n, ci, co, d);
     let wide = co >= MIN_TRANSPOSED_COLUMNS && pays_off(&pr);
-    pr.k > 0 && pr.k <= MAX_LOOP && pr.m > 0 && fits_grid(&pr) && (always || wide)
+    pr.k <= MAX_LOOP && runs(&pr, always || wide)
 }
 
 /// WGSL statements naming phase `ph`'s first tap `k0y`, `k0x` and the input offset `cy`,

@@ -234,11 +234,7 @@ pub(crate) fn gather_raw(
             return super::conv_gemm::conv2d(src, w, bias, d, n, cs, cd);
         }
     }
-    let cols_bytes = 4 * [n, cd, taps, sh, sw]
-        .map(|v| v as u64)
-        .iter()
-        .product::<u64>();
-    if transposed && !dense && through_columns(src.gpu(), [n, sh * sw, cd], cols_bytes) {
+    if transposed && !dense && through_columns(src.gpu(), [n, sh * sw, cd, taps]) {
         return super::conv_col2im::conv_transpose2d(op, src, w, bias, d, [n, cs, cd]);
     }
     if dense && !transposed && dense_as_matmul(src.gpu(), cd) {
