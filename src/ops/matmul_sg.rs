@@ -26,7 +26,7 @@ const BIAS_ROW: u32 = 4;
 pub(crate) struct StridedParams {
     m: u32,
     n: u32,
-    pub(crate) k: u32,
+    k: u32,
     flags: u32,
     sam: u32,
     sak: u32,
@@ -102,41 +102,52 @@ pub(crate) fn chunk_params(
     swap: bool,
     has_bias: bool,
 ) -> Vec<(StridedParams, usize)> {
-    let (scm, scn) = if swap { (1, pr.n) } else { (pr.n, 1) };
-    let bias_flag = if swap { BIAS_ROW } else { BIAS_COL };
     let chunks = pr.k.div_ceil(MAX_LOOP).max(1);
     (0..chunks)
         .map(|ci| {
             let k0 = ci * MAX_LOOP;
             let kn = (pr.k - k0).min(MAX_LOOP);
-            let mut flags = 0;
-            if ci == 0 && has_bias {
-                flags |= bias_flag;
-            }
-            if ci > 0 {
-                flags |= ACCUMULATE;
-            }
-            let p = StridedParams {
-                m: o.m as u32,
-                n: o.n as u32,
-                k: kn as u32,
-                flags,
-                sam: o.sam as u32,
-                sak: o.sak as u32,
-                sbk: o.sbk as u32,
-                sbn: o.sbn as u32,
-                scm: scm as u32,
-                scn: scn as u32,
-                a_bs: o.a_bs as u32,
-                b_bs: o.b_bs as u32,
-                c_bs: (pr.m * pr.n) as u32,
-                a_off: (k0 * o.sak) as u32,
-                b_off: (k0 * o.sbk) as u32,
-                kc: 0,
-            };
-            (p, kn)
+            (params(pr, o, swap, has_bias, k0..k0 + kn), kn)
         })
         .collect()
+}
+
+/// The parameter block for the k range `ks` of a product (see [`chunk_params`]): the first
+/// range adds the bias, later ones accumulate into C.
+pub(crate) fn params(
+    pr: &Problem,
+    o: &Problem,
+    swap: bool,
+    has_bias: bool,
+    ks: std::ops::Range<usize>,
+) -> StridedParams {
+    let (scm, scn) = if swap { (1, pr.n) } else { (pr.n, 1) };
+    let bias_flag = if swap { BIAS_ROW } else { BIAS_COL };
+    let mut flags = 0;
+    if ks.start == 0 && has_bias {
+        flags |= bias_flag;
+    }
+    if ks.start > 0 {
+        flags |= ACCUMULATE;
+    }
+    StridedParams {
+        m: o.m as u32,
+        n: o.n as u32,
+        k: ks.len() as u32,
+        flags,
+        sam: o.sam as u32,
+        sak: o.sak as u32,
+        sbk: o.sbk as u32,
+        sbn: o.sbn as u32,
+        scm: scm as u32,
+        scn: scn as u32,
+        a_bs: o.a_bs as u32,
+        b_bs: o.b_bs as u32,
+        c_bs: (pr.m * pr.n) as u32,
+        a_off: (ks.start * o.sak) as u32,
+        b_off: (ks.start * o.sbk) as u32,
+        kc: 0,
+    }
 }
 
 fn generate(sg: usize, t: Tile, ra: ReadA, rb: ReadB) -> Vec<(&'static str, String)> {

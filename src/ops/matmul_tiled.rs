@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use super::matmul_sg::{chunk_params, Problem};
+use super::matmul_sg::{params, Problem};
 use super::reduce::MAX_LOOP;
 use super::{bytes_of, env_override};
 use crate::error::{Error, Result};
@@ -394,10 +394,8 @@ pub(crate) fn run_addressed(
     let groups = groups.map(|g| g as u32);
     // The output's size: batch·m·n, or less where c_at leaves elements out.
     let c: usize = shape.iter().product();
-    // One parameter block: split_k slices any K over MAX_LOOP, so the first chunk of
-    // chunk_params is the whole product.
-    let (mut p, _) = chunk_params(pr, pr, false, bias.is_some())[0];
-    p.k = pr.k as u32;
+    // One parameter block for the whole K: split_k slices any K over MAX_LOOP.
+    let mut p = params(pr, pr, false, bias.is_some(), 0..pr.k);
     p.kc = if slices > 1 { kc as u32 } else { 0 };
     // A split product writes one partial C per slice, summed afterwards.
     let target = Tensor::empty(gpu, &[slices * c], DType::F32, "matmul")?;
