@@ -206,6 +206,59 @@ def batch_norm_case(name, shape, keras=False):
 
 
 # ----------------------------------------------------------------------------------------------
+# Normalisation followed by a (leaky) ReLU: the pair the engine fuses into one op
+# ----------------------------------------------------------------------------------------------
+
+
+def norm_leaky_case(name, kind, shape, slope):
+    """nn.BatchNorm2d (training, random affine) or nn.InstanceNorm2d, then F.leaky_relu(slope)
+    (slope 0: ReLU). tapegan runs the pair as one fused op inside a Sequential.
+
+    First order: out, grad.{x, weight, bias} of sum(out * gout); running_mean / running_var
+    after that forward (batch norm).
+    Second order, a miniature WGAN-GP critic: h = M·x over channels, d_n = Σ r ⊙ act(norm(h))_n,
+    g1 = ∂Σd/∂x (create_graph), norms_n = ‖g1_n‖, gp = mean((norms − 1)²); grad2.{x, M, weight,
+    bias} are ∂gp/∂·. The weight and bias of the second part are the same module's.
+    """
+    g = gen(name)
+    n, c = shape[0], shape[1]
+    slope = f32s(slope)
+    if kind == "batch":
+        norm = nn.BatchNorm2d(c)
+        with torch.no_grad():
+            norm.weight.copy_(f32r(1.0 + randn(g, c, scale=0.3)))
+            norm.bias.copy_(randn(g, c, scale=0.5))
+    else:
+        norm = nn.InstanceNorm2d(c)
+    norm.train()
+    t = state_dict(norm)
+    x = f32r(randn(g, *shape, scale=1.5) + randn(g, 1, c, 1, 1)).requires_grad_(True)
+    out = F.leaky_relu(norm(x), slope)
+    gout = randn(g, *out.shape)
+    named = [("x", x)] + list(norm.named_parameters())
+    t.update({"x": x, "out": out, "gout": gout, **grads_of(out, gout, named)})
+    if kind == "batch":
+        t["running_mean"] = norm.running_mean.clone()
+        t["running_var"] = norm.running_var.clone()
+
+    m = randn(g, c, c, scale=0.6).requires_grad_(True)
+    r = randn(g, *shape[1:])
+    hh = torch.einsum("cd,ndhw->nchw", m, x)
+    d = (F.leaky_relu(norm(hh), slope) * r).sum(dim=(1, 2, 3))
+    (g1,) = torch.autograd.grad(d.sum(), x, create_graph=True)
+    norms = g1.square().sum(dim=(1, 2, 3)).sqrt()
+    gp = (norms - 1).square().mean()
+    wrt = [x, m] + [p for _, p in norm.named_parameters()]
+    g2 = torch.autograd.grad(gp, wrt)
+    t.update({"M": m, "r": r, "d": d, "g1": g1, "norms": norms, "gp": gp})
+    names = ["x", "M"] + [k for k, _ in norm.named_parameters()]
+    t.update({f"grad2.{k}": v for k, v in zip(names, g2)})
+    # Both branches of the activation must be taken.
+    assert 0 < int((norm(x) > 0).sum()) < x.numel(), name
+    save(name, t)
+
+
+# ----------------------------------------------------------------------------------------------
 # Instance norm, with the double backward of a WGAN-GP critic
 # ----------------------------------------------------------------------------------------------
 
@@ -544,6 +597,9 @@ def main():
     batch_norm_case("layer_bn2d", (4, 3, 3, 3))
     batch_norm_case("layer_bn2d_keras", (3, 2, 4, 4), keras=True)
     instance_norm_case()
+    norm_leaky_case("layer_bn_leaky", "batch", (4, 3, 4, 4), 0.2)
+    norm_leaky_case("layer_bn_relu", "batch", (4, 3, 3, 3), 0.0)
+    norm_leaky_case("layer_in_leaky", "instance", (2, 3, 4, 4), 0.2)
     activation_cases()
     spectral_norm_cases()
     attention_case()

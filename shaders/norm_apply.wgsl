@@ -1,7 +1,10 @@
 // norm_apply.wgsl — the elementwise half of batch/instance normalisation, x viewed as [A, C, B]:
 //   FORWARD:  y  = (x − mean[c])·(invstd[c]·w[c]) + b[c]
 //   BACKWARD: dx = w[c]·invstd[c]·(g − Σg[c]/n − (x − mean[c])·invstd[c]·Σgx̂[c]/n)
-// (w = 1, b = 0 without AFFINE). Bindings: 0 params; 1 x; 2 g (backward; x again forward);
+// (w = 1, b = 0 without AFFINE). With ACT a leaky ReLU (slope 0: ReLU) follows: the forward
+// writes z > 0 ? z : slope·z for z = the normalised value, and the backward first takes g back
+// through it (g ← slope·g where z ≤ 0, z recomputed from x; Σg and Σgx̂ then come from the
+// statistics pass that did the same). One pass over the activations instead of two. Bindings: 0 params; 1 x; 2 g (backward; x again forward);
 // 3 stats [2, C] (mean, invstd); 4 sums [2, C] (Σg, Σgx̂; backward; stats again forward);
 // 5 w; 6 b (x again when absent); 7 out (write).
 // Each invocation owns a tile of one channel: rows a0..a1 × vectors j0..j1 of T (vec4 when B
@@ -12,9 +15,12 @@
 // small (≤ 128 elements), so the loop stays far below llvmpipe's iteration cap.
 // Workgroup: 64 invocations; consecutive invocations take consecutive tiles of a row, then
 // consecutive channels.
-// Variants: T (f32 / vec4<f32>), BACKWARD, AFFINE (false/true).
+// Variants: T (f32 / vec4<f32>), BACKWARD, AFFINE, ACT (false/true).
 alias T = {{T}};
-struct Params { a: u32, c: u32, bv: u32, kb: u32, nbc: u32, ra: u32, n: u32, count: u32 }
+struct Params {
+    a: u32, c: u32, bv: u32, kb: u32, nbc: u32, ra: u32, n: u32, count: u32,
+    slope: f32, pad0: u32, pad1: u32, pad2: u32,
+}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read> g: array<T>;
@@ -26,6 +32,13 @@ struct Params { a: u32, c: u32, bv: u32, kb: u32, nbc: u32, ra: u32, n: u32, cou
 
 const BACKWARD: bool = {{BACKWARD}};
 const AFFINE: bool = {{AFFINE}};
+const ACT: bool = {{ACT}};
+
+/// The fused activation (identity without ACT).
+fn act(z: T) -> T {
+    if (ACT) { return select(p.slope * z, z, z > T(0.0)); }
+    return z;
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -43,7 +56,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let mean = stats[c];
     let invstd = stats[p.c + c];
     var scale = invstd;
-    if (AFFINE) { scale = w[c] * invstd; }
+    var shift = 0.0;
+    if (AFFINE) {
+        scale = w[c] * invstd;
+        shift = bias[c];
+    }
     if (BACKWARD) {
         let n = f32(p.count);
         let m1 = sums[c] / n;
@@ -52,17 +69,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let base = (a * p.c + c) * p.bv;
             for (var j = j0; j < j1; j = j + 1u) {
                 let i = base + j;
-                out[i] = scale * (g[i] - m1 - (x[i] - mean) * m2);
+                let d = x[i] - mean;
+                var gv = g[i];
+                if (ACT) { gv = select(p.slope * gv, gv, d * scale + shift > T(0.0)); }
+                out[i] = scale * (gv - m1 - d * m2);
             }
         }
     } else {
-        var shift = 0.0;
-        if (AFFINE) { shift = bias[c]; }
         for (var a = a0; a < a1; a = a + 1u) {
             let base = (a * p.c + c) * p.bv;
             for (var j = j0; j < j1; j = j + 1u) {
                 let i = base + j;
-                out[i] = (x[i] - mean) * scale + shift;
+                out[i] = act((x[i] - mean) * scale + shift);
             }
         }
     }

@@ -3,26 +3,34 @@
 // owns x[(a·C + c)·B + b]. Invocation (chunk, c) sums rows a0..a1 of its channel:
 //   FORWARD: Σ (x − s) and Σ (x − s)², with s = x[c·B] (the channel's first value: shifting
 //            keeps the one-pass variance free of cancellation for data far from zero);
-//   BACKWARD: Σ g and Σ g·x̂ with x̂ = (x − mean[c])·invstd[c].
+//   BACKWARD: Σ g and Σ g·x̂ with x̂ = (x − mean[c])·invstd[c]. With ACT the layer's output
+//            went through a leaky ReLU (slope 0: ReLU) after the affine transform, so g is
+//            first taken back through it: g ← g where z = x̂·w[c] + b[c] > 0, slope·g elsewhere
+//            (z is recomputed from x, which the pass reads anyway, instead of storing a mask).
 // Rows are read as arrays of T (vec4 when B is a multiple of 4; the host passes bv = B/4):
 // on lavapipe that measured ~1.5–2× faster per element than scalar loads (a quarter of the loop
 // iterations and index arithmetic). The four lanes of the vector accumulators are also four
 // independent partial sums, added only at the end.
 // Bindings: 0 params; 1 x; 2 g (backward; x again when forward); 3 stats [2, C] (mean,
-// invstd; backward only); 4 out [2, nchunks, C] (write).
+// invstd; backward only); 4 out [2, nchunks, C] (write); 5 w, 6 b (ACT with AFFINE; x again
+// otherwise).
 // Workgroup: 64 invocations; the host picks chunks so each loops at most 16 384 times
 // (llvmpipe's iteration cap) and there are enough invocations to fill the device.
 // Variants: T (f32 / vec4<f32>) with TOTAL and FIRST (sum of / first component of `v: T`),
-// BACKWARD (false/true).
+// BACKWARD, ACT, AFFINE (false/true).
 alias T = {{T}};
-struct Params { a: u32, c: u32, bv: u32, rows: u32, nchunks: u32, n: u32, pad0: u32, pad1: u32 }
+struct Params { a: u32, c: u32, bv: u32, rows: u32, nchunks: u32, n: u32, slope: f32, pad: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read> g: array<T>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> w: array<f32>;
+@group(0) @binding(6) var<storage, read> bias: array<f32>;
 
 const BACKWARD: bool = {{BACKWARD}};
+const ACT: bool = {{ACT}};
+const AFFINE: bool = {{AFFINE}};
 
 fn total(v: T) -> f32 { return {{TOTAL}}; }
 fn first(v: T) -> f32 { return {{FIRST}}; }
@@ -42,12 +50,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (BACKWARD) {
         let mean = stats[c];
         let invstd = stats[p.c + c];
+        var scale = invstd;
+        var shift = 0.0;
+        if (ACT && AFFINE) {
+            scale = w[c] * invstd;
+            shift = bias[c];
+        }
         for (var a = a0; a < a1; a = a + 1u) {
             let base = (a * p.c + c) * p.bv;
             for (var j = 0u; j < p.bv; j = j + 1u) {
-                let gv = g[base + j];
+                var gv = g[base + j];
+                let d = x[base + j] - mean;
+                if (ACT) {
+                    gv = select(p.slope * gv, gv, d * scale + shift > T(0.0));
+                }
                 s1 = s1 + gv;
-                s2 = s2 + gv * (x[base + j] - mean);
+                s2 = s2 + gv * d;
             }
         }
         // Σ g·(x − mean)·invstd: invstd is per channel, so it is applied once.

@@ -26,6 +26,16 @@ impl Activation {
             Activation::Sigmoid => x.sigmoid(),
         }
     }
+
+    /// The slope when this is a ReLU (0) or a leaky ReLU with a finite slope ≥ 0: the
+    /// activations a normalisation can fuse ([`Tensor::normalize_leaky_relu`]).
+    pub fn leaky_slope(self) -> Option<f32> {
+        match self {
+            Activation::Relu => Some(0.0),
+            Activation::LeakyRelu(a) if a.is_finite() && a >= 0.0 => Some(a),
+            _ => None,
+        }
+    }
 }
 
 /// An activation as a layer.
@@ -40,6 +50,10 @@ impl Module for Act {
 
     fn describe(&self) -> String {
         format!("{:?}", self.0)
+    }
+
+    fn activation(&self) -> Option<Activation> {
+        Some(self.0)
     }
 }
 

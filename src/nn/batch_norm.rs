@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{key, Ctx, Entry, Module, Named};
+use super::{key, Activation, Ctx, Entry, Module, Named};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::ops::{Generator, NormKind, Running};
@@ -95,6 +95,24 @@ impl BatchNorm {
         s[1] = self.channels;
         Ok(s)
     }
+
+    /// Training forward with the batch statistics, then a leaky ReLU of `slope` when given
+    /// (fused into the normalisation's passes).
+    fn forward_train(&self, x: &Tensor, slope: Option<f32>) -> Result<Tensor> {
+        let running = Running {
+            mean: &self.running_mean,
+            var: &self.running_var,
+            momentum: self.config.momentum,
+            unbiased: self.config.unbiased_running_var,
+        };
+        let (w, b, eps) = (Some(&self.weight), Some(&self.bias), self.config.eps);
+        let y = match slope {
+            Some(a) => x.normalize_leaky_relu(NormKind::Batch, w, b, eps, Some(running), a)?,
+            None => x.normalize(NormKind::Batch, w, b, eps, Some(running))?,
+        };
+        self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+        Ok(y)
+    }
 }
 
 impl Module for BatchNorm {
@@ -109,21 +127,21 @@ impl Module for BatchNorm {
                 self.config.eps,
             );
         }
-        let running = Running {
-            mean: &self.running_mean,
-            var: &self.running_var,
-            momentum: self.config.momentum,
-            unbiased: self.config.unbiased_running_var,
-        };
-        let y = x.normalize(
-            NormKind::Batch,
-            Some(&self.weight),
-            Some(&self.bias),
-            self.config.eps,
-            Some(running),
-        )?;
-        self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
-        Ok(y)
+        self.forward_train(x, None)
+    }
+
+    fn forward_activated(
+        &self,
+        x: &Tensor,
+        ctx: &mut Ctx,
+        act: Activation,
+    ) -> Option<Result<Tensor>> {
+        // Evaluation mode normalises with the running statistics; that path is not fused.
+        let slope = act.leaky_slope().filter(|_| ctx.train)?;
+        Some(
+            self.channel_shape(x)
+                .and_then(|_| self.forward_train(x, Some(slope))),
+        )
     }
 
     fn collect(&self, prefix: &str, out: &mut Vec<Named>) {

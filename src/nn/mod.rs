@@ -94,6 +94,24 @@ pub trait Module: Send + Sync {
 
     /// One line for model summaries, e.g. `Linear(784 → 128)`.
     fn describe(&self) -> String;
+
+    /// The activation this layer applies, if it is an activation layer (so that the layer
+    /// before it may fuse it).
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+
+    /// This layer followed by `act`, as one fused op where the layer has one for it
+    /// (training-mode batch and instance norm followed by a ReLU or a leaky ReLU); `None`
+    /// where it has not, and the caller applies `act` itself.
+    fn forward_activated(
+        &self,
+        _x: &Tensor,
+        _ctx: &mut Ctx,
+        _act: Activation,
+    ) -> Option<Result<Tensor>> {
+        None
+    }
 }
 
 /// Every state entry of `m`, in registration order.

@@ -50,9 +50,20 @@ impl Sequential {
         from: usize,
         to: usize,
     ) -> Result<Tensor> {
+        let layers = &self.layers[from..to.min(self.layers.len())];
         let mut h = x.clone();
-        for layer in &self.layers[from..to.min(self.layers.len())] {
-            h = layer.forward(&h, ctx)?;
+        let mut i = 0;
+        while i < layers.len() {
+            // A layer followed by an activation it can fuse (batch norm → ReLU) runs as one op.
+            if let Some(act) = layers.get(i + 1).and_then(|l| l.activation()) {
+                if let Some(fused) = layers[i].forward_activated(&h, ctx, act) {
+                    h = fused?;
+                    i += 2;
+                    continue;
+                }
+            }
+            h = layers[i].forward(&h, ctx)?;
+            i += 1;
         }
         Ok(h)
     }

@@ -22,6 +22,7 @@ mod matmul_sg_vec;
 mod matmul_tiled;
 mod movement;
 mod norm;
+mod normalize;
 mod random;
 mod reduce;
 mod softmax;

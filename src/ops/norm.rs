@@ -1,23 +1,20 @@
-//! Batch and instance normalisation as one differentiable op with fused kernels.
+//! The fused kernels of batch and instance normalisation (the differentiable ops built on
+//! them are in `normalize.rs`).
 //!
 //! The input is viewed as [A, C, B]: channel c of row a is x[(a·C + c)·B + b]. Batch norm over
 //! [N, C, …] is A = N, B = the spatial size; instance norm over [N, C, H, W] is A = 1,
 //! C = N·C, B = H·W. Forward: partial sums (norm_stats), per-channel mean and 1/√(var + ε)
 //! plus the running-statistics update (norm_finalize), then the normalisation with the affine
-//! transform (norm_apply) — 3 dispatches. Backward without recording: the same three shapes.
+//! transform and an optional leaky ReLU (norm_apply) — 3 dispatches. Backward without
+//! recording: the same three shapes.
 //!
 //! On lavapipe a kernel's cost is mostly its count of storage loads (docs/PERFORMANCE.md), so
 //! both data passes read rows as vec4 when B is a multiple of 4, and the apply pass gives each
 //! invocation a tile of one channel so the per-channel values and the index arithmetic are paid
 //! once per tile rather than once per element (3× faster than one element per invocation).
-//!
-//! The backward rule, when it is itself recorded (`create_graph`), is the composed formula
-//! dx = invstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)) written in tensor ops with the statistics
-//! recomputed from x — so a gradient penalty differentiates through normalisation exactly.
 
 use super::bytes_of;
 use super::reduce::MAX_LOOP;
-use crate::autograd::is_recording;
 use crate::error::{Error, Result};
 use crate::gpu::{grid, Kernel};
 use crate::kernel;
@@ -54,7 +51,8 @@ struct StatsParams {
     rows: u32,
     nchunks: u32,
     n: u32,
-    pad: [u32; 2],
+    slope: f32,
+    pad: u32,
 }
 
 #[repr(C)]
@@ -71,14 +69,14 @@ struct FinalizeParams {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct View {
-    a: usize,
-    c: usize,
-    b: usize,
+pub(super) struct View {
+    pub a: usize,
+    pub c: usize,
+    pub b: usize,
 }
 
 impl View {
-    fn of(op: &'static str, x: &Tensor, kind: NormKind) -> Result<View> {
+    pub(super) fn of(op: &'static str, x: &Tensor, kind: NormKind) -> Result<View> {
         let s = x.shape();
         match kind {
             NormKind::Batch if s.len() >= 2 => Ok(View {
@@ -98,7 +96,7 @@ impl View {
         }
     }
 
-    fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         self.a * self.b
     }
 
@@ -150,6 +148,8 @@ struct ApplyParams {
     ra: u32,
     n: u32,
     count: u32,
+    slope: f32,
+    pad: [u32; 3],
 }
 
 impl ApplyParams {
@@ -173,18 +173,57 @@ impl ApplyParams {
             ra: ra as u32,
             n: n as u32,
             count: v.count() as u32,
+            slope: 0.0,
+            pad: [0; 3],
         }
     }
 }
 
+/// The per-channel affine transform and the activation fused after it.
+#[derive(Clone, Copy)]
+pub(super) struct Epilogue<'a> {
+    /// Weight and bias, both or neither (see [`complete_affine`]).
+    pub affine: Option<(&'a Tensor, &'a Tensor)>,
+    /// Slope of a leaky ReLU applied last (0: ReLU); `None`: no activation.
+    pub slope: Option<f32>,
+}
+
+impl Epilogue<'_> {
+    fn flags(&self) -> [(&'static str, &'static str); 2] {
+        let flag = |b: bool| if b { "true" } else { "false" };
+        [
+            ("AFFINE", flag(self.affine.is_some())),
+            ("ACT", flag(self.slope.is_some())),
+        ]
+    }
+}
+
+/// The weight and bias as a pair: the kernels apply both or neither, so a missing one becomes
+/// its identity (weight 1, bias 0).
+pub(super) fn complete_affine(
+    x: &Tensor,
+    c: usize,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+) -> Result<Option<(Tensor, Tensor)>> {
+    Ok(match (weight, bias) {
+        (None, None) => None,
+        (Some(w), Some(b)) => Some((w.clone(), b.clone())),
+        (Some(w), None) => Some((w.clone(), Tensor::zeros(x.gpu(), &[c])?)),
+        (None, Some(b)) => Some((Tensor::ones(x.gpu(), &[c])?, b.clone())),
+    })
+}
+
 /// Partial sums + per-channel totals. Forward: returns stats [2, C] = (mean, invstd).
-/// Backward: returns [2, C] = (Σg, Σg·x̂) for `g` with `stats`.
-fn reduce_pass(
+/// Backward: returns [2, C] = (Σg, Σg·x̂) for `g` with `stats`, `g` first taken back through
+/// the epilogue's activation.
+pub(super) fn reduce_pass(
     x: &Tensor,
     g: Option<(&Tensor, &Tensor)>,
     v: View,
     eps: f32,
     running: Option<&Running>,
+    epi: Epilogue,
 ) -> Result<Tensor> {
     let gpu = x.gpu();
     let (rows, nchunks) = v.chunks();
@@ -197,16 +236,35 @@ fn reduce_pass(
         rows: rows as u32,
         nchunks: nchunks as u32,
         n: n as u32,
-        pad: [0; 2],
+        slope: epi.slope.unwrap_or(0.0),
+        pad: 0,
     };
     let backward = if g.is_some() { "true" } else { "false" };
     let (gt, st) = g.unwrap_or((x, x));
     let [t, total, first] = v.vector_defs();
+    // The forward statistics do not depend on the epilogue: one pipeline for all of them.
+    let epi = if g.is_some() {
+        epi
+    } else {
+        Epilogue {
+            affine: None,
+            slope: None,
+        }
+    };
+    let [affine, act] = epi.flags();
+    let (w, b) = epi.affine.unwrap_or((x, x));
     gpu.launch(
         &STATS,
-        &[("BACKWARD", backward), t, total, first],
+        &[("BACKWARD", backward), t, total, first, affine, act],
         bytes_of(&sp),
-        &[x.storage(), gt.storage(), st.storage(), part.storage()],
+        &[
+            x.storage(),
+            gt.storage(),
+            st.storage(),
+            part.storage(),
+            w.storage(),
+            b.storage(),
+        ],
         grid(n as u64, 64),
     )?;
     let out = Tensor::empty(gpu, &[2, v.c], DType::F32, "normalize")?;
@@ -242,271 +300,37 @@ fn reduce_pass(
     Ok(out)
 }
 
-/// The elementwise pass: forward normalisation, or the input gradient.
-fn apply_pass(
+/// The elementwise pass: forward normalisation with the epilogue, or the input gradient.
+pub(super) fn apply_pass(
     x: &Tensor,
     g: Option<&Tensor>,
     stats: &Tensor,
     sums: Option<&Tensor>,
-    w: Option<&Tensor>,
-    b: Option<&Tensor>,
+    epi: Epilogue,
     v: View,
 ) -> Result<Tensor> {
     let out = Tensor::empty(x.gpu(), x.shape(), DType::F32, "normalize")?;
-    let p = ApplyParams::of(v);
-    let flag = |b: bool| if b { "true" } else { "false" };
+    let p = ApplyParams {
+        slope: epi.slope.unwrap_or(0.0),
+        ..ApplyParams::of(v)
+    };
+    let backward = if g.is_some() { "true" } else { "false" };
+    let [affine, act] = epi.flags();
+    let (w, b) = epi.affine.unwrap_or((x, x));
     x.gpu().launch(
         &APPLY,
-        &[
-            v.vector_defs()[0],
-            ("BACKWARD", flag(g.is_some())),
-            ("AFFINE", flag(w.is_some())),
-        ],
+        &[v.vector_defs()[0], ("BACKWARD", backward), affine, act],
         bytes_of(&p),
         &[
             x.storage(),
             g.unwrap_or(x).storage(),
             stats.storage(),
             sums.unwrap_or(stats).storage(),
-            w.unwrap_or(x).storage(),
-            b.unwrap_or(x).storage(),
+            w.storage(),
+            b.storage(),
             out.storage(),
         ],
         grid(p.n as u64, 64),
     )?;
     Ok(out)
-}
-
-/// Axes the statistics reduce over, for the composed (recorded) backward.
-fn stat_axes(kind: NormKind, rank: usize) -> Vec<isize> {
-    match kind {
-        NormKind::Batch => (0..rank as isize).filter(|&d| d != 1).collect(),
-        NormKind::Instance => vec![2, 3],
-    }
-}
-
-/// Per-channel vector shaped to broadcast against `x` (`[1, C, 1, …]`).
-fn channel_view(t: &Tensor, rank: usize) -> Result<Tensor> {
-    let mut s = vec![1; rank];
-    s[1] = t.numel();
-    t.reshape(&s)
-}
-
-impl Tensor {
-    /// Normalises with given per-channel statistics (batch norm in evaluation mode):
-    /// (x − mean)/√(var + ε)·w + b in one pass. Backward: g·w/√(var + ε), Σ g·x̂, Σ g.
-    pub fn normalize_with(
-        &self,
-        mean: &Tensor,
-        var: &Tensor,
-        weight: Option<&Tensor>,
-        bias: Option<&Tensor>,
-        eps: f32,
-    ) -> Result<Tensor> {
-        const OP: &str = "normalize_with";
-        let v = View::of(OP, self, NormKind::Batch)?;
-        if self.numel() == 0 {
-            return Tensor::zeros(self.gpu(), self.shape()); // an empty batch, as PyTorch
-        }
-        for t in [Some(mean), Some(var), weight, bias].into_iter().flatten() {
-            if t.shape() != [v.c] {
-                return Err(Error::shape(
-                    OP,
-                    format!(
-                        "per-channel tensor of shape {:?} for input {:?}",
-                        t.shape(),
-                        self.shape()
-                    ),
-                ));
-            }
-        }
-        let invstd = var.add_scalar(eps)?.rsqrt()?;
-        let stats = Tensor::concat(&[&mean.detach(), &invstd.detach()], 0)?.reshape(&[2, v.c])?;
-        let out = apply_pass(self, None, &stats, None, weight, bias, v)?;
-        let mut inputs = vec![self];
-        inputs.extend(weight);
-        inputs.extend(bias);
-        let (has_w, has_b) = (weight.is_some(), bias.is_some());
-        let (mean, invstd) = (mean.detach(), invstd.detach());
-        Ok(out.record(OP, &inputs, move |bw| {
-            let r = bw.inputs[0].rank();
-            let (m, is) = (channel_view(&mean, r)?, channel_view(&invstd, r)?);
-            let scale = match has_w.then(|| &bw.inputs[1]) {
-                Some(w) => channel_view(w, r)?.mul(&is)?,
-                None => is.clone(),
-            };
-            let mut grads = vec![if bw.needs[0] {
-                Some(bw.grad.mul(&scale)?)
-            } else {
-                None
-            }];
-            let axes = stat_axes(NormKind::Batch, r);
-            if has_w {
-                let xhat = bw.inputs[0].sub(&m)?.mul(&is)?;
-                grads.push(if bw.needs[1] {
-                    Some(bw.grad.mul(&xhat)?.sum(&axes, false)?)
-                } else {
-                    None
-                });
-            }
-            if has_b {
-                let i = grads.len();
-                grads.push(if bw.needs[i] {
-                    Some(bw.grad.sum(&axes, false)?)
-                } else {
-                    None
-                });
-            }
-            Ok(grads)
-        }))
-    }
-
-    /// Normalises with the statistics of this batch (training-mode batch norm, or instance
-    /// norm), then applies the optional per-channel affine transform; updates `running` in
-    /// place. NOTE: ε is added to the biased variance inside the square root.
-    pub fn normalize(
-        &self,
-        kind: NormKind,
-        weight: Option<&Tensor>,
-        bias: Option<&Tensor>,
-        eps: f32,
-        running: Option<Running>,
-    ) -> Result<Tensor> {
-        const OP: &str = "normalize";
-        self.expect_dtype(OP, DType::F32)?;
-        let v = View::of(OP, self, kind)?;
-        let channels = self.shape()[1];
-        if kind == NormKind::Instance && (weight.is_some() || bias.is_some()) {
-            return Err(Error::shape(
-                OP,
-                "instance normalisation takes no affine parameters here",
-            ));
-        }
-        for t in [weight, bias].into_iter().flatten() {
-            if t.shape() != [channels] {
-                return Err(Error::shape(
-                    OP,
-                    format!(
-                        "per-channel parameter of shape {:?} for input {:?}",
-                        t.shape(),
-                        self.shape()
-                    ),
-                ));
-            }
-        }
-        if v.count() < 2 || self.numel() == 0 {
-            let what = match kind {
-                NormKind::Batch => "batch statistics need more than one value per channel",
-                NormKind::Instance => "instance statistics need more than one position per channel",
-            };
-            return Err(Error::shape(
-                OP,
-                format!("{what}, got input {:?}", self.shape()),
-            ));
-        }
-        if v.b > MAX_LOOP {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "{} positions per channel exceed the supported {MAX_LOOP}",
-                    v.b
-                ),
-            ));
-        }
-        let stats = reduce_pass(self, None, v, eps, running.as_ref())?;
-        let out = apply_pass(self, None, &stats, None, weight, bias, v)?;
-        let mut inputs = vec![self];
-        inputs.extend(weight);
-        inputs.extend(bias);
-        let (has_w, has_b) = (weight.is_some(), bias.is_some());
-        Ok(out.record(OP, &inputs, move |bw| {
-            let x = &bw.inputs[0];
-            let w = has_w.then(|| &bw.inputs[1]);
-            let wi = 1;
-            let bi = if has_w { 2 } else { 1 };
-            if is_recording() {
-                return composed_backward(x, w, bw.grad, kind, eps, has_b, bw.needs);
-            }
-            let sums = reduce_pass(x, Some((bw.grad, &stats)), v, eps, None)?;
-            let mut grads = vec![if bw.needs[0] {
-                Some(apply_pass(
-                    x,
-                    Some(bw.grad),
-                    &stats,
-                    Some(&sums),
-                    w,
-                    None,
-                    v,
-                )?)
-            } else {
-                None
-            }];
-            // sums = [Σg; Σg·x̂] per channel (affine parameters exist for batch norm only).
-            let per_channel =
-                |row: usize| -> Result<Tensor> { sums.narrow(0, row, 1)?.reshape(&[v.c]) };
-            if has_w {
-                grads.push(if bw.needs[wi] {
-                    Some(per_channel(1)?)
-                } else {
-                    None
-                });
-            }
-            if has_b {
-                grads.push(if bw.needs[bi] {
-                    Some(per_channel(0)?)
-                } else {
-                    None
-                });
-            }
-            Ok(grads)
-        }))
-    }
-}
-
-/// The backward rule in tensor ops (used when the backward pass is recorded).
-fn composed_backward(
-    x: &Tensor,
-    w: Option<&Tensor>,
-    g: &Tensor,
-    kind: NormKind,
-    eps: f32,
-    has_b: bool,
-    needs: &[bool],
-) -> Result<Vec<Option<Tensor>>> {
-    let axes = stat_axes(kind, x.rank());
-    let mean = x.mean(&axes, true)?;
-    let xc = x.sub(&mean)?;
-    let invstd = xc.square()?.mean(&axes, true)?.add_scalar(eps)?.rsqrt()?;
-    let xhat = xc.mul(&invstd)?;
-    let gw = match w {
-        Some(w) => g.mul(&channel_view(w, x.rank())?)?,
-        None => g.clone(),
-    };
-    let dx = if needs[0] {
-        let t = gw
-            .sub(&gw.mean(&axes, true)?)?
-            .sub(&xhat.mul(&gw.mul(&xhat)?.mean(&axes, true)?)?)?;
-        Some(t.mul(&invstd)?)
-    } else {
-        None
-    };
-    let per_channel =
-        |t: Tensor| -> Result<Tensor> { t.sum(&stat_axes(NormKind::Batch, x.rank()), false) };
-    let mut grads = vec![dx];
-    if w.is_some() {
-        grads.push(if needs[1] {
-            Some(per_channel(g.mul(&xhat)?)?)
-        } else {
-            None
-        });
-    }
-    if has_b {
-        let i = grads.len();
-        grads.push(if needs[i] {
-            Some(per_channel(g.clone())?)
-        } else {
-            None
-        });
-    }
-    Ok(grads)
 }
