@@ -2,8 +2,11 @@
 // weight clipping, in a single pass over the elements.
 // Bindings: 0 params; 1 param (read-write); 2 grad (read); 3 m (read-write: Adam's first moment,
 // SGD/RMSprop momentum buffer); 4 v (read-write: second moment / square average).
-// Workgroup: 256 invocations, one element each. `kind` is a uniform (0 Adam, 1 RMSprop, 2 SGD)
-// rather than a compile-time variant so every binding is used by every variant.
+// Workgroup: 256 invocations, one element of T each (vec4 when the tensor's size is a multiple
+// of 4: on lavapipe a vec4 load costs little more than a scalar one, so the update reads and
+// writes its four arrays in a quarter of the per-lane load loops). `kind` is a uniform
+// (0 Adam, 1 RMSprop, 2 SGD) rather than a compile-time variant so every binding is used by
+// every variant. Variant: T (f32 / vec4<f32>); `n` counts elements of T.
 // Adam:    m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  p ← p − step·m / (√v·vscale + ε)
 //          (PyTorch: step = lr/(1−β1ᵗ), vscale = 1/√(1−β2ᵗ); Keras: step = lr·√(1−β2ᵗ)/(1−β1ᵗ), vscale = 1)
 // RMSprop: v ← α·v + (1−α)·g²;  d = g/(√v + ε);  with momentum μ: m ← μ·m + d, p ← p − lr·m;
@@ -16,10 +19,11 @@ struct Params {
     vscale: f32, momentum: f32, wd: f32, clip: f32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> w: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+alias T = {{T}};
+@group(0) @binding(1) var<storage, read_write> w: array<T>;
+@group(0) @binding(2) var<storage, read> g: array<T>;
+@group(0) @binding(3) var<storage, read_write> m: array<T>;
+@group(0) @binding(4) var<storage, read_write> v: array<T>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -55,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
     if (p.clip_on != 0u) {
-        wi = clamp(wi, -p.clip, p.clip);
+        wi = clamp(wi, T(-p.clip), T(p.clip));
     }
     w[i] = wi;
 }

@@ -183,7 +183,13 @@ impl Optimizer {
                     ),
                 ));
             }
-            let n = p.numel() as u32;
+            // Four elements per invocation where the size allows (see optim.wgsl).
+            let (width, ty) = if p.numel() % 4 == 0 {
+                (4, "vec4<f32>")
+            } else {
+                (1, "f32")
+            };
+            let n = (p.numel() / width) as u32;
             let params = OptimParams {
                 n,
                 kind,
@@ -200,7 +206,7 @@ impl Optimizer {
             };
             p.gpu().launch(
                 &OPTIM,
-                &[],
+                &[("T", ty)],
                 bytemuck::bytes_of(&params),
                 &[
                     p.storage(),
