@@ -4,9 +4,10 @@
 // (w = 1, b = 0 without AFFINE). With ACT a leaky ReLU (slope 0: ReLU) follows: the forward
 // writes z > 0 ? z : slope·z for z = the normalised value, and the backward first takes g back
 // through it (g ← slope·g where z ≤ 0, z recomputed from x; Σg and Σgx̂ then come from the
-// statistics pass that did the same). One pass over the activations instead of two. Bindings: 0 params; 1 x; 2 g (backward; x again forward);
-// 3 stats [2, C] (mean, invstd); 4 sums [2, C] (Σg, Σgx̂; backward; stats again forward);
-// 5 w; 6 b (x again when absent); 7 out (write).
+// statistics pass that did the same). One pass over the activations instead of two.
+// Bindings: 0 params; 1 x; 2 g (backward; x again forward); 3 stats [2, C] (mean, invstd);
+// 4 sums [2, C] (Σg, Σgx̂; backward; stats again forward); 5 w; 6 b (x again without AFFINE);
+// 7 out (write).
 // Each invocation owns a tile of one channel: rows a0..a1 × vectors j0..j1 of T (vec4 when B
 // is a multiple of 4). Why: on lavapipe a kernel's cost is mostly its storage loads and index
 // arithmetic per element; loading the per-channel values (and doing the two divmods) once per

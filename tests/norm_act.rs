@@ -167,7 +167,9 @@ fn instance_norm_leaky_relu_matches_pytorch() {
 }
 
 /// The fused op against `normalize` then `leaky_relu` on the same inputs: output, running
-/// statistics and the gradients for x, weight and bias.
+/// statistics, the gradients for x, weight and bias, and the gradients of a penalty on the
+/// input gradient (the recorded backward). Weights of both signs: the activation's mask must
+/// follow z = x̂·w + b, not x̂.
 fn against_unfused(kind: NormKind, shape: &[usize], slope: f32, seed: u64) {
     let what = format!("{kind:?} {shape:?} slope {slope}");
     let numel: usize = shape.iter().product();
@@ -175,7 +177,7 @@ fn against_unfused(kind: NormKind, shape: &[usize], slope: f32, seed: u64) {
     let x = var(&rand_vec(numel, seed, -2.0, 2.5), shape);
     let gout = t(&rand_vec(numel, seed + 1, -1.0, 1.0), shape);
     let affine = kind == NormKind::Batch;
-    let w = var(&rand_vec(c, seed + 2, 0.5, 1.5), &[c]);
+    let w = var(&rand_vec(c, seed + 2, -1.5, 1.5), &[c]);
     let b = var(&rand_vec(c, seed + 3, -0.8, 0.8), &[c]);
     let (w, b) = if affine {
         (Some(&w), Some(&b))
@@ -203,13 +205,41 @@ fn against_unfused(kind: NormKind, shape: &[usize], slope: f32, seed: u64) {
         let mut wrt = vec![&x];
         wrt.extend(w.into_iter().chain(b));
         let grads = grad(&[&loss], &wrt, false).unwrap();
-        let mut all = vec![y, rm, rv];
-        all.extend(grads);
-        outs.push(all.iter().map(|t| t.to_vec().unwrap()).collect::<Vec<_>>());
+        let mut all = vec![Some(y), Some(rm), Some(rv)];
+        all.extend(grads.into_iter().map(Some));
+        all.extend(if affine { vec![] } else { vec![None, None] });
+        // Σ (∂loss/∂x)², differentiated again (the bias only reaches it through the mask).
+        let gx = grad(&[&loss], &[&x], true).unwrap().remove(0);
+        let penalty = gx.square().unwrap().sum_all().unwrap();
+        let opts = GradOptions {
+            allow_unused: true,
+            ..GradOptions::default()
+        };
+        all.extend(grad_with(&[&penalty], &wrt, &opts).unwrap());
+        outs.push(
+            all.iter()
+                .map(|t| t.as_ref().map(|t| t.to_vec().unwrap()))
+                .collect::<Vec<_>>(),
+        );
     }
-    let names = ["y", "running_mean", "running_var", "dx", "dweight", "dbias"];
+    let names = [
+        "y",
+        "running_mean",
+        "running_var",
+        "dx",
+        "dweight",
+        "dbias",
+        "penalty dx",
+        "penalty dweight",
+        "penalty dbias",
+    ];
     for (k, (f, u)) in outs[0].iter().zip(&outs[1]).enumerate() {
-        Tol::new(1e-4, 1e-5).assert(f, u, &format!("{what}: {}", names[k]));
+        let what = format!("{what}: {}", names[k]);
+        match (f, u) {
+            (Some(f), Some(u)) => Tol::new(1e-4, 1e-5).assert(f, u, &what),
+            (None, None) => {}
+            _ => panic!("{what}: a gradient on one side only"),
+        }
     }
 }
 
@@ -258,28 +288,54 @@ fn only_fusable_pairs_are_fused() {
 }
 
 #[test]
-fn a_weight_without_bias_is_an_affine_map_with_zero_shift() {
-    // The kernels apply weight and bias together; a lone weight must not pick up a stray shift.
+fn a_lone_weight_or_bias_is_applied_alone() {
+    // The kernels apply weight and bias together; a lone weight must not pick up a stray shift
+    // (nor a lone bias a stray scale), forward and backward, with and without the activation.
     let shape = [4, 3, 4, 4];
     let x = var(&rand_vec(192, 70, -1.0, 2.0), &shape);
+    let gout = t(&rand_vec(192, 71, -1.0, 1.0), &shape);
     let w = var(&[0.5, -1.0, 2.0], &[3]);
-    let y = x
-        .normalize(NormKind::Batch, Some(&w), None, 1e-5, None)
-        .unwrap();
-    let want = x
-        .normalize(NormKind::Batch, None, None, 1e-5, None)
-        .unwrap()
-        .mul(&w.reshape(&[1, 3, 1, 1]).unwrap())
-        .unwrap();
-    Tol::GOLDEN.assert(&y.to_vec().unwrap(), &want.to_vec().unwrap(), "weight only");
     let b = var(&[0.25, 0.0, -0.5], &[3]);
-    let y = x
-        .normalize(NormKind::Batch, None, Some(&b), 1e-5, None)
-        .unwrap();
-    let want = x
-        .normalize(NormKind::Batch, None, None, 1e-5, None)
-        .unwrap()
-        .add(&b.reshape(&[1, 3, 1, 1]).unwrap())
-        .unwrap();
-    Tol::GOLDEN.assert(&y.to_vec().unwrap(), &want.to_vec().unwrap(), "bias only");
+    let per_channel = |p: &Tensor| p.reshape(&[1, 3, 1, 1]).unwrap();
+    for slope in [None, Some(0.1)] {
+        for (param, is_weight) in [(&w, true), (&b, false)] {
+            let (pw, pb) = if is_weight {
+                (Some(param), None)
+            } else {
+                (None, Some(param))
+            };
+            let got = match slope {
+                Some(a) => x.normalize_leaky_relu(NormKind::Batch, pw, pb, 1e-5, None, a),
+                None => x.normalize(NormKind::Batch, pw, pb, 1e-5, None),
+            }
+            .unwrap();
+            let xhat = x
+                .normalize(NormKind::Batch, None, None, 1e-5, None)
+                .unwrap();
+            let z = if is_weight {
+                xhat.mul(&per_channel(param))
+            } else {
+                xhat.add(&per_channel(param))
+            }
+            .unwrap();
+            let want = match slope {
+                Some(a) => z.leaky_relu(a).unwrap(),
+                None => z,
+            };
+            let what = format!("weight {is_weight} slope {slope:?}");
+            let mut vals = Vec::new();
+            for y in [&got, &want] {
+                let loss = y.mul(&gout).unwrap().sum_all().unwrap();
+                let g = grad(&[&loss], &[&x, param], false).unwrap();
+                vals.push([
+                    y.to_vec().unwrap(),
+                    g[0].to_vec().unwrap(),
+                    g[1].to_vec().unwrap(),
+                ]);
+            }
+            for (k, name) in ["y", "dx", "dparam"].iter().enumerate() {
+                Tol::GOLDEN.assert(&vals[0][k], &vals[1][k], &format!("{what}: {name}"));
+            }
+        }
+    }
 }

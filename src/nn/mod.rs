@@ -102,8 +102,8 @@ pub trait Module: Send + Sync {
     }
 
     /// This layer followed by `act`, as one fused op where the layer has one for it
-    /// (training-mode batch and instance norm followed by a ReLU or a leaky ReLU); `None`
-    /// where it has not, and the caller applies `act` itself.
+    /// (training-mode batch norm, and instance norm, followed by a ReLU or a leaky ReLU);
+    /// `None` where it has not, and the caller applies `act` itself.
     fn forward_activated(
         &self,
         _x: &Tensor,

@@ -242,8 +242,9 @@ pub(super) fn reduce_pass(
     let backward = if g.is_some() { "true" } else { "false" };
     let (gt, st) = g.unwrap_or((x, x));
     let [t, total, first] = v.vector_defs();
-    // The forward statistics do not depend on the epilogue: one pipeline for all of them.
-    let epi = if g.is_some() {
+    // Only the backward statistics with an activation read the affine parameters (to
+    // recompute z); every other case shares the pipeline without them.
+    let epi = if g.is_some() && epi.slope.is_some() {
         epi
     } else {
         Epilogue {
