@@ -5,8 +5,9 @@
 //! grad, so the tape is recorded):
 //! - BatchNorm (batch statistics, affine, running-statistics update) at every normalised
 //!   activation of `dcgan-28` and `dcgan-64` at batch 64, forward and forward + backward (the
-//!   gradients of x, weight and bias for a given output gradient); InstanceNorm forward at the
-//!   `wgan-gp-28` shape.
+//!   gradients of x, weight and bias for a given output gradient), and followed by a ReLU as
+//!   two ops and as the fused op a `Sequential` runs; InstanceNorm forward at the `wgan-gp-28`
+//!   shape.
 //! - SelfAttention (SPEC §9) at SAGAN's generator shapes: 128 channels at 16×16 (N = 256,
 //!   batch 64) and 64 channels at 32×32 (N = 1024, batch 8, as the label says), forward and
 //!   forward + backward (gradients of x and every parameter).
@@ -38,7 +39,8 @@ mod common;
 
 use common::{Bench, Work};
 use tapegan::nn::{
-    self, BatchNorm, Ctx, Init, InstanceNorm, Module, NormConfig, SelfAttention, SpectralNorm,
+    self, Act, Activation, BatchNorm, Ctx, Init, InstanceNorm, Module, NormConfig, SelfAttention,
+    Sequential, SpectralNorm,
 };
 use tapegan::optim::{Algorithm, OptimConfig, Optimizer};
 use tapegan::{grad_with, Generator, GradOptions, Result, Tensor};
@@ -122,6 +124,28 @@ fn main() -> Result<()> {
         b.row(&layer, "fwd+bwd", Work::Bytes(20.0 * n), &mut || {
             let y = bn.forward(&x, &mut ctx)?;
             backward(&y, &dy, &[&x, &bn.weight, &bn.bias])
+        })?;
+        // Followed by a ReLU: as two ops, and as the fused op a Sequential runs (same nominal
+        // traffic, so the two GB/s figures compare directly).
+        let layer = format!("BN → ReLU, 2 ops {} {model}", dims(&shape));
+        b.row(&layer, "fwd+bwd", Work::Bytes(20.0 * n), &mut || {
+            let y = bn.forward(&x, &mut ctx)?.relu()?;
+            backward(&y, &dy, &[&x, &bn.weight, &bn.bias])
+        })?;
+        let fused = Sequential::new()
+            .layer(BatchNorm::new_normal(
+                g,
+                shape[1],
+                NormConfig::pytorch(),
+                0.02,
+                &mut rng,
+            )?)
+            .layer(Act(Activation::Relu));
+        let params = nn::parameters(&fused);
+        let layer = format!("BN → ReLU, fused {} {model}", dims(&shape));
+        b.row(&layer, "fwd+bwd", Work::Bytes(20.0 * n), &mut || {
+            let y = fused.forward(&x, &mut ctx)?;
+            backward(&y, &dy, &[&x, &params[0], &params[1]])
         })?;
     }
     // Baseline for the memory-bound rows: one elementwise map (x in, y out) at the largest shape.
