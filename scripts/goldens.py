@@ -493,6 +493,11 @@ def second_cases():
         g = gen(name)
         inp = {"x": randn(g, *shape, scale=3), "w": randn(g, shape[-1])}
         second(name, lambda x, w: torch.softmax(x, -1) * w, inp, ["x"])
+    for shape in [(5, 7), (4, 12), (2, 2, 128)]:
+        name = f"dd_log_softmax_{'x'.join(map(str, shape))}"
+        g = gen(name)
+        inp = {"x": randn(g, *shape, scale=3), "w": randn(g, shape[-1])}
+        second(name, lambda x, w: torch.log_softmax(x, -1) * w, inp, ["x"])
     name = "dd_norm"
     g = gen(name)
     second(name, lambda x: x.square().sum(dim=1).sqrt(), {"x": randn(g, B, O)}, ["x"])

@@ -5,6 +5,8 @@
 //            and one write per element instead of the seven reads and three writes of the
 //            composed max/sub/exp/sum/div.
 //   BACKWARD (a = y, b = g): dx = y·(g − Σ g·y), in two passes.
+//   With LOG, log-softmax: the second forward pass writes x − M − log S, and the backward is
+//   dx = g − exp(y)·Σ g (y = log-softmax, so exp(y) is the softmax).
 // Why one invocation per row: on lavapipe every storage load costs the same however the lanes'
 // addresses are laid out, so the cheapest kernel is the one with the fewest loads and no
 // barriers (a barrier is a coroutine switch there).
@@ -19,12 +21,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (BACKWARD) {
         var dot = T(0.0);
         for (var i = 0u; i < p.len; i = i + 1u) {
-            dot = dot + a[base + i] * b[base + i];
+            if (LOG) {
+                dot = dot + b[base + i];
+            } else {
+                dot = dot + a[base + i] * b[base + i];
+            }
         }
         let d = hsum(dot);
         for (var i = 0u; i < p.len; i = i + 1u) {
             let y = a[base + i];
-            out[base + i] = y * (b[base + i] - T(d));
+            if (LOG) {
+                out[base + i] = b[base + i] - exp(y) * d;
+            } else {
+                out[base + i] = y * (b[base + i] - T(d));
+            }
         }
         return;
     }
@@ -37,7 +47,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         m = mn;
     }
     let top = hmax(m);
-    let inv = 1.0 / hsum(s * exp(m - T(top)));
+    let total = hsum(s * exp(m - T(top)));
+    if (LOG) {
+        let shift = top + log(total);
+        for (var i = 0u; i < p.len; i = i + 1u) {
+            out[base + i] = a[base + i] - T(shift);
+        }
+        return;
+    }
+    let inv = 1.0 / total;
     for (var i = 0u; i < p.len; i = i + 1u) {
         out[base + i] = exp(a[base + i] - T(top)) * inv;
     }

@@ -5,6 +5,8 @@
 // workgroup memory by a tree of 6 barrier-separated steps.
 //   FORWARD (a = x): partial (maximum, Σ exp(x − maximum)) pairs, merged by rescaling.
 //   BACKWARD (a = y, b = g): partial Σ g·y, then dx = y·(g − Σ g·y).
+//   With LOG (log-softmax): forward writes x − M − log S; backward sums g and writes
+//   dx = g − exp(y)·Σ g.
 // Parameters and bindings: softmax_common.wgsl, prepended by the host.
 var<workgroup> part_m: array<f32, 64>;
 var<workgroup> part_s: array<f32, 64>;
@@ -18,7 +20,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (BACKWARD) {
         var dot = T(0.0);
         for (var i = lid; i < p.len; i = i + 64u) {
-            dot = dot + a[base + i] * b[base + i];
+            if (LOG) {
+                dot = dot + b[base + i];
+            } else {
+                dot = dot + a[base + i] * b[base + i];
+            }
         }
         part_s[lid] = hsum(dot);
         for (var half = 32u; half > 0u; half = half / 2u) {
@@ -28,7 +34,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         workgroupBarrier();
         let d = part_s[0];
         for (var i = lid; i < p.len; i = i + 64u) {
-            out[base + i] = a[base + i] * (b[base + i] - T(d));
+            if (LOG) {
+                out[base + i] = b[base + i] - exp(a[base + i]) * d;
+            } else {
+                out[base + i] = a[base + i] * (b[base + i] - T(d));
+            }
         }
         return;
     }
@@ -55,6 +65,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     workgroupBarrier();
     let row_max = part_m[0];
+    if (LOG) {
+        let shift = row_max + log(part_s[0]);
+        for (var i = lid; i < p.len; i = i + 64u) {
+            out[base + i] = a[base + i] - T(shift);
+        }
+        return;
+    }
     let inv = 1.0 / part_s[0];
     for (var i = lid; i < p.len; i = i + 64u) {
         out[base + i] = exp(a[base + i] - T(row_max)) * inv;

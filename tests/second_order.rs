@@ -99,6 +99,11 @@ fn double_backward_of_dropout_reductions_and_arithmetic_matches_pytorch() {
             c.x("x").softmax(-1)?.mul(c.x("w"))
         });
     }
+    for shape in ["5x7", "4x12", "2x2x128"] {
+        check_dd(&format!("dd_log_softmax_{shape}"), |c| {
+            c.x("x").log_softmax(-1)?.mul(c.x("w"))
+        });
+    }
     check_dd("dd_square", |c| c.x("x").square()?.mul(c.x("w")));
     check_dd("dd_sqrt", |c| c.x("x").sqrt()?.mul(c.x("w")));
     check_dd("dd_norm", |c| c.x("x").square()?.sum(&[1], false)?.sqrt());

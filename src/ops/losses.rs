@@ -1,18 +1,9 @@
-//! Log-softmax and the losses GAN training uses, each in its numerically stable form and
-//! composed from differentiable primitives (so each differentiates to any order).
+//! The losses GAN training uses, each in its numerically stable form and composed from
+//! differentiable ops (so each differentiates to any order); `log_softmax` is in softmax.rs.
 
 use super::Compare;
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
-
-impl Tensor {
-    /// log(softmax(x)) along `axis`, as x − m − log Σ exp(x − m).
-    pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
-        let m = self.max(&[axis], true)?.detach();
-        let z = self.sub(&m)?;
-        z.sub(&z.exp()?.sum(&[axis], true)?.log()?)
-    }
-}
 
 /// Mean binary cross-entropy of logits `x` against targets `y` (same shape or broadcastable):
 /// mean(softplus(x) − x·y), which never evaluates log of 0 or exp of a large number.

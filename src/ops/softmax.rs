@@ -1,5 +1,7 @@
-//! Softmax along the last axis as one differentiable op with fused kernels
+//! Softmax and log-softmax along the last axis as differentiable ops with fused kernels
 //! (`shaders/softmax_rows.wgsl` on CPU adapters, `shaders/softmax_wg.wgsl` on GPUs).
+//! Log-softmax is the heart of the cross-entropy losses; fused it is one dispatch instead of
+//! six (max, subtract, exp, sum, log, subtract).
 //!
 //! Attention spends much of its time here: SAGAN's 32×32 attention map is a softmax over
 //! rows of 1,024 scores for every position, whose composed form (max, subtract, exp, sum,
@@ -7,8 +9,8 @@
 //! reads and one write; the fused backward dx = y·(g − Σ g·y) three reads and one write.
 //!
 //! The backward rule runs the fused kernel when it is not being recorded; under
-//! `create_graph` it is the same formula in tensor ops on the recorded output y, so softmax
-//! differentiates to any order. Other axes, and rows longer than one invocation may loop over,
+//! `create_graph` it is the same formula in tensor ops on the recorded output y
+//! (log-softmax: dx = g − exp(y)·Σ g), so both differentiate to any order. Other axes, and rows longer than one invocation may loop over,
 //! use the composed form.
 
 use std::sync::OnceLock;
@@ -52,8 +54,9 @@ fn fused(x: &Tensor, axis: isize) -> bool {
     last && x.dtype() == DType::F32 && x.numel() > 0 && len <= MAX_LOOP
 }
 
-/// Forward (`g` None: `a` is x) or backward (`a` is y, `g` the incoming gradient).
-fn launch(a: &Tensor, g: Option<&Tensor>) -> Result<Tensor> {
+/// Forward (`g` None: `a` is x) or backward (`a` is y, `g` the incoming gradient) of softmax,
+/// or of log-softmax when `log`.
+fn launch(a: &Tensor, g: Option<&Tensor>, log: bool) -> Result<Tensor> {
     let len = *a.shape().last().expect("fused softmax has rank ≥ 1");
     let rows = a.numel() / len;
     let vec4 = len % 4 == 0;
@@ -78,7 +81,7 @@ fn launch(a: &Tensor, g: Option<&Tensor>) -> Result<Tensor> {
     } else {
         (&WORKGROUP, grid(rows as u64, 1))
     };
-    let backward = if g.is_some() { "true" } else { "false" };
+    let flag = |on: bool| if on { "true" } else { "false" };
     let b = g.unwrap_or(a);
     a.gpu().launch(
         kernel,
@@ -86,7 +89,8 @@ fn launch(a: &Tensor, g: Option<&Tensor>) -> Result<Tensor> {
             ("T", t),
             ("HMAX", hmax),
             ("HSUM", hsum),
-            ("BACKWARD", backward),
+            ("BACKWARD", flag(g.is_some())),
+            ("LOG", flag(log)),
         ],
         bytes_of(&params),
         &[a.storage(), b.storage(), out.storage()],
@@ -101,7 +105,7 @@ impl Tensor {
         if !fused(self, axis) {
             return self.softmax_composed(axis);
         }
-        let out = launch(self, None)?;
+        let out = launch(self, None, false)?;
         Ok(out.record("softmax", &[self], move |bw| {
             if !bw.needs[0] {
                 return Ok(vec![None]);
@@ -110,7 +114,30 @@ impl Tensor {
             let dx = if is_recording() {
                 y.mul(&g.sub(&g.mul(y)?.sum(&[-1], true)?)?)?
             } else {
-                launch(y, Some(g))?
+                launch(y, Some(g), false)?
+            };
+            Ok(vec![Some(dx)])
+        }))
+    }
+
+    /// log(softmax(x)) along `axis`, as x − m − log Σ exp(x − m) (m the maximum), which never
+    /// overflows.
+    pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
+        if !fused(self, axis) {
+            let m = self.max(&[axis], true)?.detach();
+            let z = self.sub(&m)?;
+            return z.sub(&z.exp()?.sum(&[axis], true)?.log()?);
+        }
+        let out = launch(self, None, true)?;
+        Ok(out.record("log_softmax", &[self], move |bw| {
+            if !bw.needs[0] {
+                return Ok(vec![None]);
+            }
+            let (y, g) = (bw.output, bw.grad);
+            let dx = if is_recording() {
+                g.sub(&y.exp()?.mul(&g.sum(&[-1], true)?)?)?
+            } else {
+                launch(y, Some(g), true)?
             };
             Ok(vec![Some(dx)])
         }))
