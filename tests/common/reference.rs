@@ -1,4 +1,4 @@
-//! Plain-Rust CPU references for the kernel tests (`tests/kernels.rs`): broadcasting, reductions,
+//! Plain-Rust CPU references for the kernel tests (`tests/kernels/`): broadcasting, reductions,
 //! layout copies, matrix products, index ops and the Philox4x32-10 generator. Everything here is
 //! written the obvious way, in f64 where rounding matters, so that it can be trusted by reading.
 #![allow(dead_code)]
