@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden values for tapegan's layer and optimizer tests, computed with PyTorch.
 
-DEVELOPMENT TOOL ONLY. The tests (tests/layers.rs, tests/optim.rs) and CI read the committed
+DEVELOPMENT TOOL ONLY. The tests (tests/layers/, tests/optim.rs) and CI read the committed
 files tests/goldens/layer_*.safetensors and tests/goldens/optim_*.safetensors and never need
 Python. Rerun this script only when a case is added or changed, and commit its outputs:
 

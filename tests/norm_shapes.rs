@@ -1,7 +1,7 @@
 //! The fused batch/instance-norm kernels at the shapes the presets use, against a float64
 //! reference: channels split into many tiles, rows loaded as vec4 (H·W a multiple of 4) and
 //! as scalars (7×7, rank 2), and inputs far from zero (the shifted sums must stay accurate).
-//! The PyTorch goldens in tests/layers.rs cover the semantics on small shapes.
+//! The PyTorch goldens in tests/layers/ cover the semantics on small shapes.
 mod common;
 use common::*;
 use tapegan::nn::{BatchNorm, Ctx, InstanceNorm, Module, NormConfig};

@@ -1,4 +1,5 @@
-//! Shared helpers of the kernel tests: tolerance checks against f64 references and input generators.
+//! Shared helpers of the kernel tests: tolerance checks against f64 references and input
+//! generators.
 
 use super::common::*;
 use tapegan::{Compare, Result, Tensor};

@@ -1,4 +1,5 @@
-//! Unary maps against their CPU references: exact ops, transcendental functions, stability at large magnitudes, comparisons with a scalar.
+//! Unary maps against their CPU references: exact ops, transcendental functions, stability at
+//! large magnitudes, comparisons with a scalar.
 
 use super::common::*;
 use super::reference;

@@ -2,11 +2,9 @@
 //! (`Tensor::normalize_leaky_relu`): against PyTorch (values, gradients, running statistics and
 //! the double backward of a gradient penalty; goldens from `scripts/goldens_layers.py`) and
 //! against the unfused pair at the shapes the presets use.
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use super::common::*;
 use tapegan::nn::{
     load_state_dict, Act, Activation, BatchNorm, Ctx, HostValue, InstanceNorm, Module, NormConfig,
     Sequential,

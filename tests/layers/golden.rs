@@ -1,0 +1,108 @@
+//! Access to the golden files of `scripts/goldens_layers.py`, and the checks every layer test
+//! uses.
+
+use std::collections::HashMap;
+
+use super::common::*;
+use tapegan::nn::HostValue;
+use tapegan::{grad, Generator, Tensor};
+
+/// One golden file of `scripts/goldens_layers.py`.
+pub(crate) struct G {
+    pub(crate) name: &'static str,
+    pub(crate) d: HashMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+impl G {
+    pub(crate) fn load(name: &'static str) -> G {
+        G {
+            name,
+            d: golden(name),
+        }
+    }
+
+    pub(crate) fn get(&self, k: &str) -> &(Vec<usize>, Vec<f32>) {
+        self.d
+            .get(k)
+            .unwrap_or_else(|| panic!("{}: no key {k:?} in the golden file", self.name))
+    }
+
+    pub(crate) fn vals(&self, k: &str) -> &[f32] {
+        &self.get(k).1
+    }
+
+    pub(crate) fn shape(&self, k: &str) -> &[usize] {
+        &self.get(k).0
+    }
+
+    /// The stored tensor `k`, uploaded.
+    pub(crate) fn t(&self, k: &str) -> Tensor {
+        let (s, v) = self.get(k);
+        t(v, s)
+    }
+
+    /// The stored tensor `k`, uploaded as a variable.
+    pub(crate) fn var(&self, k: &str) -> Tensor {
+        let (s, v) = self.get(k);
+        var(v, s)
+    }
+
+    /// The `sd.*` entries as a state dict (`num_batches_tracked` as an integer).
+    pub(crate) fn state(&self) -> HashMap<String, HostValue> {
+        self.d
+            .iter()
+            .filter_map(|(k, (s, v))| {
+                let key = k.strip_prefix("sd.")?;
+                let hv = if key.ends_with("num_batches_tracked") {
+                    HostValue::Int(v[0] as i64)
+                } else {
+                    HostValue::F32 {
+                        shape: s.clone(),
+                        data: v.clone(),
+                    }
+                };
+                Some((key.to_string(), hv))
+            })
+            .collect()
+    }
+
+    /// `got` against the stored `k`: same shape, |got − want| ≤ 1e-4·|want| + 1e-5·max|want|.
+    pub(crate) fn check(&self, got: &Tensor, k: &str) {
+        self.check_tol(got, k, 1e-4, 1e-5);
+    }
+
+    pub(crate) fn check_tol(&self, got: &Tensor, k: &str, rtol: f32, atol_rel: f32) {
+        let what = format!("{}/{k}", self.name);
+        assert_eq!(got.shape(), self.shape(k), "{what}: shape");
+        close_tol(&got.to_vec().unwrap(), self.vals(k), rtol, atol_rel, &what);
+    }
+}
+
+/// |got − want| ≤ rtol·|want| + atol_rel·max|want| elementwise (the absolute part covers
+/// elements that are small only through cancellation).
+pub(crate) fn close_tol(got: &[f32], want: &[f32], rtol: f32, atol_rel: f32, what: &str) {
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert_close(got, want, rtol, atol_rel * scale + 1e-7, what);
+}
+
+pub(crate) fn close(got: &[f32], want: &[f32], what: &str) {
+    close_tol(got, want, 1e-4, 1e-5, what);
+}
+
+pub(crate) fn rng() -> Generator {
+    Generator::new(7)
+}
+
+/// Σ out ⊙ gout: the scalar whose gradients the goldens store as `grad.*`.
+pub(crate) fn weighted_sum(out: &Tensor, gout: &Tensor) -> Tensor {
+    out.mul(gout).unwrap().sum_all().unwrap()
+}
+
+/// Gradients of `loss` w.r.t. each (golden key, tensor), checked against `grad.<key>`.
+pub(crate) fn check_grads(g: &G, loss: &Tensor, wrt: &[(&str, &Tensor)]) {
+    let ts: Vec<&Tensor> = wrt.iter().map(|(_, t)| *t).collect();
+    let grads = grad(&[loss], &ts, false).unwrap();
+    for ((k, _), gr) in wrt.iter().zip(&grads) {
+        g.check(gr, &format!("grad.{k}"));
+    }
+}
