@@ -2,7 +2,7 @@
 // Invocation t draws one Philox block from counter (offset + t) under key seed and writes
 // elements 4t..4t+3, so the numbers depend only on (seed, offset, index), never on scheduling.
 // Bindings: 0 params; 1 out (write). Workgroup: 256 invocations.
-// Variants: DIST = 0 uniform [a, b), 1 normal (mean a, std b; Box–Muller), 2 Bernoulli(a) → {0, 1}.
+// Variants: DIST = 0 uniform [a, b), 1 normal (mean a, std b; Box–Muller), 2 Bernoulli(a) → {0, b}.
 struct Params { n: u32, seed_lo: u32, seed_hi: u32, off_lo: u32, off_hi: u32, pad: u32, a: f32, b: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -52,7 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                           r1 * cos(tau * unit(r.w)), r1 * sin(tau * unit(r.w)));
         v = p.a + p.b * z;
     } else {
-        v = select(vec4<f32>(0.0), vec4<f32>(1.0),
+        v = select(vec4<f32>(0.0), vec4<f32>(p.b),
                    vec4<f32>(unit(r.x), unit(r.y), unit(r.z), unit(r.w)) < vec4<f32>(p.a));
     }
     let base = t * 4u;

@@ -21,9 +21,8 @@ impl Dropout {
 
     /// The scaled keep-mask this layer would multiply by: {0, 1/(1−p)} drawn from `ctx.rng`.
     pub fn mask(&self, shape: &[usize], ctx: &mut Ctx, gpu: &crate::gpu::Gpu) -> Result<Tensor> {
-        ctx.rng
-            .bernoulli(gpu, shape, 1.0 - self.p)?
-            .mul_scalar(1.0 / (1.0 - self.p))
+        let keep = 1.0 - self.p;
+        ctx.rng.bernoulli_value(gpu, shape, keep, 1.0 / keep)
     }
 }
 

@@ -87,11 +87,22 @@ impl Generator {
 
     /// 1.0 with probability `p`, else 0.0.
     pub fn bernoulli(&mut self, gpu: &Gpu, shape: &[usize], p: f32) -> Result<Tensor> {
+        self.bernoulli_value(gpu, shape, p, 1.0)
+    }
+
+    /// `value` with probability `p`, else 0.0: an inverted-dropout mask in one dispatch.
+    pub fn bernoulli_value(
+        &mut self,
+        gpu: &Gpu,
+        shape: &[usize],
+        p: f32,
+        value: f32,
+    ) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&p) {
             return Err(Error::Config(format!(
                 "bernoulli probability {p} is outside [0, 1]"
             )));
         }
-        self.draw(gpu, shape, "2", p, 0.0)
+        self.draw(gpu, shape, "2", p, value)
     }
 }

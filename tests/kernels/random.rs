@@ -151,6 +151,16 @@ fn random_distributions() {
     }
     assert!(gen.bernoulli(&g, &[4], 1.5).is_err());
     assert!(gen.bernoulli(&g, &[4], -0.1).is_err());
+    // An inverted-dropout mask: 1/keep with probability keep, drawn from the same stream as
+    // the plain Bernoulli (same seed and offset: the same positions are kept).
+    let keep = 0.7f32;
+    let (mut g1, mut g2) = (Generator::new(11), Generator::new(11));
+    let plain = g1.bernoulli(&g, &[n], keep).unwrap().to_vec().unwrap();
+    let scaled = g2.bernoulli_value(&g, &[n], keep, 1.0 / keep);
+    let scaled = scaled.unwrap().to_vec().unwrap();
+    for (i, (&a, &b)) in plain.iter().zip(&scaled).enumerate() {
+        assert_eq!(b, a * (1.0 / keep), "element {i}: mask {b} for draw {a}");
+    }
 }
 
 #[test]
