@@ -14,6 +14,10 @@ const REDUCE: Kernel = kernel!("reduce", "reduce.wgsl");
 
 /// Enough invocations to keep a GPU busy; a CPU adapter is saturated long before.
 const TARGET_THREADS: usize = 4096;
+/// On a CPU adapter a second pass costs a dispatch (~0.1–0.2 ms on lavapipe), more than one
+/// invocation takes to fold thousands of elements; runs are split only when the single pass
+/// would load more than this many elements in all.
+const CPU_SINGLE_PASS_LOADS: usize = 1 << 16;
 /// Shortest chunk worth its own invocation.
 const MIN_CHUNK: usize = 32;
 /// Longest loop one invocation may run: llvmpipe silently stops a shader invocation after
@@ -59,7 +63,8 @@ fn reduce_middle(
 ) -> Result<Tensor> {
     let gpu = x.gpu();
     let threads = outer * inner;
-    let nchunks = if threads < TARGET_THREADS && r >= 2 * MIN_CHUNK {
+    let small = gpu.is_cpu() && r * threads <= CPU_SINGLE_PASS_LOADS;
+    let nchunks = if !small && threads < TARGET_THREADS && r >= 2 * MIN_CHUNK {
         (TARGET_THREADS / threads.max(1)).clamp(1, r / MIN_CHUNK)
     } else {
         1
