@@ -291,8 +291,8 @@ unary_ops! {
             "y * select(exp(x) / (1.0 + exp(x)), 1.0 / (1.0 + exp(-x)), x >= 0.0)", 0.0,
             || b.grad.mul(&b.inputs[0].sigmoid()?));
     /// max(x, 0). Backward: g where x > 0 (NOTE: the gradient at 0 is 0, as in PyTorch).
-    relu => "max(v, 0.0)", |b| fused_or(&b.inputs[0], b.grad, "relu_bw", "select(0.0, y, x > 0.0)", 0.0,
-        || b.grad.mul(&b.inputs[0].compare_scalar(Compare::Gt, 0.0)?));
+    relu => "max(v, 0.0)",
+        |b| masked_grad(&b.inputs[0], b.grad, "relu_bw", "select(0.0, y, x > 0.0)", 0.0);
 }
 
 impl Tensor {
@@ -351,23 +351,8 @@ impl Tensor {
             0.0,
         )?
         .record("leaky_relu", &[self], move |b| {
-            let g = fused_or(
-                &b.inputs[0],
-                b.grad,
-                "leaky_relu_bw",
-                "select(p.alpha * y, y, x > 0.0)",
-                slope,
-                || {
-                    let d = unary_raw(
-                        &b.inputs[0],
-                        "leaky_relu_grad",
-                        "select(p.alpha, 1.0, v > 0.0)",
-                        slope,
-                        0.0,
-                    )?;
-                    b.grad.mul(&d)
-                },
-            )?;
+            let expr = "select(p.alpha * y, y, x > 0.0)";
+            let g = masked_grad(&b.inputs[0], b.grad, "leaky_relu_bw", expr, slope)?;
             Ok(vec![Some(g)])
         }))
     }
@@ -528,6 +513,25 @@ fn fused_or(
     } else {
         binary_raw_with(x, g, op, expr, alpha)
     }
+}
+
+/// g·mask(x) for an activation whose derivative is piecewise constant (ReLU, leaky ReLU), as
+/// one kernel `expr` of x and y = g. Recorded as an op linear in g — the mask is constant
+/// almost everywhere, so x gets no gradient through it — whose own backward is the same
+/// kernel: a recorded backward (gradient penalty) costs one dispatch per pass, not a mask
+/// and a product.
+fn masked_grad(
+    x: &Tensor,
+    g: &Tensor,
+    op: &'static str,
+    expr: &'static str,
+    alpha: f32,
+) -> Result<Tensor> {
+    let out = binary_raw_with(x, g, op, expr, alpha)?;
+    let x = x.detach();
+    Ok(out.record(op, &[g], move |b| {
+        Ok(vec![Some(masked_grad(&x, b.grad, op, expr, alpha)?)])
+    }))
 }
 
 /// Gradient for input `i` of a broadcasting op: computed only when needed, then summed down
