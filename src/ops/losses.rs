@@ -1,9 +1,12 @@
 //! The losses GAN training uses, each in its numerically stable form and composed from
 //! differentiable ops (so each differentiates to any order); `log_softmax` is in softmax.rs.
 
-use super::Compare;
+use super::reduce::MAX_LOOP;
 use crate::error::{Error, Result};
+use crate::gpu::{grid, Kernel};
 use crate::tensor::{DType, Tensor};
+
+const ROW_HIT: Kernel = crate::kernel!("row_hit", "row_hit.wgsl");
 
 /// Mean binary cross-entropy of logits `x` against targets `y` (same shape or broadcastable):
 /// mean(softplus(x) − x·y), which never evaluates log of 0 or exp of a large number.
@@ -49,14 +52,36 @@ pub fn hinge(x: &Tensor, sign: f32) -> Result<Tensor> {
     x.affine(-sign, 1.0)?.relu()?.mean_all()
 }
 
-/// Fraction of rows of `probs` `[N, C]` whose arg-max equals `labels`; no gradient.
+/// Fraction of rows of `logits` `[N, C]` whose maximum is at `labels` (u32 `[N]`; a tie with
+/// another class counts as correct); no gradient. One kernel marks each row, one mean.
 pub fn accuracy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
-    let c = logits.dim(-1)?;
-    let m = logits.detach().max(&[-1], true)?;
-    let is_max = logits.detach().compare(Compare::Ge, &m)?;
-    is_max
-        .mul(&labels.one_hot(c)?)?
-        .sum(&[-1], false)?
-        .clamp(0.0, 1.0)?
-        .mean_all()
+    const OP: &str = "accuracy";
+    labels.expect_dtype(OP, DType::U32)?;
+    logits.expect_dtype(OP, DType::F32)?;
+    let [n, c] = *logits.shape() else {
+        return Err(Error::shape(
+            OP,
+            format!("logits must be [N, C], got {:?}", logits.shape()),
+        ));
+    };
+    if labels.shape() != [n] || n == 0 || c == 0 || c > MAX_LOOP {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "{:?} labels for logits of shape {:?} (N ≥ 1, 1 ≤ C ≤ {MAX_LOOP})",
+                labels.shape(),
+                logits.shape()
+            ),
+        ));
+    }
+    let hits = Tensor::empty(logits.gpu(), &[n], DType::F32, OP)?;
+    let p: [u32; 4] = [n as u32, c as u32, 0, 0];
+    logits.gpu().launch(
+        &ROW_HIT,
+        &[],
+        bytemuck::cast_slice(&p),
+        &[logits.storage(), labels.storage(), hits.storage()],
+        grid(n as u64, 64),
+    )?;
+    hits.mean_all()
 }

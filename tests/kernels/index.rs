@@ -1,9 +1,9 @@
-//! Index ops: gather, scatter-add and one-hot rows.
+//! Index ops: gather, scatter-add and one-hot rows, and the accuracy of labelled rows.
 
 use super::common::*;
 use super::reference;
 use super::support::*;
-use tapegan::Tensor;
+use tapegan::{losses, Tensor};
 
 #[test]
 fn gather_rows_f32_and_u32_with_out_of_range_indices() {
@@ -93,4 +93,42 @@ fn one_hot_rows() {
         check_bits(&y.to_vec().unwrap(), &want, &format!("one_hot {classes}"));
     }
     assert!(t(&[1.0], &[1]).one_hot(3).is_err(), "labels must be u32");
+}
+
+#[test]
+fn accuracy_counts_rows_whose_maximum_is_the_label() {
+    let g = gpu();
+    // Ties (integer logits in a narrow range), a single class, a label out of range.
+    for (n, c, seed) in [
+        (300usize, 2usize, 1u64),
+        (37, 10, 2),
+        (5, 1, 3),
+        (64, 33, 4),
+    ] {
+        let x = ints(n * c, seed, 2);
+        let mut labels: Vec<u32> = (0..n)
+            .map(|i| ((i * 7 + seed as usize) % c) as u32)
+            .collect();
+        labels[n / 2] = c as u32; // out of range: a miss
+        let hits = (0..n)
+            .filter(|&i| {
+                let row = &x[i * c..(i + 1) * c];
+                let top = row.iter().cloned().fold(f32::MIN, f32::max);
+                (labels[i] as usize) < c && row[labels[i] as usize] >= top
+            })
+            .count();
+        let want = hits as f32 / n as f32;
+        let lt = Tensor::from_u32(&g, &labels, &[n]).unwrap();
+        let got = losses::accuracy(&t(&x, &[n, c]), &lt)
+            .unwrap()
+            .item()
+            .unwrap();
+        assert!(
+            (got - want).abs() <= 1e-6,
+            "{n}×{c}: accuracy {got}, want {want}"
+        );
+    }
+    let bad = Tensor::from_u32(&g, &[0, 1], &[2]).unwrap();
+    let e = losses::accuracy(&t(&[0.0; 9], &[3, 3]), &bad).unwrap_err();
+    assert!(e.to_string().contains("labels for logits"), "{e}");
 }
