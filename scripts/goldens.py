@@ -400,12 +400,14 @@ def loss_cases():
 # ----------------------------------------------------------------------------------------------
 
 
-def second(name, f, inputs, wrt1, consts=None):
-    """First gradient of f w.r.t. `wrt1` (with create_graph), s = Σ g1·v, then ∂s/∂(all inputs)."""
+def second(name, f, inputs, wrt1, consts=None, ints=None):
+    """First gradient of f w.r.t. `wrt1` (with create_graph), s = Σ g1·v, then ∂s/∂(all inputs).
+    `ints` are integer inputs (class labels), stored under `int.<k>`."""
     consts = consts or {}
+    ints = ints or {}
     g = gen(name + "/gout")
     leaves = {k: v.clone().requires_grad_(True) for k, v in inputs.items()}
-    out = f(**leaves, **consts)
+    out = f(**leaves, **consts, **ints)
     gout = randn(g, *out.shape)
     g1 = torch.autograd.grad(out, [leaves[k] for k in wrt1], gout, create_graph=True)
     vs = {k: randn(g, *leaves[k].shape) for k in wrt1}
@@ -416,6 +418,7 @@ def second(name, f, inputs, wrt1, consts=None):
     t = {"out": out, "gout": gout, "s": s}
     t.update({f"in.{k}": v for k, v in inputs.items()})
     t.update({f"const.{k}": v for k, v in consts.items()})
+    t.update({f"int.{k}": v.double() for k, v in ints.items()})
     t.update({f"v.{k}": v for k, v in vs.items()})
     t.update({f"g1.{k}": gi for k, gi in zip(wrt1, g1)})
     t.update({f"grad2.{k}": gi for k, gi in zip(names, g2)})
@@ -493,6 +496,12 @@ def second_cases():
         g = gen(name)
         inp = {"x": randn(g, *shape, scale=3), "w": randn(g, shape[-1])}
         second(name, lambda x, w: torch.softmax(x, -1) * w, inp, ["x"])
+    for n, c in [(6, 5), (300, 2)]:
+        name = f"dd_softmax_cross_entropy_{n}x{c}"
+        g = gen(name)
+        labels = torch.randint(0, c, (n,), generator=g)
+        inp = {"x": randn(g, n, c, scale=2)}
+        second(name, lambda x, labels: F.cross_entropy(x, labels), inp, ["x"], ints={"labels": labels})
     for shape in [(5, 7), (4, 12), (2, 2, 128)]:
         name = f"dd_log_softmax_{'x'.join(map(str, shape))}"
         g = gen(name)

@@ -443,3 +443,36 @@ fn finite_differences_catch_a_wrong_gradient() {
         "a wrong gradient passed the finite-difference check"
     );
 }
+
+#[test]
+fn cross_entropy_rows_with_a_label_out_of_range_contribute_nothing() {
+    // Row 1's label (7) names no class: its loss and gradient are 0, in the kernel and in the
+    // recorded rule alike; the other rows are the log-sum-exp minus the picked logit.
+    let xs = [
+        0.5f32, -1.0, 2.0, 0.0, 1.0, 1.0, 1.0, 1.0, -2.0, 0.5, 3.0, 0.25,
+    ];
+    let x = var(&xs, &[3, 4]);
+    let labels = Tensor::from_u32(&gpu(), &[1, 7, 2], &[3]).unwrap();
+    let loss = losses::softmax_cross_entropy(&x, &labels).unwrap();
+    let lse = |r: &[f32]| r.iter().map(|v| (*v as f64).exp()).sum::<f64>().ln();
+    let want = (lse(&xs[0..4]) - xs[1] as f64 + lse(&xs[8..12]) - xs[10] as f64) / 3.0;
+    assert!((loss.item().unwrap() as f64 - want).abs() < 1e-5, "loss");
+    for create_graph in [false, true] {
+        let g = grad(&[&loss], &[&x], create_graph).unwrap().remove(0);
+        let g = g.to_vec().unwrap();
+        assert!(g[4..8].iter().all(|&v| v == 0.0), "row 1 gradient {g:?}");
+        for (row, label) in [(0usize, 1usize), (2, 2)] {
+            let r = &xs[row * 4..row * 4 + 4];
+            let s: f64 = r.iter().map(|v| (*v as f64).exp()).sum();
+            for j in 0..4 {
+                let hot = if j == label { 1.0 } else { 0.0 };
+                let want = ((r[j] as f64).exp() / s - hot) / 3.0;
+                let got = g[row * 4 + j] as f64;
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "create_graph {create_graph}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}

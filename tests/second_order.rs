@@ -5,7 +5,7 @@
 //! Goldens come from `scripts/goldens.py`; see its docstring for the key layout.
 mod common;
 use common::*;
-use tapegan::{grad, grad_with, GradOptions, Result, Tensor};
+use tapegan::{grad, grad_with, losses, GradOptions, Result, Tensor};
 
 /// Runs `f` on the inputs of double-backward case `name`: g1 = ∂(Σ out·gout)/∂(inputs with a
 /// `v.` key) with create_graph, s = Σ ⟨g1, v⟩, then ∂s/∂(every input). Checks out, g1, s and
@@ -97,6 +97,11 @@ fn double_backward_of_dropout_reductions_and_arithmetic_matches_pytorch() {
     for shape in ["5x7", "4x12", "2x3x256"] {
         check_dd(&format!("dd_softmax_{shape}"), |c| {
             c.x("x").softmax(-1)?.mul(c.x("w"))
+        });
+    }
+    for shape in ["6x5", "300x2"] {
+        check_dd(&format!("dd_softmax_cross_entropy_{shape}"), |c| {
+            losses::softmax_cross_entropy(c.x("x"), c.x("labels"))
         });
     }
     for shape in ["5x7", "4x12", "2x2x128"] {

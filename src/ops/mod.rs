@@ -13,6 +13,7 @@ mod conv_sg;
 mod conv_sg_wgrad;
 mod conv_wgrad;
 mod creation;
+mod cross_entropy;
 mod elementwise;
 mod index;
 pub mod losses;
