@@ -45,7 +45,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     var loss = 0.0;
     if (valid) {
-        loss = m + log(s) - x[base + label];
+        // (m − x[label]) + log S: adding log S to m first would round it to the ulp of m.
+        loss = (m - x[base + label]) + log(s);
     }
     out[row] = loss;
 }

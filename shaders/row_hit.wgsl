@@ -16,8 +16,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let row = linear_id(wid, nwg, lid, 64u);
     if (row >= p.n) { return; }
     let base = row * p.c;
-    var top = -3.4028235e38;
-    for (var j = 0u; j < p.c; j = j + 1u) {
+    // Start from the first logit, not −FLT_MAX, so a row of −∞ still has its maximum.
+    var top = x[base];
+    for (var j = 1u; j < p.c; j = j + 1u) {
         top = max(top, x[base + j]);
     }
     let label = labels[row];

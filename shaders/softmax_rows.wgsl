@@ -49,9 +49,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let top = hmax(m);
     let total = hsum(s * exp(m - T(top)));
     if (LOG) {
-        let shift = top + log(total);
+        // (x − M) − log S, not x − (M + log S): the sum would round log S to the ulp of M and
+        // lose the digits of log-probabilities near 0 when the logits are large.
+        let ls = log(total);
         for (var i = 0u; i < p.len; i = i + 1u) {
-            out[base + i] = a[base + i] - T(shift);
+            out[base + i] = (a[base + i] - T(top)) - T(ls);
         }
         return;
     }

@@ -66,9 +66,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
     let row_max = part_m[0];
     if (LOG) {
-        let shift = row_max + log(part_s[0]);
+        // (x − M) − log S keeps the digits of log-probabilities near 0 (softmax_rows.wgsl).
+        let ls = log(part_s[0]);
         for (var i = lid; i < p.len; i = i + 64u) {
-            out[base + i] = a[base + i] - T(shift);
+            out[base + i] = (a[base + i] - T(row_max)) - T(ls);
         }
         return;
     }

@@ -476,3 +476,38 @@ fn cross_entropy_rows_with_a_label_out_of_range_contribute_nothing() {
         }
     }
 }
+
+#[test]
+fn log_softmax_and_cross_entropy_keep_their_digits_for_large_logits() {
+    // Rows [M, M − 7, M − 8]: log-probability of the first ≈ −0.0012466 whatever M. Computing
+    // x − (M + log S) rounds log S to the ulp of M and loses it at M = 1e4–1e5. Both softmax
+    // kernel families, as in softmax_and_log_softmax_match_pytorch.
+    rerun_with_env(
+        "log_softmax_and_cross_entropy_keep_their_digits_for_large_logits",
+        "TAPEGAN_SOFTMAX_KERNEL",
+        &["rows", "workgroup"],
+    );
+    for m in [0.0f32, 100.0, 1e4, 1e5] {
+        let row = [m, m - 7.0, m - 8.0];
+        let want = -(1.0 + (-7.0f64).exp() + (-8.0f64).exp()).ln();
+        for kernel in [[1usize, 3], [4, 3]] {
+            // 1 row (per-row kernel) and 4 rows; the last axis either way.
+            let x: Vec<f32> = row.iter().cycle().take(kernel[0] * 3).cloned().collect();
+            let t = t(&x, &kernel);
+            let y = t.log_softmax(-1).unwrap().to_vec().unwrap();
+            let got = y[0] as f64;
+            assert!(
+                (got - want).abs() <= 1e-6,
+                "log_softmax at M = {m}: {got}, want {want}"
+            );
+            let labels = Tensor::from_u32(&gpu(), &vec![0; kernel[0]], &[kernel[0]]).unwrap();
+            let ce = losses::softmax_cross_entropy(&t, &labels).unwrap();
+            let got = ce.item().unwrap() as f64;
+            assert!(
+                (got + want).abs() <= 1e-6,
+                "cross-entropy at M = {m}: {got}, want {}",
+                -want
+            );
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! The losses GAN training uses, each in its numerically stable form and composed from
-//! differentiable ops (so each differentiates to any order); `log_softmax` is in softmax.rs.
+//! The losses GAN training uses, each in its numerically stable form and differentiable to any
+//! order (softmax cross-entropy is a fused op, `cross_entropy.rs`; `log_softmax` is in
+//! `softmax.rs`), and the classification accuracy the softmax presets log (no gradient).
 
 use super::reduce::MAX_LOOP;
 use crate::error::{Error, Result};
@@ -25,8 +26,12 @@ pub fn bce(p: &Tensor, y: &Tensor) -> Result<Tensor> {
 
 /// Mean cross-entropy of logits `[N, C]` against integer labels `[N]` (u32), i.e. Keras'
 /// sparse categorical cross-entropy on a softmax output, computed from logits.
+/// NOTE: labels stay on the GPU, so a label ≥ C cannot be reported without a read-back; its
+/// row contributes a loss and gradient of 0 (and still counts in the mean), where PyTorch
+/// raises an error.
 pub fn softmax_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     labels.expect_dtype("softmax_cross_entropy", DType::U32)?;
+    logits.expect_dtype("softmax_cross_entropy", DType::F32)?;
     let [n, c] = *logits.shape() else {
         return Err(Error::shape(
             "softmax_cross_entropy",
@@ -55,8 +60,9 @@ pub fn hinge(x: &Tensor, sign: f32) -> Result<Tensor> {
     x.affine(-sign, 1.0)?.relu()?.mean_all()
 }
 
-/// Fraction of rows of `logits` `[N, C]` whose maximum is at `labels` (u32 `[N]`; a tie with
-/// another class counts as correct); no gradient. One kernel marks each row, one mean.
+/// Fraction of rows of `logits` `[N, C]` (N ≥ 1, 1 ≤ C ≤ 16,384) whose maximum is at
+/// `labels` (u32 `[N]`; a tie with another class counts as correct, a label ≥ C as wrong); no
+/// gradient. One kernel marks each row, one mean.
 pub fn accuracy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     const OP: &str = "accuracy";
     labels.expect_dtype(OP, DType::U32)?;

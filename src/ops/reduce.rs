@@ -2,7 +2,9 @@
 //!
 //! A set of axes is reduced one contiguous run at a time (last run first), each run as the
 //! middle axis of an (outer, r, inner) view. When a run is long and the outputs are few, it is
-//! split into chunks reduced by separate invocations, then the partials are reduced again.
+//! split into chunks reduced by separate invocations, then the partials are reduced again —
+//! on CPU adapters only when the run loads more than 64K elements in all (a second dispatch
+//! costs more there than one invocation's longer loop).
 
 use super::{bytes_of, norm_axes};
 use crate::error::{Error, Result};

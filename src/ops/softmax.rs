@@ -10,8 +10,8 @@
 //!
 //! The backward rule runs the fused kernel when it is not being recorded; under
 //! `create_graph` it is the same formula in tensor ops on the recorded output y
-//! (log-softmax: dx = g − exp(y)·Σ g), so both differentiate to any order. Other axes, and rows longer than one invocation may loop over,
-//! use the composed form.
+//! (log-softmax: dx = g − exp(y)·Σ g), so both differentiate to any order. Other axes, and
+//! rows longer than one invocation may loop over, use the composed form.
 
 use std::sync::OnceLock;
 

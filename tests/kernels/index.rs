@@ -128,6 +128,11 @@ fn accuracy_counts_rows_whose_maximum_is_the_label() {
             "{n}×{c}: accuracy {got}, want {want}"
         );
     }
+    // A row of −∞ still has its maximum (there), as in the composed max/compare form.
+    let inf = t(&[f32::NEG_INFINITY; 2], &[1, 2]);
+    let zero = Tensor::from_u32(&g, &[0], &[1]).unwrap();
+    let got = losses::accuracy(&inf, &zero).unwrap().item().unwrap();
+    assert_eq!(got, 1.0, "accuracy of a row of −∞");
     let bad = Tensor::from_u32(&g, &[0, 1], &[2]).unwrap();
     let e = losses::accuracy(&t(&[0.0; 9], &[3, 3]), &bad).unwrap_err();
     assert!(e.to_string().contains("labels for logits"), "{e}");
