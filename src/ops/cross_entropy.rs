@@ -37,7 +37,7 @@ fn launch(x: &Tensor, labels: &Tensor, g: Option<&Tensor>) -> Result<Tensor> {
     Ok(out)
 }
 
-/// Per-row losses log Σⱼ exp(x[i, j]) − x[i, labels[i]] of logits `[N, C]` (f32) against
+/// Per-row losses `log Σⱼ exp(x[i, j]) − x[i, labels[i]]` of logits `[N, C]` (f32) against
 /// labels `[N]` (u32), shapes checked by the caller (C within one invocation's loop budget).
 /// A label ≥ C gives a loss and gradient of 0 for its row.
 pub(crate) fn rows_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
