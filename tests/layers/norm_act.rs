@@ -5,30 +5,17 @@
 use std::collections::HashMap;
 
 use super::common::*;
+use super::golden::*;
 use tapegan::nn::{
-    load_state_dict, Act, Activation, BatchNorm, Ctx, HostValue, InstanceNorm, Module, NormConfig,
-    Sequential,
+    load_state_dict, state_dict, Act, Activation, BatchNorm, Ctx, HostValue, InstanceNorm, Module,
+    NormConfig, Sequential,
 };
 use tapegan::ops::NormKind;
 use tapegan::{grad, grad_with, Generator, GradOptions, Tensor};
 
-type Golden = HashMap<String, (Vec<usize>, Vec<f32>)>;
-
-fn get<'a>(g: &'a Golden, k: &str) -> &'a (Vec<usize>, Vec<f32>) {
-    g.get(k)
-        .unwrap_or_else(|| panic!("no key {k:?} in the golden file"))
-}
-
-fn check(name: &str, g: &Golden, got: &Tensor, k: &str, tol: Tol) {
-    let (shape, want) = get(g, k);
-    let what = format!("{name}/{k}");
-    assert_eq!(got.shape(), shape.as_slice(), "{what}: shape");
-    tol.assert(&got.to_vec().unwrap(), want, &what);
-}
-
-/// `norm → act` as a model would build it; batch norm's `sd.*` entries loaded from the golden
-/// under the Sequential's key `0.`.
-fn block(kind: NormKind, c: usize, slope: f32, g: &Golden) -> Sequential {
+/// `norm → act` as a model would build it, batch norm's state loaded from the golden under the
+/// Sequential's key `0.`.
+fn block(kind: NormKind, c: usize, slope: f32, g: &G) -> Sequential {
     let act = if slope == 0.0 {
         Activation::Relu
     } else {
@@ -42,66 +29,47 @@ fn block(kind: NormKind, c: usize, slope: f32, g: &Golden) -> Sequential {
     }
     .layer(Act(act));
     let state: HashMap<String, HostValue> = g
-        .iter()
-        .filter_map(|(k, (s, v))| {
-            let key = k.strip_prefix("sd.")?;
-            let hv = if key == "num_batches_tracked" {
-                HostValue::Int(v[0] as i64)
-            } else {
-                HostValue::F32 {
-                    shape: s.clone(),
-                    data: v.clone(),
-                }
-            };
-            Some((format!("0.{key}"), hv))
-        })
+        .state()
+        .into_iter()
+        .map(|(k, v)| (format!("0.{k}"), v))
         .collect();
     load_state_dict(&seq, &state).unwrap();
     seq
 }
 
-fn golden_case(name: &str, kind: NormKind, slope: f32) {
-    let g = golden(name);
-    let (xs, xv) = get(&g, "x");
-    let x = var(xv, xs);
-    let c = xs[1];
+fn golden_case(name: &'static str, kind: NormKind, slope: f32) {
+    let g = G::load(name);
+    let x = g.var("x");
+    let c = x.shape()[1];
     let seq = block(kind, c, slope, &g);
     let params: Vec<Tensor> = tapegan::nn::parameters(&seq);
-    let mut rng = Generator::new(0);
+    let mut r = rng();
 
-    let out = seq.forward(&x, &mut Ctx::train(&mut rng)).unwrap();
+    let out = seq.forward(&x, &mut Ctx::train(&mut r)).unwrap();
     assert_eq!(
         out.node().map(|n| n.op),
         Some("normalize_leaky_relu"),
         "{name}: the Sequential must fuse the pair"
     );
-    check(name, &g, &out, "out", Tol::GOLDEN);
-    let (gs, gv) = get(&g, "gout");
-    let loss = out.mul(&t(gv, gs)).unwrap().sum_all().unwrap();
-    let mut wrt = vec![&x];
-    wrt.extend(&params);
-    let grads = grad(&[&loss], &wrt, false).unwrap();
-    let keys = ["grad.x", "grad.weight", "grad.bias"];
-    for (gr, k) in grads.iter().zip(keys) {
-        check(name, &g, gr, k, Tol::GOLDEN);
-    }
+    g.check(&out, "out");
+    let mut wrt = vec![("x", &x)];
+    wrt.extend(["weight", "bias"].into_iter().zip(&params));
+    check_grads(&g, &weighted_sum(&out, &g.t("gout")), &wrt);
     if kind == NormKind::Batch {
-        let sd: HashMap<String, HostValue> =
-            tapegan::nn::state_dict(&seq).unwrap().into_iter().collect();
+        let sd: HashMap<String, HostValue> = state_dict(&seq).unwrap().into_iter().collect();
         assert_eq!(sd["0.num_batches_tracked"], HostValue::Int(1), "{name}");
         for k in ["running_mean", "running_var"] {
             let HostValue::F32 { shape, data } = &sd[&format!("0.{k}")] else {
                 panic!("{name}: {k} is not a float tensor");
             };
-            check(name, &g, &t(data, shape), k, Tol::GOLDEN);
+            g.check(&t(data, shape), k);
         }
     }
 
     // A miniature WGAN-GP critic through the block: the penalty's gradients need the fused
     // op's backward to be differentiable itself.
-    let (ms, mv) = get(&g, "M");
-    let m = var(mv, ms);
-    let [n, _, h, w] = *xs.as_slice() else {
+    let m = g.var("M");
+    let [n, _, h, w] = *x.shape() else {
         panic!("{name}: x is not 4-d")
     };
     let hh = m
@@ -109,24 +77,23 @@ fn golden_case(name: &str, kind: NormKind, slope: f32) {
         .unwrap()
         .reshape(&[n, c, h, w])
         .unwrap();
-    let (rs, rv) = get(&g, "r");
     let d = seq
-        .forward(&hh, &mut Ctx::train(&mut rng))
+        .forward(&hh, &mut Ctx::train(&mut r))
         .unwrap()
-        .mul(&t(rv, rs))
+        .mul(&g.t("r"))
         .unwrap()
         .sum(&[1, 2, 3], false)
         .unwrap();
-    check(name, &g, &d, "d", Tol::GOLDEN);
+    g.check(&d, "d");
     let g1 = grad(&[&d.sum_all().unwrap()], &[&x], true)
         .unwrap()
         .remove(0);
-    check(name, &g, &g1, "g1", Tol::GOLDEN);
+    g.check(&g1, "g1");
     let norms = g1.square().unwrap().sum(&[1, 2, 3], false).unwrap();
     let norms = norms.sqrt().unwrap();
     let gp = norms.add_scalar(-1.0).unwrap().square().unwrap();
     let gp = gp.mean_all().unwrap();
-    check(name, &g, &gp, "gp", Tol::GOLDEN);
+    g.check(&gp, "gp");
     let mut wrt = vec![&x, &m];
     wrt.extend(&params);
     // The bias reaches g1 only through the activation's piecewise-constant mask: PyTorch
@@ -139,9 +106,9 @@ fn golden_case(name: &str, kind: NormKind, slope: f32) {
     let keys = ["grad2.x", "grad2.M", "grad2.weight", "grad2.bias"];
     for (gr, k) in g2.iter().zip(keys) {
         match gr {
-            Some(gr) => check(name, &g, gr, k, Tol::new(1e-3, 1e-4)),
+            Some(gr) => g.check_tol(gr, k, 1e-3, 1e-4),
             None => assert!(
-                k == "grad2.bias" && get(&g, k).1.iter().all(|&v| v == 0.0),
+                k == "grad2.bias" && g.vals(k).iter().all(|&v| v == 0.0),
                 "{name}/{k}: no gradient, but the golden one is not zero"
             ),
         }
