@@ -520,7 +520,7 @@ fn fused_or(
 /// almost everywhere, so x gets no gradient through it — whose own backward is the same
 /// kernel: a recorded backward (gradient penalty) costs one dispatch per pass, not a mask
 /// and a product.
-fn masked_grad(
+pub(crate) fn masked_grad(
     x: &Tensor,
     g: &Tensor,
     op: &'static str,

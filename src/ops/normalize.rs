@@ -5,7 +5,7 @@
 //! dx = invstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)) written in tensor ops with the statistics
 //! recomputed from x — so a gradient penalty differentiates through normalisation exactly.
 
-use super::elementwise::unary_raw;
+use super::elementwise::masked_grad;
 use super::norm::{apply_pass, complete_affine, reduce_pass, Epilogue, NormKind, Running, View};
 use super::reduce::MAX_LOOP;
 use crate::autograd::is_recording;
@@ -212,25 +212,20 @@ fn normalize_impl(
         let x = &bw.inputs[0];
         let wi = 1;
         let bi = if has_w { 2 } else { 1 };
-        let w = has_w.then(|| &bw.inputs[wi]);
         if is_recording() {
-            // Through the activation first: its derivative is piecewise constant, so the mask
-            // (read from the output) is a constant of the recorded graph, as in `leaky_relu`.
+            // Through the activation first, as `leaky_relu`'s own rule does, with the mask read
+            // from the output (y > 0 ⇔ z > 0 for slope ≥ 0): a constant of the recorded graph.
             let g = match slope {
-                Some(a) => bw.grad.mul(&unary_raw(
-                    bw.output,
-                    "leaky_relu_grad",
-                    "select(p.alpha, 1.0, v > 0.0)",
-                    a,
-                    0.0,
-                )?)?,
+                Some(a) => {
+                    let expr = "select(p.alpha * y, y, x > 0.0)";
+                    masked_grad(bw.output, bw.grad, "leaky_relu_bw", expr, a)?
+                }
                 None => bw.grad.clone(),
             };
+            let w = has_w.then(|| &bw.inputs[wi]);
             return composed_backward(x, w, &g, kind, eps, has_b, bw.needs);
         }
-        // The parameters as recorded (the same tensors the forward used, or their identities).
-        let b = has_b.then(|| &bw.inputs[bi]);
-        let affine = complete_affine(x, v.c, w, b)?;
+        // The forward's weight and bias (missing halves completed once, there).
         let epi = Epilogue {
             affine: affine.as_ref().map(|(w, b)| (w, b)),
             slope,
