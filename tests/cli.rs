@@ -1,15 +1,10 @@
 //! The `tapegan` binary: listings, sampling to PNG and .npy, and one-line errors with a
 //! non-zero exit for every bad input (never a panic backtrace).
+mod common;
+use common::tapegan;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn tapegan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tapegan"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("the binary runs")
-}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tapegan-cli-{name}-{}", std::process::id()));

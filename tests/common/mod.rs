@@ -22,6 +22,15 @@ pub fn gpu() -> Gpu {
     .clone()
 }
 
+/// Runs the `tapegan` binary built with the tests and returns its output.
+pub fn tapegan(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tapegan"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("the binary runs")
+}
+
 /// Uploads f32 data.
 pub fn t(data: &[f32], shape: &[usize]) -> Tensor {
     Tensor::from_slice(&gpu(), data, shape).unwrap()

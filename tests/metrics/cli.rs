@@ -1,11 +1,12 @@
 //! `tapegan eval` and `--eval-every` on tiny trained runs, and metrics.csv across a resume.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use tapegan::metrics::toy::toy_metrics;
 use tapegan::metrics::{record, Kind, Report};
 
+use super::common::tapegan;
 use super::toy::grid;
 
 #[test]
@@ -45,14 +46,6 @@ fn metrics_csv_keeps_one_row_per_step_across_a_resume() {
     assert_eq!(v["step"], 15);
     assert_eq!(v["metrics"]["modes_captured"], 25);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn tapegan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tapegan"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("the binary runs")
 }
 
 fn ok(out: &Output) -> String {
