@@ -5,7 +5,8 @@
 //! The kernel is the same in all three: a 64×64×64 tile held entirely in cache (operands of
 //! 16 KiB, within every adapter's uniform-buffer limit), each invocation accumulating an 8×8
 //! block of C from two vec4 loads of A and two of B per k, the k loop repeated 16 times.
-//! Only the declaration and load expression of the operands change. On lavapipe a storage
+//! Only the declaration and load expression of the operands change, plus one storage row
+//! whose addresses are the same in every lane (a driver may then load once, not per lane). On lavapipe a storage
 //! load is a loop over the SIMD lanes with a bounds check per lane, while a uniform or texel
 //! load with per-lane addresses is one branch-free gather — see the table in the docs.
 
@@ -22,6 +23,9 @@ const FLOPS_PER_INVOCATION: f64 = 16.0 * 64.0 * 64.0 * 2.0;
 #[derive(Clone, Copy, PartialEq)]
 enum Source {
     Storage,
+    /// Storage again, but every lane of a workgroup loads the same addresses. Newer gallivm
+    /// loads such an address once for all lanes; this row shows whether the driver does.
+    StorageSameAddress,
     Uniform,
     Texture,
 }
@@ -30,6 +34,7 @@ impl Source {
     fn name(self) -> &'static str {
         match self {
             Source::Storage => "storage buffer (var<storage>)",
+            Source::StorageSameAddress => "storage, same address in all lanes",
             Source::Uniform => "uniform buffer (var<uniform>)",
             Source::Texture => "texture (textureLoad, rgba32float)",
         }
@@ -38,7 +43,7 @@ impl Source {
     /// Declarations of `a` and `b` and the expression loading vec4 `e` of row `k` of one.
     fn wgsl(self) -> String {
         let (decl, load) = match self {
-            Source::Storage => (
+            Source::Storage | Source::StorageSameAddress => (
                 "var<storage, read> {}: array<vec4<f32>>;",
                 "{}[k * 16u + e]",
             ),
@@ -59,11 +64,17 @@ impl Source {
                 load.replace("{}", name)
             );
         }
-        s + r#"@group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
+        // The invocation's rows and columns of the tile: from its index, or (same-address
+        // variant) from the workgroup's, so the loads do not depend on the lane.
+        let tile = match self {
+            Source::StorageSameAddress => "wid.x % 64u",
+            _ => "(wid.x * 64u + li) % 64u",
+        };
+        s + &r#"@group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     // Each invocation owns rows 8r..8r+8 and columns 8q..8q+8 of the 64×64 tile.
-    let t = (wid.x * 64u + li) % 64u;
+    let t = TILE;
     let r = (t / 8u) * 2u;
     let q = (t % 8u) * 2u;
     var acc: array<vec4<f32>, 16>;
@@ -86,6 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     c[wid.x * 64u + li] = sum;
 }
 "#
+        .replace("TILE", tile)
     }
 }
 
@@ -204,7 +216,12 @@ fn main() -> tapegan::Result<()> {
     println!("FMA peak: {peak:.1} GFLOP/s\n");
     let (device, queue) = gpu.raw_device();
     println!("{:<40} {:>10} {:>8}", "operands from", "GFLOP/s", "% peak");
-    for source in [Source::Storage, Source::Uniform, Source::Texture] {
+    for source in [
+        Source::Storage,
+        Source::StorageSameAddress,
+        Source::Uniform,
+        Source::Texture,
+    ] {
         let gf = measure(device, queue, source);
         println!(
             "{:<40} {:>10.2} {:>7.1}%",
