@@ -1,7 +1,10 @@
 //! Dropout: in training, zero each element with probability p and scale the rest by 1/(1−p)
 //! (inverted dropout, as PyTorch and Keras); identity in evaluation.
+//!
+//! Training runs [`Tensor::leaky_relu_dropout`]: one kernel draws the mask and applies it.
+//! After a ReLU or leaky ReLU in a [`super::Sequential`] the activation joins that kernel.
 
-use super::{Ctx, Module, Named};
+use super::{Activation, Ctx, Module, Named};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -19,7 +22,8 @@ impl Dropout {
         Ok(Dropout { p })
     }
 
-    /// The scaled keep-mask this layer would multiply by: {0, 1/(1−p)} drawn from `ctx.rng`.
+    /// The scaled keep-mask this layer applies with `ctx.rng` in its state: {0, 1/(1−p)}, the
+    /// same draw as the forward pass makes.
     pub fn mask(&self, shape: &[usize], ctx: &mut Ctx, gpu: &crate::gpu::Gpu) -> Result<Tensor> {
         let keep = 1.0 - self.p;
         ctx.rng.bernoulli_value(gpu, shape, keep, 1.0 / keep)
@@ -31,9 +35,20 @@ impl Module for Dropout {
         if !ctx.train || self.p == 0.0 {
             return Ok(x.clone());
         }
-        // The mask is a constant of the graph: x·mask differentiates to any order.
-        let mask = self.mask(x.shape(), ctx, x.gpu())?;
-        x.mul(&mask)
+        // Slope 1: no activation. The mask is a constant of the graph.
+        x.leaky_relu_dropout(1.0, self.p, ctx.rng)
+    }
+
+    fn forward_after(&self, x: &Tensor, ctx: &mut Ctx, act: Activation) -> Option<Result<Tensor>> {
+        let slope = match act {
+            Activation::Relu => 0.0,
+            Activation::LeakyRelu(a) if a.is_finite() => a,
+            _ => return None,
+        };
+        if !ctx.train || self.p == 0.0 {
+            return None;
+        }
+        Some(x.leaky_relu_dropout(slope, self.p, ctx.rng))
     }
 
     fn collect(&self, _prefix: &str, _out: &mut Vec<Named>) {}

@@ -112,6 +112,18 @@ pub trait Module: Send + Sync {
     ) -> Option<Result<Tensor>> {
         None
     }
+
+    /// `act` followed by this layer, as one fused op where this layer has one for it
+    /// (training-mode dropout after a ReLU or leaky ReLU); `None` where it has not, and the
+    /// caller applies `act` itself.
+    fn forward_after(
+        &self,
+        _x: &Tensor,
+        _ctx: &mut Ctx,
+        _act: Activation,
+    ) -> Option<Result<Tensor>> {
+        None
+    }
 }
 
 /// Every state entry of `m`, in registration order.

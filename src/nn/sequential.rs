@@ -54,9 +54,18 @@ impl Sequential {
         let mut h = x.clone();
         let mut i = 0;
         while i < layers.len() {
-            // A layer followed by an activation it can fuse (batch norm → ReLU) runs as one op.
+            // A layer followed by an activation it can fuse (batch norm → ReLU) runs as one op,
+            // and so does an activation followed by a layer that can take it in (leaky ReLU →
+            // dropout).
             if let Some(act) = layers.get(i + 1).and_then(|l| l.activation()) {
                 if let Some(fused) = layers[i].forward_activated(&h, ctx, act) {
+                    h = fused?;
+                    i += 2;
+                    continue;
+                }
+            }
+            if let (Some(act), Some(next)) = (layers[i].activation(), layers.get(i + 1)) {
+                if let Some(fused) = next.forward_after(&h, ctx, act) {
                     h = fused?;
                     i += 2;
                     continue;

@@ -14,6 +14,7 @@ mod conv_sg_wgrad;
 mod conv_wgrad;
 mod creation;
 mod cross_entropy;
+mod dropout;
 mod elementwise;
 mod index;
 pub mod losses;

@@ -10,7 +10,7 @@ use crate::gpu::{grid, Gpu, Kernel};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-const RANDOM: Kernel = kernel!("random", "random.wgsl");
+const RANDOM: Kernel = kernel!("random", "philox.wgsl", "random.wgsl");
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -1,9 +1,10 @@
-//! Dropout: evaluation is the identity, training masks and rescales.
+//! Dropout: evaluation is the identity, training masks and rescales; after a leaky ReLU in a
+//! `Sequential` both run as one kernel, which must compute what the two ops compute.
 
 use super::common::*;
 use super::golden::*;
-use tapegan::grad;
-use tapegan::nn::{Ctx, Dropout, Module};
+use tapegan::nn::{Act, Activation, Ctx, Dropout, Init, Linear, Module, Sequential};
+use tapegan::{grad, grad_with, Generator, GradOptions, Tensor};
 
 #[test]
 fn dropout_eval_is_identity_and_p_out_of_range_is_rejected() {
@@ -85,4 +86,142 @@ fn dropout_train_mask_statistics_scaling_and_gradients() {
         .collect();
     close(&g1.to_vec().unwrap(), &want1, "dropout g1");
     close(&g2.to_vec().unwrap(), &want2, "dropout double backward");
+}
+
+#[test]
+fn leaky_relu_dropout_is_the_activation_times_the_bernoulli_mask() {
+    // A tail that is not a multiple of four elements, and a preset's hidden layer.
+    for (shape, seed) in [(vec![7, 13], 1u64), (vec![300, 128], 2)] {
+        let n: usize = shape.iter().product();
+        let mut xs = rand_vec(n, seed, -2.0, 2.0);
+        xs[0] = 0.0; // the derivative at 0 is the slope's, as PyTorch's
+        let x = t(&xs, &shape);
+        for slope in [0.3f32, 0.0, 1.0, -0.5] {
+            for p in [0.5f32, 0.2] {
+                let what = format!("{shape:?} slope {slope} p {p}");
+                let (mut fused_rng, mut mask_rng) = (Generator::new(seed), Generator::new(seed));
+                let y = x.leaky_relu_dropout(slope, p, &mut fused_rng).unwrap();
+                let keep = 1.0 - p;
+                let mask = mask_rng.bernoulli_value(&gpu(), &shape, keep, 1.0 / keep);
+                let want = x.leaky_relu(slope).unwrap().mul(&mask.unwrap()).unwrap();
+                assert_eq!(y.to_vec().unwrap(), want.to_vec().unwrap(), "{what}");
+                assert_eq!(
+                    fused_rng, mask_rng,
+                    "{what}: the generator advances the same"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn leaky_relu_dropout_rejects_bad_arguments_in_one_line() {
+    let x = t(&[1.0, -1.0], &[2]);
+    let mut r = rng();
+    for (slope, p, says) in [
+        (0.2, 1.0, "probability 1"),
+        (0.2, -0.1, "probability -0.1"),
+        (f32::NAN, 0.5, "slope NaN"),
+    ] {
+        let e = x
+            .leaky_relu_dropout(slope, p, &mut r)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says) && !e.contains('\n'), "{e}");
+    }
+    let labels = Tensor::from_u32(&gpu(), &[1, 2], &[2]).unwrap();
+    let e = labels.leaky_relu_dropout(0.2, 0.5, &mut r).unwrap_err();
+    assert!(e.to_string().contains("f32"), "{e}");
+    assert_eq!(r, rng(), "a rejected call draws nothing");
+}
+
+/// Linear → leaky ReLU → dropout → Linear, the MLP critics' block.
+fn critic(act: Activation) -> Sequential {
+    let mut r = Generator::new(3);
+    Sequential::new()
+        .layer(Linear::new(&gpu(), 24, 32, true, Init::PyTorch, &mut r).unwrap())
+        .layer(Act(act))
+        .layer(Dropout::new(0.5).unwrap())
+        .layer(Linear::new(&gpu(), 32, 1, true, Init::PyTorch, &mut r).unwrap())
+}
+
+#[test]
+fn sequential_fuses_an_activation_into_the_dropout_after_it() {
+    let x = var(&rand_vec(8 * 24, 4, -1.0, 1.0), &[8, 24]);
+    // The op that produced the dropout's output (the input of the last Linear).
+    let dropout_op = |seq: &Sequential, train: bool| {
+        let mut r = rng();
+        let mut ctx = if train {
+            Ctx::train(&mut r)
+        } else {
+            Ctx::eval(&mut r)
+        };
+        let h = seq.forward_range(&x, &mut ctx, 0, 3).unwrap();
+        let node = h.node().unwrap();
+        (node.op, node.inputs[0].node().map(|n| n.op))
+    };
+    let leaky = critic(Activation::LeakyRelu(0.3));
+    assert_eq!(
+        dropout_op(&leaky, true),
+        ("leaky_relu_dropout", Some("linear"))
+    );
+    let relu = critic(Activation::Relu);
+    assert_eq!(
+        dropout_op(&relu, true),
+        ("leaky_relu_dropout", Some("linear"))
+    );
+    // Another activation stays separate; so does everything in evaluation mode.
+    let tanh = critic(Activation::Tanh);
+    assert_eq!(
+        dropout_op(&tanh, true),
+        ("leaky_relu_dropout", Some("tanh"))
+    );
+    assert_eq!(dropout_op(&leaky, false), ("leaky_relu", Some("linear")));
+}
+
+#[test]
+fn fused_dropout_gradients_match_the_unfused_ops_to_second_order() {
+    let xs = rand_vec(16 * 24, 5, -1.0, 1.0);
+    for act in [Activation::LeakyRelu(0.3), Activation::Relu] {
+        let seq = critic(act);
+        let params = tapegan::nn::parameters(&seq);
+        let mut results = Vec::new();
+        for fused in [true, false] {
+            let x = var(&xs, &[16, 24]);
+            let mut r = rng();
+            let mut ctx = Ctx::train(&mut r);
+            let out = if fused {
+                seq.forward(&x, &mut ctx).unwrap()
+            } else {
+                let layers = seq.layers();
+                let h = layers[0].forward(&x, &mut ctx).unwrap();
+                let a = act.apply(&h).unwrap();
+                let drop = Dropout::new(0.5).unwrap();
+                let mask = drop.mask(a.shape(), &mut ctx, &gpu()).unwrap();
+                layers[3].forward(&a.mul(&mask).unwrap(), &mut ctx).unwrap()
+            };
+            // The critic's loss and a gradient penalty on its input gradient.
+            let loss = out.sum_all().unwrap();
+            let mut wrt = vec![&x];
+            wrt.extend(&params);
+            let mut all = vec![out.to_vec().unwrap()];
+            for g in grad(&[&loss], &wrt, false).unwrap() {
+                all.push(g.to_vec().unwrap());
+            }
+            let gx = grad(&[&loss], &[&x], true).unwrap().remove(0);
+            let penalty = gx.square().unwrap().sum_all().unwrap();
+            // The last bias does not reach the input gradient: unused on both sides.
+            let opts = GradOptions {
+                allow_unused: true,
+                ..GradOptions::default()
+            };
+            for g in grad_with(&[&penalty], &wrt[1..], &opts).unwrap() {
+                all.push(g.map_or(vec![], |g| g.to_vec().unwrap()));
+            }
+            results.push(all);
+        }
+        for (k, (f, u)) in results[0].iter().zip(&results[1]).enumerate() {
+            close(f, u, &format!("{act:?}: value {k}"));
+        }
+    }
 }

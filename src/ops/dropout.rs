@@ -1,0 +1,91 @@
+//! Inverted dropout, optionally after a leaky ReLU, as one differentiable op
+//! (`shaders/dropout.wgsl`).
+//!
+//! Dropout and leaky ReLU run as three dispatches when composed (a Bernoulli draw, the
+//! activation, the mask multiply) and two more in backward. Fused, the forward is one kernel
+//! that writes y = act(x)·m and the factor c = act'(x)·m, and the backward is one product
+//! g·c. Because act(x) = x·act'(x), y = x·c with c a constant of the graph: the recorded
+//! backward is an ordinary product with a constant and differentiates to any order (the
+//! WGAN-GP critics of the MLP presets run it inside their gradient penalty).
+//!
+//! The keep mask is the one [`Generator::bernoulli_value`] draws from the same generator
+//! state, and the generator advances by the same number of counters, so a model computes the
+//! same numbers fused or not.
+
+use super::{bytes_of, Generator};
+use crate::error::{Error, Result};
+use crate::gpu::{grid, Kernel};
+use crate::kernel;
+use crate::tensor::{DType, Tensor};
+
+const DROPOUT: Kernel = kernel!("dropout", "philox.wgsl", "dropout.wgsl");
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct DropoutParams {
+    n: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    off_lo: u32,
+    off_hi: u32,
+    keep: f32,
+    scale: f32,
+    slope: f32,
+}
+
+impl Tensor {
+    /// Inverted dropout of `leaky_relu(self, slope)`: each element is zeroed with probability
+    /// `p` and the rest are scaled by 1/(1 − p), in one kernel. `slope` 1 is plain dropout
+    /// and 0 a ReLU. The mask comes from `rng` and advances it as
+    /// [`Generator::bernoulli_value`] does. Backward: g · act'(x) · mask.
+    pub fn leaky_relu_dropout(&self, slope: f32, p: f32, rng: &mut Generator) -> Result<Tensor> {
+        const OP: &str = "leaky_relu_dropout";
+        self.expect_dtype(OP, DType::F32)?;
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::Config(format!(
+                "{OP}: dropout probability {p} must be in [0, 1)"
+            )));
+        }
+        if !slope.is_finite() {
+            return Err(Error::Config(format!(
+                "{OP}: slope {slope} must be a finite number"
+            )));
+        }
+        let n = self.numel() as u64;
+        if n > u32::MAX as u64 - 3 {
+            return Err(Error::shape(OP, "too many elements for one draw"));
+        }
+        let y = Tensor::empty(self.gpu(), self.shape(), DType::F32, OP)?;
+        let c = Tensor::empty(self.gpu(), self.shape(), DType::F32, OP)?;
+        let keep = 1.0 - p;
+        let params = DropoutParams {
+            n: n as u32,
+            seed_lo: rng.seed as u32,
+            seed_hi: (rng.seed >> 32) as u32,
+            off_lo: rng.offset as u32,
+            off_hi: (rng.offset >> 32) as u32,
+            keep,
+            scale: 1.0 / keep,
+            slope,
+        };
+        // One Philox block per four elements, as every draw of the generator.
+        let blocks = n.div_ceil(4);
+        if n > 0 {
+            self.gpu().launch(
+                &DROPOUT,
+                &[],
+                bytes_of(&params),
+                &[self.storage(), y.storage(), c.storage()],
+                grid(blocks, 256),
+            )?;
+        }
+        rng.offset += blocks;
+        Ok(y.record("leaky_relu_dropout", &[self], move |b| {
+            Ok(vec![if b.needs[0] {
+                Some(b.grad.mul(&c)?)
+            } else {
+                None
+            }])
+        }))
+    }
+}
