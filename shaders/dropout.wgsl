@@ -29,9 +29,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let i = base + j;
         if (i < p.n) {
             let v = x[i];
-            // The same expressions as the leaky ReLU kernel and its backward, so the fused
-            // forward is bit-identical to leaky_relu followed by a mask multiply.
-            y[i] = select(p.slope * v, v, v > 0.0) * m[j];
+            // As the leaky ReLU kernel computes it, so the fused forward is bit-identical to
+            // the activation followed by a mask multiply; slope 0 gives +0 (not 0·v, which is
+            // −0, or NaN at −∞) as ReLU's max(v, 0) does.
+            let negative = select(p.slope * v, 0.0, p.slope == 0.0);
+            y[i] = select(negative, v, v > 0.0) * m[j];
             c[i] = select(p.slope, 1.0, v > 0.0) * m[j];
         }
     }

@@ -1,8 +1,9 @@
 //! Dropout: in training, zero each element with probability p and scale the rest by 1/(1−p)
 //! (inverted dropout, as PyTorch and Keras); identity in evaluation.
 //!
-//! Training runs [`Tensor::leaky_relu_dropout`]: one kernel draws the mask and applies it.
-//! After a ReLU or leaky ReLU in a [`super::Sequential`] the activation joins that kernel.
+//! Training with p > 0 runs [`Tensor::leaky_relu_dropout`]: one kernel draws the mask and
+//! applies it. After a ReLU or leaky ReLU in a [`super::Sequential`], the activation joins
+//! that kernel.
 
 use super::{Activation, Ctx, Module, Named};
 use crate::error::{Error, Result};
@@ -22,8 +23,8 @@ impl Dropout {
         Ok(Dropout { p })
     }
 
-    /// The scaled keep-mask this layer applies with `ctx.rng` in its state: {0, 1/(1−p)}, the
-    /// same draw as the forward pass makes.
+    /// The scaled keep-mask {0, 1/(1−p)} a training forward pass with p > 0 applies when
+    /// `ctx.rng` is in its state: the same draw.
     pub fn mask(&self, shape: &[usize], ctx: &mut Ctx, gpu: &crate::gpu::Gpu) -> Result<Tensor> {
         let keep = 1.0 - self.p;
         ctx.rng.bernoulli_value(gpu, shape, keep, 1.0 / keep)

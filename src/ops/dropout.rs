@@ -9,8 +9,10 @@
 //! WGAN-GP critics of the MLP presets run it inside their gradient penalty).
 //!
 //! The keep mask is the one [`Generator::bernoulli_value`] draws from the same generator
-//! state, and the generator advances by the same number of counters, so a model computes the
-//! same numbers fused or not.
+//! state, and the generator advances by the same number of counters, so a model's forward
+//! pass computes the same numbers fused or not. Gradients agree to rounding: g·(slope·scale)
+//! here against slope·(g·scale) unfused, identical when 1/(1 − p) is a power of two (p = 0.5,
+//! the presets' value).
 
 use super::{bytes_of, Generator};
 use crate::error::{Error, Result};
@@ -52,6 +54,7 @@ impl Tensor {
             )));
         }
         let n = self.numel() as u64;
+        // The kernel's first index, 4·(n/4 rounded up), must fit a u32.
         if n > u32::MAX as u64 - 3 {
             return Err(Error::shape(OP, "too many elements for one draw"));
         }
@@ -80,7 +83,12 @@ impl Tensor {
             )?;
         }
         rng.offset += blocks;
-        Ok(y.record("leaky_relu_dropout", &[self], move |b| {
+        let op = if slope == 1.0 {
+            "dropout"
+        } else {
+            "leaky_relu_dropout"
+        };
+        Ok(y.record(op, &[self], move |b| {
             Ok(vec![if b.needs[0] {
                 Some(b.grad.mul(&c)?)
             } else {

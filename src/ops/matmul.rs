@@ -225,6 +225,7 @@ fn outer_product(
     n: usize,
     rank3: bool,
 ) -> Result<Tensor> {
+    a.gpu().note_flops(2.0 * (ba.max(bb) * m * n) as f64); // as the matmul kernels count K = 1
     let (col, row) = if rank3 {
         (a.alias(&[ba, m, 1]), b.alias(&[bb, 1, n]))
     } else {

@@ -163,15 +163,12 @@ fn matmul_every_tile() {
     check_batches_and_bias();
 }
 
-/// Batched products (one with a K the tiled kernel splits, one with K = 1, an outer product)
-/// and a Linear with bias with a split K and with K = 1: the cases every matmul family and
-/// tile must pass besides plain products.
+/// Batched products (one with a K the tiled kernel splits) and a Linear with bias and a
+/// split K: the cases every matmul family and tile must pass besides plain products.
 fn check_batches_and_bias() {
     check_batched(7, 33, 5, 3);
     check_batched(7, 700, 5, 3);
-    check_batched(7, 1, 5, 3);
     check_linear_bias(64, 1000, 3);
-    check_linear_bias(9, 1, 6);
 }
 
 /// x·Wᵀ + b (`Tensor::linear`, the bias added inside the matmul) for x m×k, W n×k.
@@ -198,6 +195,16 @@ fn check_linear_bias(m: usize, k: usize, n: usize) {
 #[test]
 fn matmul_batched_with_broadcast() {
     check_batched(7, 33, 5, 3);
+}
+
+#[test]
+fn outer_products_run_elementwise_in_every_layout() {
+    // K = 1 bypasses the matmul kernels: batched and broadcast operands, a Linear with bias,
+    // and n = 128 (the critics' last layer, the elementwise kernel's vec4 path).
+    check_batched(7, 1, 5, 3);
+    check_batched(3, 1, 128, 2);
+    check_linear_bias(9, 1, 6);
+    check_linear_bias(300, 1, 128);
 }
 
 /// Batched products of m×k by k×n (batch `bt`) in every layout, with either operand broadcast

@@ -90,21 +90,41 @@ fn dropout_train_mask_statistics_scaling_and_gradients() {
 
 #[test]
 fn leaky_relu_dropout_is_the_activation_times_the_bernoulli_mask() {
-    // A tail that is not a multiple of four elements, and a preset's hidden layer.
-    for (shape, seed) in [(vec![7, 13], 1u64), (vec![300, 128], 2)] {
+    // A tail that is not a multiple of four elements, and a preset's hidden layer; generators
+    // at offset 0 and two counters below a carry into the offset's high word.
+    let cases = [
+        (vec![7, 13], Generator::new(1)),
+        (
+            vec![300, 128],
+            Generator {
+                seed: 2,
+                offset: (1 << 32) - 3,
+            },
+        ),
+    ];
+    for (shape, start) in cases {
         let n: usize = shape.iter().product();
-        let mut xs = rand_vec(n, seed, -2.0, 2.0);
+        let mut xs = rand_vec(n, start.seed, -2.0, 2.0);
         xs[0] = 0.0; // the derivative at 0 is the slope's, as PyTorch's
         let x = t(&xs, &shape);
         for slope in [0.3f32, 0.0, 1.0, -0.5] {
             for p in [0.5f32, 0.2] {
                 let what = format!("{shape:?} slope {slope} p {p}");
-                let (mut fused_rng, mut mask_rng) = (Generator::new(seed), Generator::new(seed));
+                let (mut fused_rng, mut mask_rng) = (start, start);
                 let y = x.leaky_relu_dropout(slope, p, &mut fused_rng).unwrap();
                 let keep = 1.0 - p;
                 let mask = mask_rng.bernoulli_value(&gpu(), &shape, keep, 1.0 / keep);
-                let want = x.leaky_relu(slope).unwrap().mul(&mask.unwrap()).unwrap();
-                assert_eq!(y.to_vec().unwrap(), want.to_vec().unwrap(), "{what}");
+                // Slope 0 must be ReLU itself, +0 included (bits, not ==, which equates ±0).
+                let act = if slope == 0.0 {
+                    x.relu()
+                } else {
+                    x.leaky_relu(slope)
+                };
+                let want = act.unwrap().mul(&mask.unwrap()).unwrap();
+                let bits = |t: &Tensor| -> Vec<u32> {
+                    t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect()
+                };
+                assert_eq!(bits(&y), bits(&want), "{what}");
                 assert_eq!(
                     fused_rng, mask_rng,
                     "{what}: the generator advances the same"
@@ -135,13 +155,13 @@ fn leaky_relu_dropout_rejects_bad_arguments_in_one_line() {
     assert_eq!(r, rng(), "a rejected call draws nothing");
 }
 
-/// Linear → leaky ReLU → dropout → Linear, the MLP critics' block.
-fn critic(act: Activation) -> Sequential {
+/// Linear → leaky ReLU → dropout(p) → Linear, the MLP critics' block.
+fn critic(act: Activation, p: f32) -> Sequential {
     let mut r = Generator::new(3);
     Sequential::new()
         .layer(Linear::new(&gpu(), 24, 32, true, Init::PyTorch, &mut r).unwrap())
         .layer(Act(act))
-        .layer(Dropout::new(0.5).unwrap())
+        .layer(Dropout::new(p).unwrap())
         .layer(Linear::new(&gpu(), 32, 1, true, Init::PyTorch, &mut r).unwrap())
 }
 
@@ -160,30 +180,35 @@ fn sequential_fuses_an_activation_into_the_dropout_after_it() {
         let node = h.node().unwrap();
         (node.op, node.inputs[0].node().map(|n| n.op))
     };
-    let leaky = critic(Activation::LeakyRelu(0.3));
+    let leaky = critic(Activation::LeakyRelu(0.3), 0.5);
     assert_eq!(
         dropout_op(&leaky, true),
         ("leaky_relu_dropout", Some("linear"))
     );
-    let relu = critic(Activation::Relu);
+    let relu = critic(Activation::Relu, 0.5);
     assert_eq!(
         dropout_op(&relu, true),
         ("leaky_relu_dropout", Some("linear"))
     );
-    // Another activation stays separate; so does everything in evaluation mode.
-    let tanh = critic(Activation::Tanh);
-    assert_eq!(
-        dropout_op(&tanh, true),
-        ("leaky_relu_dropout", Some("tanh"))
-    );
+    // Another activation stays separate (the dropout alone is its slope-1 case); so does
+    // everything in evaluation mode.
+    let tanh = critic(Activation::Tanh, 0.5);
+    assert_eq!(dropout_op(&tanh, true), ("dropout", Some("tanh")));
     assert_eq!(dropout_op(&leaky, false), ("leaky_relu", Some("linear")));
 }
 
 #[test]
 fn fused_dropout_gradients_match_the_unfused_ops_to_second_order() {
     let xs = rand_vec(16 * 24, 5, -1.0, 1.0);
-    for act in [Activation::LeakyRelu(0.3), Activation::Relu] {
-        let seq = critic(act);
+    // A negative slope fuses too (c is stored, not read back from y); at p = 0.2 the
+    // gradients agree to rounding (g·(slope·scale) against slope·(g·scale)).
+    let cases = [
+        (Activation::LeakyRelu(0.3), 0.5),
+        (Activation::Relu, 0.5),
+        (Activation::LeakyRelu(-0.5), 0.2),
+    ];
+    for (act, p) in cases {
+        let seq = critic(act, p);
         let params = tapegan::nn::parameters(&seq);
         let mut results = Vec::new();
         for fused in [true, false] {
@@ -196,7 +221,7 @@ fn fused_dropout_gradients_match_the_unfused_ops_to_second_order() {
                 let layers = seq.layers();
                 let h = layers[0].forward(&x, &mut ctx).unwrap();
                 let a = act.apply(&h).unwrap();
-                let drop = Dropout::new(0.5).unwrap();
+                let drop = Dropout::new(p).unwrap();
                 let mask = drop.mask(a.shape(), &mut ctx, &gpu()).unwrap();
                 layers[3].forward(&a.mul(&mask).unwrap(), &mut ctx).unwrap()
             };
@@ -221,7 +246,7 @@ fn fused_dropout_gradients_match_the_unfused_ops_to_second_order() {
             results.push(all);
         }
         for (k, (f, u)) in results[0].iter().zip(&results[1]).enumerate() {
-            close(f, u, &format!("{act:?}: value {k}"));
+            close(f, u, &format!("{act:?} p {p}: value {k}"));
         }
     }
 }
