@@ -27,7 +27,7 @@ fn store(z: u32, row: u32, col: u32, v: f32) {
         if ((p.flags & 1u) != 0u) { out = out + bias[col]; }
         if ((p.flags & 4u) != 0u) { out = out + bias[row]; }
         if ((p.flags & 2u) != 0u) { out = out + c[at]; }
-        c[at] = out;
+        c[at] = activate(out);
     }
 }
 

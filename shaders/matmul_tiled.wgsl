@@ -86,7 +86,7 @@ fn store(z: u32, first: bool, row: u32, col: u32, v: f32) {
         if (first && (p.flags & 1u) != 0u) { out = out + bias[col]; }
         if (first && (p.flags & 4u) != 0u) { out = out + bias[row]; }
         if ((p.flags & 2u) != 0u) { out = out + c[at]; }
-        c[at] = out;
+        c[at] = activate(out);
     }
 }
 

@@ -31,6 +31,21 @@ impl Dropout {
     }
 }
 
+impl Dropout {
+    /// The slope of `act` when this layer runs it in its own kernel: ReLU or a finite leaky
+    /// ReLU, in training with p > 0.
+    fn fused_slope(&self, act: Activation, train: bool) -> Option<f32> {
+        if !train || self.p == 0.0 {
+            return None;
+        }
+        match act {
+            Activation::Relu => Some(0.0),
+            Activation::LeakyRelu(a) if a.is_finite() => Some(a),
+            _ => None,
+        }
+    }
+}
+
 impl Module for Dropout {
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
         if !ctx.train || self.p == 0.0 {
@@ -40,15 +55,12 @@ impl Module for Dropout {
         x.leaky_relu_dropout(1.0, self.p, ctx.rng)
     }
 
+    fn takes_activation(&self, act: Activation, train: bool) -> bool {
+        self.fused_slope(act, train).is_some()
+    }
+
     fn forward_after(&self, x: &Tensor, ctx: &mut Ctx, act: Activation) -> Option<Result<Tensor>> {
-        let slope = match act {
-            Activation::Relu => 0.0,
-            Activation::LeakyRelu(a) if a.is_finite() => a,
-            _ => return None,
-        };
-        if !ctx.train || self.p == 0.0 {
-            return None;
-        }
+        let slope = self.fused_slope(act, ctx.train)?;
         Some(x.leaky_relu_dropout(slope, self.p, ctx.rng))
     }
 

@@ -1,7 +1,7 @@
 //! Fully connected layer: y = x·Wᵀ + b with W `[out, in]` (PyTorch layout).
 
 use super::init::{self, Init};
-use super::{key, Ctx, Entry, Module, Named, SpectralNorm};
+use super::{key, Activation, Ctx, Entry, Module, Named, SpectralNorm};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::ops::Generator;
@@ -89,8 +89,8 @@ impl Linear {
     }
 }
 
-impl Module for Linear {
-    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+impl Linear {
+    fn check_input(&self, x: &Tensor) -> Result<()> {
         if x.rank() != 2 || x.shape()[1] != self.in_features {
             return Err(Error::shape(
                 "Linear",
@@ -101,8 +101,29 @@ impl Module for Linear {
                 ),
             ));
         }
+        Ok(())
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        self.check_input(x)?;
         let w = self.weight.get(ctx)?;
         x.linear(&w, self.bias.as_ref())
+    }
+
+    /// A ReLU or leaky ReLU (slope ≥ 0) runs in the product kernel's store.
+    fn forward_activated(
+        &self,
+        x: &Tensor,
+        ctx: &mut Ctx,
+        act: Activation,
+    ) -> Option<Result<Tensor>> {
+        let slope = act.leaky_slope()?;
+        Some(self.check_input(x).and_then(|()| {
+            let w = self.weight.get(ctx)?;
+            x.linear_leaky_relu(&w, self.bias.as_ref(), slope)
+        }))
     }
 
     fn collect(&self, prefix: &str, out: &mut Vec<Named>) {

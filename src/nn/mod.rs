@@ -102,7 +102,8 @@ pub trait Module: Send + Sync {
     }
 
     /// This layer followed by `act`, as one fused op where the layer has one for it
-    /// (training-mode batch norm, and instance norm, followed by a ReLU or a leaky ReLU);
+    /// (training-mode batch norm, instance norm and Linear, followed by a ReLU or a leaky
+    /// ReLU with slope ≥ 0);
     /// `None` where it has not, and the caller applies `act` itself.
     fn forward_activated(
         &self,
@@ -111,6 +112,13 @@ pub trait Module: Send + Sync {
         _act: Activation,
     ) -> Option<Result<Tensor>> {
         None
+    }
+
+    /// Whether [`Module::forward_after`] would take `act` in (in training when `train`).
+    /// `Sequential` asks before fusing `act` into the layer before it, so that an activation
+    /// goes where it saves the most (into dropout, whose backward then stays one product).
+    fn takes_activation(&self, _act: Activation, _train: bool) -> bool {
+        false
     }
 
     /// `act` followed by this layer, as one fused op where this layer has one for it

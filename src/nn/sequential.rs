@@ -54,10 +54,17 @@ impl Sequential {
         let mut h = x.clone();
         let mut i = 0;
         while i < layers.len() {
-            // A layer followed by an activation it can fuse (batch norm → ReLU) runs as one op,
-            // and so does an activation followed by a layer that can take it in (leaky ReLU →
-            // dropout).
-            if let Some(act) = layers.get(i + 1).and_then(|l| l.activation()) {
+            // A layer followed by an activation it can fuse (batch norm → ReLU, Linear →
+            // leaky ReLU) runs as one op, and so does an activation followed by a layer that
+            // can take it in (leaky ReLU → dropout). Where both could, dropout takes it: its
+            // backward is then one product instead of a mask and a product.
+            let next = layers.get(i + 1).and_then(|l| l.activation());
+            let taken_later = next.is_some_and(|act| {
+                layers
+                    .get(i + 2)
+                    .is_some_and(|l| l.takes_activation(act, ctx.train))
+            });
+            if let Some(act) = next.filter(|_| !taken_later) {
                 if let Some(fused) = layers[i].forward_activated(&h, ctx, act) {
                     h = fused?;
                     i += 2;

@@ -114,7 +114,16 @@ pub(crate) fn conv2d(
     let bias = bias.map(|b| b.storage());
     let shape = [n, co, d.small[0], d.small[1]];
     let (a, b) = (x.storage(), w.storage());
-    run_addressed(x.gpu(), &problem(n, ci, co, d), &addr, a, b, bias, &shape)
+    run_addressed(
+        x.gpu(),
+        &problem(n, ci, co, d),
+        &addr,
+        a,
+        b,
+        bias,
+        &shape,
+        None,
+    )
 }
 
 /// The product the weight gradient `Wg(big, small)` is: rows = small-side channels, columns
@@ -178,6 +187,7 @@ pub(crate) fn weight_grad(
         b,
         None,
         &shape,
+        None,
     )
 }
 
@@ -301,5 +311,5 @@ pub(crate) fn conv_transpose2d(
     let shape = [n, co, bh, bw];
     let (a, b) = (x.storage(), w.storage());
     let pr = transposed_problem(n, ci, co, d);
-    run_addressed(x.gpu(), &pr, &addr, a, b, bias, &shape)
+    run_addressed(x.gpu(), &pr, &addr, a, b, bias, &shape, None)
 }

@@ -174,6 +174,22 @@ pub(crate) fn binary_raw_with(
     Ok(out)
 }
 
+/// A leaky ReLU of `slope` without recording (slope 0: ReLU, max(v, 0)), for the product
+/// epilogues a kernel could not apply itself.
+pub(crate) fn leaky_relu_raw(x: &Tensor, slope: f32) -> Result<Tensor> {
+    if slope == 0.0 {
+        unary_raw(x, "relu", "max(v, 0.0)", 0.0, 0.0)
+    } else {
+        unary_raw(
+            x,
+            "leaky_relu",
+            "select(p.alpha * v, v, v > 0.0)",
+            slope,
+            0.0,
+        )
+    }
+}
+
 /// Runs the broadcasting ternary kernel with expression `expr` of `c`, `x`, `y`.
 pub(crate) fn ternary_raw(
     c: &Tensor,

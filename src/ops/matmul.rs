@@ -111,6 +111,24 @@ pub(crate) fn matmul_bias_raw(
     tb: bool,
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
+    matmul_bias_act_raw(a, b, ta, tb, bias, None)
+}
+
+/// act(op(A)·op(B) + bias), act a leaky ReLU of `slope` (0: ReLU) where given: in the
+/// product kernel's store where it has the epilogue (the subgroup-sharing and tiled
+/// kernels), else as a separate pass.
+pub(crate) fn matmul_bias_act_raw(
+    a: &Tensor,
+    b: &Tensor,
+    ta: bool,
+    tb: bool,
+    bias: Option<&Tensor>,
+    slope: Option<f32>,
+) -> Result<Tensor> {
+    let activate = |t: Tensor| match slope {
+        Some(s) => super::elementwise::leaky_relu_raw(&t, s),
+        None => Ok(t),
+    };
     const OP: &str = "matmul";
     a.expect_dtype(OP, DType::F32)?;
     b.expect_dtype(OP, DType::F32)?;
@@ -149,12 +167,12 @@ pub(crate) fn matmul_bias_raw(
     if ka == 0 {
         let z = Tensor::zeros(a.gpu(), &shape)?;
         return match bias {
-            Some(bv) => z.add(bv),
-            None => Ok(z),
+            Some(bv) => activate(super::elementwise::binary_raw(&z, bv, OP, "x + y")?),
+            None => activate(z),
         };
     }
     if ka == 1 {
-        return outer_product(a, b, bias, (ba, bb), m, n, rank3);
+        return activate(outer_product(a, b, bias, (ba, bb), m, n, rank3)?);
     }
     let pr = super::matmul_sg::Problem {
         m,
@@ -172,11 +190,11 @@ pub(crate) fn matmul_bias_raw(
     let sbias = bias.map(|t| t.storage());
     let kernel = MatmulKernel::for_problem(a.gpu(), &pr);
     if kernel == MatmulKernel::Tiled {
-        return super::matmul_tiled::run(a.gpu(), &pr, sa, sb, sbias, &shape);
+        return super::matmul_tiled::run(a.gpu(), &pr, sa, sb, sbias, &shape, slope);
     }
     let out = Tensor::empty(a.gpu(), &shape, DType::F32, OP)?;
     if let MatmulKernel::Sharing(sg) = kernel {
-        super::matmul_sg::launch(a.gpu(), sg, &pr, sa, sb, out.storage(), sbias)?;
+        super::matmul_sg::launch(a.gpu(), sg, &pr, sa, sb, out.storage(), sbias, slope)?;
         return Ok(out);
     }
     let p = MatmulParams {
@@ -205,10 +223,10 @@ pub(crate) fn matmul_bias_raw(
         &[a.storage(), b.storage(), out.storage()],
         groups,
     )?;
-    match bias {
-        Some(bv) => super::elementwise::binary_raw(&out, bv, "matmul_bias", "x + y"),
-        None => Ok(out),
-    }
+    activate(match bias {
+        Some(bv) => super::elementwise::binary_raw(&out, bv, "matmul_bias", "x + y")?,
+        None => out,
+    })
 }
 
 /// C = op(A)·op(B) (+ bias) for K = 1, where every output is one product: the broadcasting

@@ -19,6 +19,7 @@ const MATMUL_SG: Kernel = kernel!("matmul_sg", "matmul_strided.wgsl", "matmul_sg
 pub(crate) const BIAS_COL: u32 = 1;
 const ACCUMULATE: u32 = 2;
 const BIAS_ROW: u32 = 4;
+const ACTIVATE: u32 = 8;
 
 /// The parameter block of the strided matmul kernels (`matmul_sg.wgsl`, `matmul_tiled.wgsl`).
 #[repr(C)]
@@ -41,6 +42,18 @@ pub(crate) struct StridedParams {
     b_off: u32,
     /// K per slice when the tiled kernel splits K (0: no split); unused by matmul_sg.
     pub(crate) kc: u32,
+    slope: f32,
+    pad: [u32; 3],
+}
+
+impl StridedParams {
+    /// Makes the dispatch apply a leaky ReLU of `slope` to the outputs it completes.
+    pub(crate) fn activate(&mut self, slope: Option<f32>) {
+        if let Some(slope) = slope {
+            self.flags |= ACTIVATE;
+            self.slope = slope;
+        }
+    }
 }
 
 /// Rows per lane and B loads per lane: the tile is SG·R × SG·CB.
@@ -95,19 +108,24 @@ impl Problem {
 /// The parameter blocks of one product, one per K chunk of at most `MAX_LOOP` (so that no
 /// invocation loops long enough to trip a driver watchdog), with the chunk's K. `o` is the
 /// oriented problem the kernel computes (`pr.transposed()` when `swap`); the first chunk adds
-/// the bias, later ones accumulate into C.
+/// the bias, later ones accumulate into C, and the last applies the activation `slope`.
 pub(crate) fn chunk_params(
     pr: &Problem,
     o: &Problem,
     swap: bool,
     has_bias: bool,
+    slope: Option<f32>,
 ) -> Vec<(StridedParams, usize)> {
     let chunks = pr.k.div_ceil(MAX_LOOP).max(1);
     (0..chunks)
         .map(|ci| {
             let k0 = ci * MAX_LOOP;
             let kn = (pr.k - k0).min(MAX_LOOP);
-            (params(pr, o, swap, has_bias, k0..k0 + kn), kn)
+            let mut p = params(pr, o, swap, has_bias, k0..k0 + kn);
+            if ci + 1 == chunks {
+                p.activate(slope);
+            }
+            (p, kn)
         })
         .collect()
 }
@@ -147,6 +165,8 @@ pub(crate) fn params(
         a_off: (ks.start * o.sak) as u32,
         b_off: (ks.start * o.sbk) as u32,
         kc: 0,
+        slope: 0.0,
+        pad: [0; 3],
     }
 }
 
@@ -211,7 +231,9 @@ fn efficiency(m: usize, n: usize, tm: usize, tn: usize) -> f64 {
     (m * n) as f64 / (m.div_ceil(tm) * tm * n.div_ceil(tn) * tn) as f64
 }
 
-/// Launches C = op(A)·op(B) (+ bias over columns) into `c` (`[batch, m, n]`, row-major).
+/// Launches C = act(op(A)·op(B) (+ bias over columns)) into `c` (`[batch, m, n]`,
+/// row-major), with act a leaky ReLU of `slope` where given.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn launch(
     gpu: &Gpu,
     sg: usize,
@@ -220,6 +242,7 @@ pub(crate) fn launch(
     b: &Storage,
     c: &Storage,
     bias: Option<&Storage>,
+    slope: Option<f32>,
 ) -> Result<()> {
     // Choose the tile and whether to compute Cᵀ instead (when that wastes less of the tile).
     let mut best: Option<(Tile, bool, f64)> = None;
@@ -262,7 +285,7 @@ pub(crate) fn launch(
         ));
     }
     let groups = groups.map(|g| g as u32);
-    for (p, kn) in chunk_params(pr, &o, swap, bias.is_some()) {
+    for (p, kn) in chunk_params(pr, &o, swap, bias.is_some(), slope) {
         gpu.note_flops(2.0 * (pr.batch * m * n * kn) as f64);
         gpu.launch_generated(
             &key,

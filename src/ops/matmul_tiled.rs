@@ -292,8 +292,8 @@ fn split_k(pr: &Problem, t: &Tile) -> (usize, usize) {
     (kc, pr.k.div_ceil(kc))
 }
 
-/// C = op(A)·op(B) (+ bias over columns): a new tensor of `shape` (`[batch, m, n]` or
-/// `[m, n]`, row-major).
+/// C = act(op(A)·op(B) (+ bias over columns)), act a leaky ReLU of `slope` where given: a new
+/// tensor of `shape` (`[batch, m, n]` or `[m, n]`, row-major).
 pub(crate) fn run(
     gpu: &Gpu,
     pr: &Problem,
@@ -301,6 +301,7 @@ pub(crate) fn run(
     b: &Storage,
     bias: Option<&Storage>,
     shape: &[usize],
+    slope: Option<f32>,
 ) -> Result<Tensor> {
     let strided = || {
         [
@@ -316,7 +317,7 @@ pub(crate) fn run(
         bodies: &strided,
         flops: None,
     };
-    run_addressed(gpu, pr, &addr, a, b, bias, shape)
+    run_addressed(gpu, pr, &addr, a, b, bias, shape, slope)
 }
 
 /// How the kernel reads A and B and places C: which index of each operand is contiguous, a
@@ -366,6 +367,7 @@ fn source(t: &Tile, addr: &Addressing) -> String {
 }
 
 /// `run` with A, B and C addressed by `addr` (an implicit-GEMM convolution).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_addressed(
     gpu: &Gpu,
     pr: &Problem,
@@ -374,6 +376,7 @@ pub(crate) fn run_addressed(
     b: &Storage,
     bias: Option<&Storage>,
     shape: &[usize],
+    slope: Option<f32>,
 ) -> Result<Tensor> {
     let t = tile_for(gpu, pr)?;
     let key = format!(
@@ -397,6 +400,10 @@ pub(crate) fn run_addressed(
     // One parameter block for the whole K: split_k slices any K over MAX_LOOP.
     let mut p = params(pr, pr, false, bias.is_some(), 0..pr.k);
     p.kc = if slices > 1 { kc as u32 } else { 0 };
+    // A split product is complete only after its slices are summed.
+    if slices == 1 {
+        p.activate(slope);
+    }
     // A split product writes one partial C per slice, summed afterwards.
     let target = Tensor::empty(gpu, &[slices * c], DType::F32, "matmul")?;
     debug_assert!(
@@ -406,10 +413,13 @@ pub(crate) fn run_addressed(
     gpu.note_flops(addr.flops.unwrap_or(2.0 * c as f64 * pr.k as f64));
     let buffers = [a, b, target.storage(), bias.unwrap_or(a)];
     gpu.launch_generated(&key, || source(&t, addr), bytes_of(&p), &buffers, groups)?;
-    let out = if slices > 1 {
-        super::reduce::sum_leading_raw(&target, slices, c)?
-    } else {
-        target
+    let out = match (slices > 1, slope) {
+        (true, Some(slope)) => {
+            let sum = super::reduce::sum_leading_raw(&target, slices, c)?;
+            super::elementwise::leaky_relu_raw(&sum, slope)?
+        }
+        (true, None) => super::reduce::sum_leading_raw(&target, slices, c)?,
+        (false, _) => target,
     };
     Ok(out.alias(shape))
 }

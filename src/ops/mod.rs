@@ -17,6 +17,7 @@ mod cross_entropy;
 mod dropout;
 mod elementwise;
 mod index;
+mod linear_act;
 pub mod losses;
 mod matmul;
 mod matmul_sg;

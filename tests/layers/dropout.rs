@@ -190,11 +190,11 @@ fn sequential_fuses_an_activation_into_the_dropout_after_it() {
         dropout_op(&relu, true),
         ("leaky_relu_dropout", Some("linear"))
     );
-    // Another activation stays separate (the dropout alone is its slope-1 case); so does
-    // everything in evaluation mode.
+    // Another activation stays separate (the dropout alone is its slope-1 case). In
+    // evaluation the dropout is the identity and the activation goes into the Linear.
     let tanh = critic(Activation::Tanh, 0.5);
     assert_eq!(dropout_op(&tanh, true), ("dropout", Some("tanh")));
-    assert_eq!(dropout_op(&leaky, false), ("leaky_relu", Some("linear")));
+    assert_eq!(dropout_op(&leaky, false), ("linear_leaky_relu", None));
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod dropout;
 mod init;
 mod instance_norm;
 mod linear;
+mod linear_act;
 mod norm_act;
 mod spectral_norm;
 mod state_dict;

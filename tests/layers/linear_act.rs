@@ -1,0 +1,141 @@
+//! Linear followed by ReLU or leaky ReLU, which `Sequential` runs as one op
+//! (`Tensor::linear_leaky_relu`, the activation in the product kernel's store): it must
+//! compute what `linear` then the activation compute, to second order, under every matmul
+//! kernel family and K split.
+
+use super::common::*;
+use super::golden::*;
+use tapegan::nn::{Act, Activation, Ctx, Dropout, Init, Linear, Module, Sequential};
+use tapegan::{grad, grad_with, Generator, GradOptions, Tensor};
+
+/// Values, parameter gradients and a gradient penalty's parameter gradients of
+/// `act(x·Wᵀ + b)`, fused or as two ops, for x `[m, k]` and W `[n, k]`.
+fn against_unfused(m: usize, k: usize, n: usize, slope: f32, bias: bool, seed: u64) {
+    let what = format!("{m}×{k}→{n} slope {slope} bias {bias}");
+    let x = var(&rand_vec(m * k, seed, -1.0, 1.0), &[m, k]);
+    let w = var(&rand_vec(n * k, seed + 1, -1.0, 1.0), &[n, k]);
+    let b = var(&rand_vec(n, seed + 2, -0.5, 0.5), &[n]);
+    let b = bias.then_some(&b);
+    let gout = t(&rand_vec(m * n, seed + 3, -1.0, 1.0), &[m, n]);
+    let mut wrt = vec![&x, &w];
+    wrt.extend(b);
+    let mut outs = Vec::new();
+    for fused in [true, false] {
+        let y = if fused {
+            x.linear_leaky_relu(&w, b, slope)
+        } else if slope == 0.0 {
+            x.linear(&w, b).and_then(|z| z.relu())
+        } else {
+            x.linear(&w, b).and_then(|z| z.leaky_relu(slope))
+        }
+        .unwrap();
+        let loss = y.mul(&gout).unwrap().sum_all().unwrap();
+        let mut all = vec![y.to_vec().unwrap()];
+        for g in grad(&[&loss], &wrt, false).unwrap() {
+            all.push(g.to_vec().unwrap());
+        }
+        // Σ (∂loss/∂x)², differentiated again (the bias reaches it only through the mask).
+        let gx = grad(&[&loss], &[&x], true).unwrap().remove(0);
+        let penalty = gx.square().unwrap().sum_all().unwrap();
+        let opts = GradOptions {
+            allow_unused: true,
+            ..GradOptions::default()
+        };
+        for g in grad_with(&[&penalty], &wrt, &opts).unwrap() {
+            all.push(g.map_or(vec![], |g| g.to_vec().unwrap()));
+        }
+        outs.push(all);
+    }
+    let names = [
+        "y",
+        "dx",
+        "dW",
+        "db",
+        "penalty dx",
+        "penalty dW",
+        "penalty db",
+    ];
+    let names: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| bias || !n.ends_with("db"))
+        .collect();
+    for (k, (f, u)) in outs[0].iter().zip(&outs[1]).enumerate() {
+        close(f, u, &format!("{what}: {}", names[k]));
+    }
+}
+
+#[test]
+fn linear_leaky_relu_matches_linear_then_activation() {
+    if rerun_with_env(
+        "linear_act::linear_leaky_relu_matches_linear_then_activation",
+        "TAPEGAN_MATMUL_KERNEL",
+        &["tiled", "register", "sharing"],
+    ) {
+        return;
+    }
+    // A preset's layer (vector reads), odd sizes (scalar paths, edge tiles), K = 1 (the
+    // elementwise outer product), and a K longer than one dispatch loops (the activation
+    // only after the last chunk or slice).
+    against_unfused(300, 128, 64, 0.2, true, 10);
+    against_unfused(7, 33, 5, 0.0, true, 20);
+    against_unfused(9, 1, 6, 0.3, true, 30);
+    against_unfused(2, 17_000, 3, 0.0, false, 40);
+}
+
+#[test]
+fn relu_is_exactly_relu_and_bad_slopes_are_refused() {
+    // Inputs that make the pre-activation exactly 0 and negative: ReLU gives +0, as max(v, 0).
+    let x = t(&[1.0, -1.0, 0.0, 2.0], &[2, 2]);
+    let w = t(&[1.0, 0.0, -1.0, 0.0], &[2, 2]);
+    let y = x.linear_leaky_relu(&w, None, 0.0).unwrap();
+    let want = x.linear(&w, None).unwrap().relu().unwrap();
+    let bits =
+        |t: &Tensor| -> Vec<u32> { t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect() };
+    assert_eq!(bits(&y), bits(&want));
+    for slope in [-0.2, f32::NAN] {
+        let e = x
+            .linear_leaky_relu(&w, None, slope)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("slope") && !e.contains('\n'), "{e}");
+    }
+}
+
+#[test]
+fn sequential_fuses_linear_and_activation_unless_dropout_takes_it() {
+    let x = var(&rand_vec(8 * 6, 5, -1.0, 1.0), &[8, 6]);
+    let mut r = Generator::new(1);
+    let linear = |r: &mut Generator| Linear::new(&gpu(), 6, 4, true, Init::PyTorch, r).unwrap();
+    let op = |seq: &Sequential, train: bool| {
+        let mut g = rng();
+        let mut ctx = if train {
+            Ctx::train(&mut g)
+        } else {
+            Ctx::eval(&mut g)
+        };
+        let y = seq.forward(&x, &mut ctx).unwrap();
+        let node = y.node().unwrap();
+        (node.op, node.inputs[0].node().map(|n| n.op))
+    };
+    let seq =
+        |r: &mut Generator, act: Activation| Sequential::new().layer(linear(r)).layer(Act(act));
+    let fused = ("linear_leaky_relu", None);
+    assert_eq!(op(&seq(&mut r, Activation::LeakyRelu(0.2)), true), fused);
+    assert_eq!(op(&seq(&mut r, Activation::Relu), false), fused);
+    // A negative slope and other activations stay separate.
+    let negative = seq(&mut r, Activation::LeakyRelu(-0.2));
+    assert_eq!(op(&negative, true), ("leaky_relu", Some("linear")));
+    assert_eq!(
+        op(&seq(&mut r, Activation::Tanh), true),
+        ("tanh", Some("linear"))
+    );
+    // Before a training dropout the activation goes into the dropout; in evaluation (the
+    // dropout is the identity) into the Linear.
+    let with_dropout = seq(&mut r, Activation::LeakyRelu(0.2)).layer(Dropout::new(0.5).unwrap());
+    assert_eq!(
+        op(&with_dropout, true),
+        ("leaky_relu_dropout", Some("linear"))
+    );
+    assert_eq!(op(&with_dropout, false), fused);
+}
