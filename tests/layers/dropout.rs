@@ -4,7 +4,7 @@
 use super::common::*;
 use super::golden::*;
 use tapegan::nn::{Act, Activation, Ctx, Dropout, Init, Linear, Module, Sequential};
-use tapegan::{grad, grad_with, Generator, GradOptions, Tensor};
+use tapegan::{grad, Generator, Tensor};
 
 #[test]
 fn dropout_eval_is_identity_and_p_out_of_range_is_rejected() {
@@ -229,20 +229,7 @@ fn fused_dropout_gradients_match_the_unfused_ops_to_second_order() {
             let loss = out.sum_all().unwrap();
             let mut wrt = vec![&x];
             wrt.extend(&params);
-            let mut all = vec![out.to_vec().unwrap()];
-            for g in grad(&[&loss], &wrt, false).unwrap() {
-                all.push(g.to_vec().unwrap());
-            }
-            let gx = grad(&[&loss], &[&x], true).unwrap().remove(0);
-            let penalty = gx.square().unwrap().sum_all().unwrap();
-            // The last bias does not reach the input gradient: unused on both sides.
-            let opts = GradOptions {
-                allow_unused: true,
-                ..GradOptions::default()
-            };
-            for g in grad_with(&[&penalty], &wrt[1..], &opts).unwrap() {
-                all.push(g.map_or(vec![], |g| g.to_vec().unwrap()));
-            }
+            let all = values_and_penalty_grads(&out, &loss, &wrt);
             results.push(all);
         }
         for (k, (f, u)) in results[0].iter().zip(&results[1]).enumerate() {

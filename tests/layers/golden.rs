@@ -106,3 +106,28 @@ pub(crate) fn check_grads(g: &G, loss: &Tensor, wrt: &[(&str, &Tensor)]) {
         g.check(gr, &format!("grad.{k}"));
     }
 }
+
+/// What a fused op is compared on against its unfused ops: `out`'s values, the gradients of
+/// `loss` for `wrt` (whose first entry is the input x), and the gradients for `wrt` of the
+/// penalty Σ (∂loss/∂x)², a WGAN-GP critic's double backward. A tensor the penalty does not
+/// reach gives an empty vector.
+pub(crate) fn values_and_penalty_grads(
+    out: &Tensor,
+    loss: &Tensor,
+    wrt: &[&Tensor],
+) -> Vec<Vec<f32>> {
+    let mut all = vec![out.to_vec().unwrap()];
+    for g in grad(&[loss], wrt, false).unwrap() {
+        all.push(g.to_vec().unwrap());
+    }
+    let gx = grad(&[loss], &wrt[..1], true).unwrap().remove(0);
+    let penalty = gx.square().unwrap().sum_all().unwrap();
+    let opts = tapegan::GradOptions {
+        allow_unused: true,
+        ..tapegan::GradOptions::default()
+    };
+    for g in tapegan::grad_with(&[&penalty], wrt, &opts).unwrap() {
+        all.push(g.map_or(vec![], |g| g.to_vec().unwrap()));
+    }
+    all
+}

@@ -6,7 +6,7 @@
 use super::common::*;
 use super::golden::*;
 use tapegan::nn::{Act, Activation, Ctx, Dropout, Init, Linear, Module, Sequential};
-use tapegan::{grad, grad_with, Generator, GradOptions, Tensor};
+use tapegan::{Generator, Tensor};
 
 /// Values, parameter gradients and a gradient penalty's parameter gradients of
 /// `act(x·Wᵀ + b)`, fused or as two ops, for x `[m, k]` and W `[n, k]`.
@@ -30,21 +30,7 @@ fn against_unfused(m: usize, k: usize, n: usize, slope: f32, bias: bool, seed: u
         }
         .unwrap();
         let loss = y.mul(&gout).unwrap().sum_all().unwrap();
-        let mut all = vec![y.to_vec().unwrap()];
-        for g in grad(&[&loss], &wrt, false).unwrap() {
-            all.push(g.to_vec().unwrap());
-        }
-        // Σ (∂loss/∂x)², differentiated again (the bias reaches it only through the mask).
-        let gx = grad(&[&loss], &[&x], true).unwrap().remove(0);
-        let penalty = gx.square().unwrap().sum_all().unwrap();
-        let opts = GradOptions {
-            allow_unused: true,
-            ..GradOptions::default()
-        };
-        for g in grad_with(&[&penalty], &wrt, &opts).unwrap() {
-            all.push(g.map_or(vec![], |g| g.to_vec().unwrap()));
-        }
-        outs.push(all);
+        outs.push(values_and_penalty_grads(&y, &loss, &wrt));
     }
     let names = [
         "y",
