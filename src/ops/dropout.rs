@@ -14,6 +14,7 @@
 //! here against slope·(g·scale) unfused, identical when 1/(1 − p) is a power of two (p = 0.5,
 //! the presets' value).
 
+use super::random::Draw;
 use super::{bytes_of, Generator};
 use crate::error::{Error, Result};
 use crate::gpu::{grid, Kernel};
@@ -25,11 +26,7 @@ const DROPOUT: Kernel = kernel!("dropout", "philox.wgsl", "dropout.wgsl");
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct DropoutParams {
-    n: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    off_lo: u32,
-    off_hi: u32,
+    draw: Draw,
     keep: f32,
     scale: f32,
     slope: f32,
@@ -53,27 +50,17 @@ impl Tensor {
                 "{OP}: slope {slope} must be a finite number"
             )));
         }
-        let n = self.numel() as u64;
-        // The kernel's first index, 4·(n/4 rounded up), must fit a u32.
-        if n > u32::MAX as u64 - 3 {
-            return Err(Error::shape(OP, "too many elements for one draw"));
-        }
         let y = Tensor::empty(self.gpu(), self.shape(), DType::F32, OP)?;
         let c = Tensor::empty(self.gpu(), self.shape(), DType::F32, OP)?;
+        let (draw, blocks) = rng.reserve(OP, self.numel())?;
         let keep = 1.0 - p;
         let params = DropoutParams {
-            n: n as u32,
-            seed_lo: rng.seed as u32,
-            seed_hi: (rng.seed >> 32) as u32,
-            off_lo: rng.offset as u32,
-            off_hi: (rng.offset >> 32) as u32,
+            draw,
             keep,
             scale: 1.0 / keep,
             slope,
         };
-        // One Philox block per four elements, as every draw of the generator.
-        let blocks = n.div_ceil(4);
-        if n > 0 {
+        if blocks > 0 {
             self.gpu().launch(
                 &DROPOUT,
                 &[],
@@ -82,7 +69,6 @@ impl Tensor {
                 grid(blocks, 256),
             )?;
         }
-        rng.offset += blocks;
         let op = if slope == 1.0 {
             "dropout"
         } else {

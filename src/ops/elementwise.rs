@@ -174,6 +174,12 @@ pub(crate) fn binary_raw_with(
     Ok(out)
 }
 
+/// Leaky ReLU of `v` with slope `p.alpha`, and its backward: g (`y`) masked by x > 0, else
+/// scaled by the slope; ReLU's backward (slope 0, no multiply).
+pub(crate) const LEAKY_RELU: &str = "select(p.alpha * v, v, v > 0.0)";
+pub(crate) const LEAKY_RELU_BW: &str = "select(p.alpha * y, y, x > 0.0)";
+pub(crate) const RELU_BW: &str = "select(0.0, y, x > 0.0)";
+
 /// A leaky ReLU of `slope` without recording (slope 0: ReLU, max(v, 0)), for the product
 /// epilogues a kernel could not apply itself.
 pub(crate) fn leaky_relu_raw(x: &Tensor, slope: f32) -> Result<Tensor> {
@@ -308,7 +314,7 @@ unary_ops! {
             || b.grad.mul(&b.inputs[0].sigmoid()?));
     /// max(x, 0). Backward: g where x > 0 (NOTE: the gradient at 0 is 0, as in PyTorch).
     relu => "max(v, 0.0)",
-        |b| masked_grad(&b.inputs[0], b.grad, "relu_bw", "select(0.0, y, x > 0.0)", 0.0);
+        |b| masked_grad(&b.inputs[0], b.grad, "relu_bw", RELU_BW, 0.0);
 }
 
 impl Tensor {
@@ -359,18 +365,17 @@ impl Tensor {
     /// LeakyReLU: x for x > 0, slope·x otherwise.
     /// NOTE: the gradient at exactly 0 is `slope`, as in PyTorch (`x > 0 ? 1 : slope`).
     pub fn leaky_relu(&self, slope: f32) -> Result<Tensor> {
-        Ok(unary_raw(
-            self,
-            "leaky_relu",
-            "select(p.alpha * v, v, v > 0.0)",
-            slope,
-            0.0,
-        )?
-        .record("leaky_relu", &[self], move |b| {
-            let expr = "select(p.alpha * y, y, x > 0.0)";
-            let g = masked_grad(&b.inputs[0], b.grad, "leaky_relu_bw", expr, slope)?;
-            Ok(vec![Some(g)])
-        }))
+        Ok(
+            unary_raw(self, "leaky_relu", LEAKY_RELU, slope, 0.0)?.record(
+                "leaky_relu",
+                &[self],
+                move |b| {
+                    let g =
+                        masked_grad(&b.inputs[0], b.grad, "leaky_relu_bw", LEAKY_RELU_BW, slope)?;
+                    Ok(vec![Some(g)])
+                },
+            ),
+        )
     }
 
     /// ELU: x for x > 0, α(eˣ − 1) otherwise (expm1 accurate near 0).

@@ -7,8 +7,8 @@
 //! gradient is the op leaky ReLU records, linear in g, so the rule differentiates again and
 //! the WGAN-GP critics can use it.
 
-use super::elementwise::masked_grad;
-use super::matmul::matmul_bias_act_raw;
+use super::elementwise::{masked_grad, LEAKY_RELU_BW, RELU_BW};
+use super::matmul::{linear_grads, matmul_bias_act_raw};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -43,23 +43,9 @@ impl Tensor {
         inputs.extend(bias);
         Ok(out.record(OP, &inputs, move |bw| {
             // Through the activation first: ReLU's rule at slope 0, leaky ReLU's otherwise.
-            let expr = if slope == 0.0 {
-                "select(0.0, y, x > 0.0)"
-            } else {
-                "select(p.alpha * y, y, x > 0.0)"
-            };
+            let expr = if slope == 0.0 { RELU_BW } else { LEAKY_RELU_BW };
             let g = masked_grad(bw.output, bw.grad, "linear_leaky_relu_bw", expr, slope)?;
-            let (x, w) = (&bw.inputs[0], &bw.inputs[1]);
-            let mut grads = vec![
-                bw.needs[0].then(|| g.matmul(w)).transpose()?,
-                bw.needs[1]
-                    .then(|| g.matmul_t(x, true, false))
-                    .transpose()?,
-            ];
-            if bw.inputs.len() == 3 {
-                grads.push(bw.needs[2].then(|| g.sum(&[0], false)).transpose()?);
-            }
-            Ok(grads)
+            linear_grads(bw, &g)
         }))
     }
 }

@@ -280,29 +280,7 @@ impl Tensor {
         if let Some(b) = bias {
             inputs.push(b);
         }
-        Ok(out.record("linear", &inputs, |bw| {
-            let (x, w, g) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
-            let mut grads = vec![
-                if bw.needs[0] {
-                    Some(g.matmul(w)?)
-                } else {
-                    None
-                },
-                if bw.needs[1] {
-                    Some(g.matmul_t(x, true, false)?)
-                } else {
-                    None
-                },
-            ];
-            if bw.inputs.len() == 3 {
-                grads.push(if bw.needs[2] {
-                    Some(g.sum(&[0], false)?)
-                } else {
-                    None
-                });
-            }
-            Ok(grads)
-        }))
+        Ok(out.record("linear", &inputs, |bw| linear_grads(bw, bw.grad)))
     }
 
     /// op(self)·op(other), where op transposes the last two dimensions when its flag is set.
@@ -333,6 +311,25 @@ impl Tensor {
             Ok(vec![da, db])
         }))
     }
+}
+
+/// The gradients a linear layer's inputs (x, W and, if present, b) need, from the gradient
+/// `g` of its pre-activation output: g·W, gᵀ·x and Σ g over the batch.
+pub(crate) fn linear_grads(
+    bw: &crate::autograd::Backward<'_>,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
+    let (x, w) = (&bw.inputs[0], &bw.inputs[1]);
+    let mut grads = vec![
+        bw.needs[0].then(|| g.matmul(w)).transpose()?,
+        bw.needs[1]
+            .then(|| g.matmul_t(x, true, false))
+            .transpose()?,
+    ];
+    if bw.inputs.len() == 3 {
+        grads.push(bw.needs[2].then(|| g.sum(&[0], false)).transpose()?);
+    }
+    Ok(grads)
 }
 
 /// Sums a batched gradient over the batch where the operand was broadcast.

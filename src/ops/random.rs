@@ -12,14 +12,22 @@ use crate::tensor::{DType, Tensor};
 
 const RANDOM: Kernel = kernel!("random", "philox.wgsl", "random.wgsl");
 
+/// The head of every random kernel's parameter block: the element count and the Philox key
+/// and starting counter, as `philox_block` in philox.wgsl reads them.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct RandomParams {
+pub(crate) struct Draw {
     n: u32,
     seed_lo: u32,
     seed_hi: u32,
     off_lo: u32,
     off_hi: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct RandomParams {
+    draw: Draw,
     pad: u32,
     a: f32,
     b: f32,
@@ -47,23 +55,30 @@ impl Generator {
         Generator::new(z ^ (z >> 31))
     }
 
-    fn draw(&mut self, gpu: &Gpu, shape: &[usize], dist: &str, a: f32, b: f32) -> Result<Tensor> {
-        let t = Tensor::empty(gpu, shape, DType::F32, "random")?;
-        let n = t.numel() as u64;
-        if n > u32::MAX as u64 {
-            return Err(Error::shape("random", "too many elements for one draw"));
+    /// Reserves the Philox blocks of a draw of `n` elements (one block per four elements) and
+    /// advances the generator past them: the parameter head and the number of blocks. Every
+    /// kernel that draws goes through here, so draws of one generator never overlap.
+    pub(crate) fn reserve(&mut self, op: &'static str, n: usize) -> Result<(Draw, u64)> {
+        // A kernel's first index, 4·(n/4 rounded up), must fit a u32.
+        if n as u64 > u32::MAX as u64 - 3 {
+            return Err(Error::shape(op, "too many elements for one draw"));
         }
-        let p = RandomParams {
+        let draw = Draw {
             n: n as u32,
             seed_lo: self.seed as u32,
             seed_hi: (self.seed >> 32) as u32,
             off_lo: self.offset as u32,
             off_hi: (self.offset >> 32) as u32,
-            pad: 0,
-            a,
-            b,
         };
-        let blocks = n.div_ceil(4);
+        let blocks = (n as u64).div_ceil(4);
+        self.offset += blocks;
+        Ok((draw, blocks))
+    }
+
+    fn draw(&mut self, gpu: &Gpu, shape: &[usize], dist: &str, a: f32, b: f32) -> Result<Tensor> {
+        let t = Tensor::empty(gpu, shape, DType::F32, "random")?;
+        let (draw, blocks) = self.reserve("random", t.numel())?;
+        let p = RandomParams { draw, pad: 0, a, b };
         gpu.launch(
             &RANDOM,
             &[("DIST", dist)],
@@ -71,7 +86,6 @@ impl Generator {
             &[t.storage()],
             grid(blocks, 256),
         )?;
-        self.offset += blocks;
         Ok(t)
     }
 
