@@ -1,9 +1,9 @@
 //! The `tapegan` binary: listings, sampling to PNG and .npy, and one-line errors with a
 //! non-zero exit for every bad input (never a panic backtrace).
 mod common;
-use common::tapegan;
+use common::{tapegan, tiny_run};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn tmp(name: &str) -> PathBuf {
@@ -23,32 +23,6 @@ fn assert_one_line_error(out: &Output, needle: &str) {
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "one error line expected: {err}");
     assert!(lines[0].contains(needle), "'{needle}' not in: {err}");
-}
-
-fn tiny_run(preset: &str, dir: &Path) {
-    let out = tapegan(&[
-        "train",
-        "--preset",
-        preset,
-        "--steps",
-        "2",
-        "--out",
-        dir.to_str().unwrap(),
-        "-q",
-        "--set",
-        "batch=8",
-        "--set",
-        "limit=16",
-        "--set",
-        "sample_every=0",
-        "--set",
-        "hidden=16",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]
@@ -191,7 +165,7 @@ fn corrupt_and_missing_data_are_one_line_errors() {
 #[test]
 fn sample_writes_png_and_npy_and_rejects_bad_requests() {
     let dir = tmp("sample");
-    tiny_run("mlp-cwgan-gp", &dir);
+    tiny_run("mlp-cwgan-gp", &dir, &["--set", "hidden=16"]);
     let run = dir.to_str().unwrap();
     let png = dir.join("grid.png");
     let out = tapegan(&[
@@ -261,7 +235,7 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
 #[test]
 fn resume_with_a_changed_setting_is_refused() {
     let dir = tmp("resume");
-    tiny_run("toy-wgan-gp", &dir);
+    tiny_run("toy-wgan-gp", &dir, &["--set", "hidden=16"]);
     let out = tapegan(&[
         "train",
         "--resume",

@@ -31,6 +31,34 @@ pub fn tapegan(args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
+/// Trains `preset` for two tiny steps into `dir` (batch 8 from 16 examples, no samples) with
+/// the extra arguments `extra`, and asserts that the run succeeded.
+pub fn tiny_run(preset: &str, dir: &std::path::Path, extra: &[&str]) {
+    let mut args = vec![
+        "train",
+        "--preset",
+        preset,
+        "--steps",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+        "-q",
+        "--set",
+        "batch=8",
+        "--set",
+        "limit=16",
+        "--set",
+        "sample_every=0",
+    ];
+    args.extend(extra);
+    let out = tapegan(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Uploads f32 data.
 pub fn t(data: &[f32], shape: &[usize]) -> Tensor {
     Tensor::from_slice(&gpu(), data, shape).unwrap()
@@ -54,15 +82,14 @@ pub fn rand_vec(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
         .collect()
 }
 
+/// Asserts that a result has the expected number of elements.
+pub fn assert_len(got: usize, want: usize, what: &str) {
+    assert_eq!(got, want, "{what}: length {got} vs {want}");
+}
+
 /// Asserts |got − want| ≤ atol + rtol·|want| elementwise, naming the first offender.
 pub fn assert_close(got: &[f32], want: &[f32], rtol: f32, atol: f32, what: &str) {
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: length {} vs {}",
-        got.len(),
-        want.len()
-    );
+    assert_len(got.len(), want.len(), what);
     let mut worst = (0usize, 0f32);
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (g - w).abs();

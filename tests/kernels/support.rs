@@ -17,13 +17,7 @@ pub(crate) fn check(
     what: &str,
     input: Option<&[f32]>,
 ) {
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: length {} vs {}",
-        got.len(),
-        want.len()
-    );
+    assert_len(got.len(), want.len(), what);
     let mut worst: Option<(usize, f64)> = None;
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let g = g as f64;
@@ -60,13 +54,7 @@ pub(crate) fn check(
 
 /// Asserts bitwise equality (so −0 ≠ +0 and NaN payloads matter), naming the first difference.
 pub(crate) fn check_bits(got: &[f32], want: &[f32], what: &str) {
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: length {} vs {}",
-        got.len(),
-        want.len()
-    );
+    assert_len(got.len(), want.len(), what);
     if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
         panic!("{what}: element {i}: got {:e} want {:e}", got[i], want[i]);
     }
@@ -74,13 +62,7 @@ pub(crate) fn check_bits(got: &[f32], want: &[f32], what: &str) {
 
 /// Asserts |got − want| ≤ tol[i] elementwise.
 pub(crate) fn check_tol(got: &[f32], want: &[f64], tol: &[f64], what: &str) {
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: length {} vs {}",
-        got.len(),
-        want.len()
-    );
+    assert_len(got.len(), want.len(), what);
     let mut worst: Option<(usize, f64)> = None;
     for i in 0..got.len() {
         let err = (got[i] as f64 - want[i]).abs();

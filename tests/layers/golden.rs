@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::common::*;
-use tapegan::nn::HostValue;
+use tapegan::nn::{Ctx, HostValue, Module};
 use tapegan::{grad, Generator, Tensor};
 
 /// One golden file of `scripts/goldens_layers.py`.
@@ -130,4 +130,37 @@ pub(crate) fn values_and_penalty_grads(
         all.push(g.map_or(vec![], |g| g.to_vec().unwrap()));
     }
     all
+}
+
+/// The goldens' miniature WGAN-GP critic around `layer` (training mode): 1×1 channel mixing
+/// by the golden's M, the layer, a read-out against its r. Checks the critic's output `d`
+/// and input gradient `g1`; returns M, the per-sample gradient norms and the penalty
+/// mean((‖g1‖ − 1)²), for the caller's golden and second-order checks.
+pub(crate) fn critic_penalty(g: &G, x: &Tensor, layer: &dyn Module) -> (Tensor, Tensor, Tensor) {
+    let m = g.var("M");
+    let [n, c, h, w] = *x.shape() else {
+        panic!("{}: x is not 4-d", g.name)
+    };
+    let hh = m
+        .matmul(&x.reshape(&[n, c, h * w]).unwrap())
+        .unwrap()
+        .reshape(&[n, c, h, w])
+        .unwrap();
+    let mut r = rng();
+    let d = layer
+        .forward(&hh, &mut Ctx::train(&mut r))
+        .unwrap()
+        .mul(&g.t("r"))
+        .unwrap()
+        .sum(&[1, 2, 3], false)
+        .unwrap();
+    g.check(&d, "d");
+    let g1 = grad(&[&d.sum_all().unwrap()], &[x], true)
+        .unwrap()
+        .remove(0);
+    g.check(&g1, "g1");
+    let norms = g1.square().unwrap().sum(&[1, 2, 3], false).unwrap();
+    let norms = norms.sqrt().unwrap();
+    let gp = norms.add_scalar(-1.0).unwrap().square().unwrap();
+    (m, norms, gp.mean_all().unwrap())
 }

@@ -68,31 +68,7 @@ fn golden_case(name: &'static str, kind: NormKind, slope: f32) {
 
     // A miniature WGAN-GP critic through the block: the penalty's gradients need the fused
     // op's backward to be differentiable itself.
-    let m = g.var("M");
-    let [n, _, h, w] = *x.shape() else {
-        panic!("{name}: x is not 4-d")
-    };
-    let hh = m
-        .matmul(&x.reshape(&[n, c, h * w]).unwrap())
-        .unwrap()
-        .reshape(&[n, c, h, w])
-        .unwrap();
-    let d = seq
-        .forward(&hh, &mut Ctx::train(&mut r))
-        .unwrap()
-        .mul(&g.t("r"))
-        .unwrap()
-        .sum(&[1, 2, 3], false)
-        .unwrap();
-    g.check(&d, "d");
-    let g1 = grad(&[&d.sum_all().unwrap()], &[&x], true)
-        .unwrap()
-        .remove(0);
-    g.check(&g1, "g1");
-    let norms = g1.square().unwrap().sum(&[1, 2, 3], false).unwrap();
-    let norms = norms.sqrt().unwrap();
-    let gp = norms.add_scalar(-1.0).unwrap().square().unwrap();
-    let gp = gp.mean_all().unwrap();
+    let (m, _, gp) = critic_penalty(&g, &x, &seq);
     g.check(&gp, "gp");
     let mut wrt = vec![&x, &m];
     wrt.extend(&params);

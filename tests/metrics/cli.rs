@@ -6,7 +6,7 @@ use std::process::Output;
 use tapegan::metrics::toy::toy_metrics;
 use tapegan::metrics::{record, Kind, Report};
 
-use super::common::tapegan;
+use super::common::{tapegan, tiny_run};
 use super::toy::grid;
 
 #[test]
@@ -129,22 +129,7 @@ fn eval_cli_and_eval_every_on_tiny_runs() {
     // Digits: `tapegan eval` with the classifier.
     let dc = tmp("dcgan28");
     let d = dc.to_str().unwrap();
-    ok(&tapegan(&[
-        "train",
-        "--preset",
-        "dcgan-28",
-        "--steps",
-        "2",
-        "--out",
-        d,
-        "-q",
-        "--set",
-        "batch=8",
-        "--set",
-        "limit=16",
-        "--set",
-        "sample_every=0",
-    ]));
+    tiny_run("dcgan-28", &dc, &[]);
     let table = ok(&tapegan(&["eval", "--run", d, "--n", "200"]));
     assert!(table.contains("Fréchet distance"), "{table}");
     let v = read_json(&dc.join("metrics.json"));

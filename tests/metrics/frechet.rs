@@ -7,14 +7,19 @@ use tapegan::metrics::frechet::{frechet_distance, sqrt_psd, sym_eigen, Gaussian}
 
 /// A symmetric matrix M from a random B: BBᵀ + shift·I (positive definite for shift > 0).
 fn spd(n: usize, seed: u64, shift: f64) -> Vec<f64> {
-    let b: Vec<f64> = rand_vec(n * n, seed, -1.0, 1.0)
+    gram(n, n, seed, shift)
+}
+
+/// BBᵀ + shift·I for a random n×r B: positive semi-definite of rank ≤ r when shift is 0.
+fn gram(n: usize, r: usize, seed: u64, shift: f64) -> Vec<f64> {
+    let b: Vec<f64> = rand_vec(n * r, seed, -1.0, 1.0)
         .iter()
         .map(|&v| v as f64)
         .collect();
     let mut m = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
-            m[i * n + j] = (0..n).map(|k| b[i * n + k] * b[j * n + k]).sum::<f64>();
+            m[i * n + j] = (0..r).map(|k| b[i * r + k] * b[j * r + k]).sum::<f64>();
         }
         m[i * n + i] += shift;
     }
@@ -105,19 +110,7 @@ fn frechet_matches_the_closed_forms() {
 
     // Σ₁ = cI: tr √(cΣ₂) = √c Σ √λ(Σ₂), for a full (non-diagonal) Σ₂ of rank 30 in 48-d.
     let n = 48;
-    let low: Vec<f64> = {
-        let b: Vec<f64> = rand_vec(n * 30, 5, -1.0, 1.0)
-            .iter()
-            .map(|&v| v as f64)
-            .collect();
-        let mut m = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                m[i * n + j] = (0..30).map(|k| b[i * 30 + k] * b[j * 30 + k]).sum::<f64>();
-            }
-        }
-        m
-    };
+    let low = gram(n, 30, 5, 0.0);
     let c = 2.5;
     let mut ci = vec![0.0; n * n];
     (0..n).for_each(|i| ci[i * n + i] = c);
