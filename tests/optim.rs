@@ -268,9 +268,117 @@ fn step_rejects_wrong_gradients_and_bad_learning_rates() {
         "{e}"
     );
     assert_eq!(opt.steps(), 0, "a rejected step is not counted");
+    // A bad gradient for a later parameter must leave the earlier ones untouched too.
+    let before = opt.params()[0].to_vec().unwrap();
+    let mut late_bad = grads(&g, name, 1);
+    late_bad[1] = t(&[0.0; 5], &[5]);
+    let e = opt.step(&late_bad).unwrap_err().to_string();
+    assert!(e.contains("'b'"), "{e}");
+    assert_eq!(opt.params()[0].to_vec().unwrap(), before, "w changed");
+    let w = var(&[1.0, 2.0], &[2]);
+    let twice = vec![("a".to_string(), w.clone()), ("b".to_string(), w)];
+    let cfg = OptimConfig::new(Algorithm::adam(0.5, 0.999), 1e-3);
+    let e = Optimizer::new(twice, cfg)
+        .err()
+        .expect("duplicate accepted")
+        .to_string();
+    assert!(e.contains("'a' and 'b' are the same tensor"), "{e}");
     let p = vec![("w".to_string(), var(&[1.0], &[1]))];
     for lr in [-1.0, f32::NAN, f32::INFINITY] {
         let cfg = OptimConfig::new(Algorithm::Sgd { momentum: 0.0 }, lr);
         assert!(Optimizer::new(p.clone(), cfg).is_err(), "lr {lr} accepted");
+    }
+}
+
+/// One Adam (PyTorch form) or SGD-with-momentum step of one element, in f64, then clipping.
+fn reference_step(cfg: &OptimConfig, t: i32, w: &mut f64, g: f64, m: &mut f64, v: &mut f64) {
+    let g = g + cfg.weight_decay as f64 * *w;
+    match cfg.algorithm {
+        Algorithm::Adam {
+            beta1, beta2, eps, ..
+        } => {
+            let (b1, b2) = (beta1 as f64, beta2 as f64);
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            let mhat = *m / (1.0 - b1.powi(t));
+            let vhat = *v / (1.0 - b2.powi(t));
+            *w -= cfg.lr as f64 * mhat / (vhat.sqrt() + eps as f64);
+        }
+        Algorithm::Sgd { momentum } => {
+            *m = if t == 1 { g } else { momentum as f64 * *m + g };
+            *w -= cfg.lr as f64 * *m;
+        }
+        Algorithm::RmsProp { .. } => unreachable!("not used here"),
+    }
+    if let Some(c) = cfg.clip {
+        *w = w.clamp(-c as f64, c as f64);
+    }
+}
+
+#[test]
+fn many_tensors_of_mixed_sizes_step_like_each_alone() {
+    // Both launch forms: one tensor per dispatch, and as many as the adapter binds.
+    if rerun_with_env(
+        "many_tensors_of_mixed_sizes_step_like_each_alone",
+        "TAPEGAN_OPTIM_KERNEL",
+        &["batched", "single"],
+    ) {
+        return;
+    }
+    // More tensors than one dispatch binds on any adapter (at most 16), sizes that are and are
+    // not multiples of 4, around the 256-invocation workgroup and spanning many workgroups:
+    // every tensor must follow its own CPU trajectory, whichever dispatch and slot it lands in.
+    let sizes = [
+        1usize, 3, 4, 5, 7, 8, 255, 256, 257, 1023, 1024, 1025, 4096, 2, 12, 100, 999, 64, 6,
+        70_000, 9, 16, 1028, 33,
+    ];
+    let configs = [
+        OptimConfig {
+            weight_decay: 0.01,
+            clip: Some(0.05),
+            ..OptimConfig::new(Algorithm::adam(0.5, 0.999), 2e-3)
+        },
+        OptimConfig::new(Algorithm::Sgd { momentum: 0.9 }, 0.1),
+    ];
+    for cfg in configs {
+        let init: Vec<Vec<f32>> = (0..sizes.len())
+            .map(|i| rand_vec(sizes[i], 100 + i as u64, -0.1, 0.1))
+            .collect();
+        let params = sizes
+            .iter()
+            .zip(&init)
+            .enumerate()
+            .map(|(i, (&n, w))| (format!("p{i}"), var(w, &[n])))
+            .collect();
+        let mut opt = Optimizer::new(params, cfg).unwrap();
+        let mut want: Vec<Vec<f64>> = init
+            .iter()
+            .map(|w| w.iter().map(|&x| x as f64).collect())
+            .collect();
+        let mut m: Vec<Vec<f64>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
+        let mut v = m.clone();
+        for step in 1..=3 {
+            let grads: Vec<Vec<f32>> = (0..sizes.len())
+                .map(|i| rand_vec(sizes[i], 1000 * step + i as u64, -1.0, 1.0))
+                .collect();
+            let gpu_grads: Vec<Tensor> =
+                grads.iter().zip(&sizes).map(|(g, &n)| t(g, &[n])).collect();
+            opt.step(&gpu_grads).unwrap();
+            for i in 0..sizes.len() {
+                for e in 0..sizes[i] {
+                    let (w, g) = (&mut want[i][e], grads[i][e] as f64);
+                    reference_step(&cfg, step as i32, w, g, &mut m[i][e], &mut v[i][e]);
+                }
+            }
+            let got = Tensor::read_all(&opt.params().iter().collect::<Vec<_>>()).unwrap();
+            for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+                let want: Vec<f32> = want.iter().map(|&x| x as f32).collect();
+                let what = format!(
+                    "{:?} step {step}, tensor {i} of size {}",
+                    cfg.algorithm, sizes[i]
+                );
+                assert_close(got, &want, 1e-5, 1e-6, &what);
+            }
+        }
     }
 }

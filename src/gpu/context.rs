@@ -120,6 +120,12 @@ impl Gpu {
         (&self.0.device, &self.0.queue)
     }
 
+    /// Storage buffers one kernel may bind (kernels that take a variable number of tensors
+    /// size their batches by it).
+    pub(crate) fn max_storage_buffers(&self) -> u32 {
+        self.0.limits.max_storage_buffers_per_shader_stage
+    }
+
     /// Largest buffer one binding may address.
     pub fn max_binding_bytes(&self) -> u64 {
         self.0.limits.max_storage_buffer_binding_size

@@ -17,6 +17,6 @@ pub use adapter::{
 pub use context::Gpu;
 pub use exec::{grid, ExecStats};
 pub use peak::measure_fma_peak;
-pub use pipeline::{render, Kernel};
+pub use pipeline::{render, substitute, Kernel};
 pub use pool::{PoolStats, Storage};
 pub use profile::DispatchTime;

@@ -56,12 +56,18 @@ pub fn render(source: &str, defs: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(COMMON.len() + source.len() + 64);
     out.push_str(COMMON);
     out.push('\n');
+    out.push_str(&substitute(source, defs));
+    out
+}
+
+/// `{{KEY}}` → value for each pair, without the shared helpers (for pieces of a generated
+/// kernel that [`render`] has already given them).
+pub fn substitute(source: &str, defs: &[(&str, &str)]) -> String {
     let mut s = source.to_string();
     for (k, v) in defs {
         s = s.replace(&format!("{{{{{k}}}}}"), v);
     }
-    out.push_str(&s);
-    out
+    s
 }
 
 #[derive(Default)]

@@ -103,6 +103,7 @@ const KERNEL_OVERRIDES: &[(&str, &[&str])] = &[
     ("TAPEGAN_MATMUL_KERNEL", &["sharing", "tiled", "register"]),
     ("TAPEGAN_CONV_BLOCKS", &["gemm", "gpu", "cpu", "columns"]),
     ("TAPEGAN_SOFTMAX_KERNEL", &["rows", "workgroup"]),
+    ("TAPEGAN_OPTIM_KERNEL", &["batched", "single"]),
 ];
 
 /// Rejects a kernel override the launch code would not recognise (or a forced tile the

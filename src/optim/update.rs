@@ -1,11 +1,8 @@
 //! The optimizer: configuration, state (moment buffers and step count) and the fused update.
 
+use super::fused;
 use crate::error::{Error, Result};
-use crate::gpu::{grid, Kernel};
-use crate::kernel;
 use crate::tensor::Tensor;
-
-const OPTIM: Kernel = kernel!("optim", "optim.wgsl");
 
 /// The update rule and its constants.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,23 +72,6 @@ impl OptimConfig {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct OptimParams {
-    n: u32,
-    kind: u32,
-    first: u32,
-    clip_on: u32,
-    step: f32,
-    b1: f32,
-    b2: f32,
-    eps: f32,
-    vscale: f32,
-    momentum: f32,
-    wd: f32,
-    clip: f32,
-}
-
 /// An optimizer over named parameters.
 pub struct Optimizer {
     pub config: OptimConfig,
@@ -108,6 +88,15 @@ impl Optimizer {
                 "learning rate {} must be a finite non-negative number",
                 config.lr
             )));
+        }
+        // One dispatch updates many tensors in place; a tensor listed twice would be two
+        // racing writers (PyTorch refuses a parameter in two groups likewise).
+        for (i, (name, p)) in params.iter().enumerate() {
+            if let Some((other, _)) = params[..i].iter().find(|(_, q)| q.shares_storage(p)) {
+                return Err(Error::Config(format!(
+                    "optimizer: parameters '{other}' and '{name}' are the same tensor; list each parameter once"
+                )));
+            }
         }
         let mut m = Vec::with_capacity(params.len());
         let mut v = Vec::with_capacity(params.len());
@@ -172,7 +161,8 @@ impl Optimizer {
             } => (1, lr, 0.0, alpha, eps, 1.0, momentum),
             Algorithm::Sgd { momentum } => (2, lr, 0.0, 0.0, 0.0, 1.0, momentum),
         };
-        for (i, ((name, p), g)) in self.params.iter().zip(grads).enumerate() {
+        // Every gradient is checked before anything is written, so a bad call changes nothing.
+        for ((name, p), g) in self.params.iter().zip(grads) {
             if g.shape() != p.shape() {
                 return Err(Error::shape(
                     "optimizer step",
@@ -183,39 +173,24 @@ impl Optimizer {
                     ),
                 ));
             }
-            // Four elements per invocation where the size allows (see optim.wgsl).
-            let (width, ty) = if p.numel() % 4 == 0 {
-                (4, "vec4<f32>")
-            } else {
-                (1, "f32")
-            };
-            let n = (p.numel() / width) as u32;
-            let params = OptimParams {
-                n,
-                kind,
-                first: (t == 1) as u32,
-                clip_on: self.config.clip.is_some() as u32,
-                step: step as f32,
-                b1,
-                b2,
-                eps,
-                vscale: vscale as f32,
-                momentum,
-                wd: self.config.weight_decay,
-                clip: self.config.clip.unwrap_or(0.0),
-            };
-            p.gpu().launch(
-                &OPTIM,
-                &[("T", ty)],
-                bytemuck::bytes_of(&params),
-                &[
-                    p.storage(),
-                    g.storage(),
-                    self.m[i].storage(),
-                    self.v[i].storage(),
-                ],
-                grid(n as u64, 256),
-            )?;
+        }
+        let rule = fused::Rule {
+            kind,
+            first: t == 1,
+            clip: self.config.clip,
+            step: step as f32,
+            b1,
+            b2,
+            eps,
+            vscale: vscale as f32,
+            momentum,
+            weight_decay: self.config.weight_decay,
+        };
+        let slots: Vec<fused::Slot> = (0..self.params.len())
+            .map(|i| [&self.params[i].1, &grads[i], &self.m[i], &self.v[i]])
+            .collect();
+        if let Some((_, p)) = self.params.first() {
+            fused::update(p.gpu(), &rule, &slots)?;
         }
         self.steps = t;
         Ok(())
