@@ -7,7 +7,8 @@
 //! gradient is the op leaky ReLU records, linear in g, so the rule differentiates again and
 //! the WGAN-GP critics can use it.
 
-use super::elementwise::{masked_grad, LEAKY_RELU_BW, RELU_BW};
+use super::elementwise::{LEAKY_RELU_BW, RELU_BW};
+use super::elementwise_ops::masked_grad;
 use super::matmul::{linear_grads, matmul_bias_act_raw};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;

@@ -16,6 +16,7 @@ mod creation;
 mod cross_entropy;
 mod dropout;
 mod elementwise;
+mod elementwise_ops;
 mod index;
 mod linear_act;
 pub mod losses;
@@ -32,7 +33,7 @@ mod softmax;
 mod subgroup_probe;
 
 pub use conv_geom::{Conv2dGeom, Padding};
-pub use elementwise::Compare;
+pub use elementwise_ops::Compare;
 pub use matmul::MatmulKernel;
 pub use norm::{NormKind, Running};
 pub use random::Generator;

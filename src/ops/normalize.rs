@@ -5,7 +5,7 @@
 //! dx = invstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)) written in tensor ops with the statistics
 //! recomputed from x — so a gradient penalty differentiates through normalisation exactly.
 
-use super::elementwise::masked_grad;
+use super::elementwise_ops::masked_grad;
 use super::norm::{apply_pass, complete_affine, reduce_pass, Epilogue, NormKind, Running, View};
 use super::reduce::MAX_LOOP;
 use crate::autograd::is_recording;
