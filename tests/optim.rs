@@ -276,13 +276,32 @@ fn step_rejects_wrong_gradients_and_bad_learning_rates() {
     assert!(e.contains("'b'"), "{e}");
     assert_eq!(opt.params()[0].to_vec().unwrap(), before, "w changed");
     let w = var(&[1.0, 2.0], &[2]);
-    let twice = vec![("a".to_string(), w.clone()), ("b".to_string(), w)];
+    let twice = vec![("a".to_string(), w.detach()), ("b".to_string(), w)];
     let cfg = OptimConfig::new(Algorithm::adam(0.5, 0.999), 1e-3);
     let e = Optimizer::new(twice, cfg)
         .err()
         .expect("duplicate accepted")
         .to_string();
     assert!(e.contains("'a' and 'b' are the same tensor"), "{e}");
+    // A gradient stored in a buffer the step writes, or of the wrong type, is refused.
+    let mut aliased = grads(&g, name, 1);
+    aliased[1] = opt.params()[1].detach();
+    let e = opt.step(&aliased).unwrap_err().to_string();
+    assert!(
+        e.contains("gradient for 'b' is stored in a parameter"),
+        "{e}"
+    );
+    let mut moment = grads(&g, name, 1);
+    moment[0] = opt.state()[1].1.clone();
+    let e = opt.step(&moment).unwrap_err().to_string();
+    assert!(
+        e.contains("gradient for 'w' is stored in a parameter"),
+        "{e}"
+    );
+    let mut ints = grads(&g, name, 1);
+    ints[1] = Tensor::from_u32(&gpu(), &[0; 4], &[4]).unwrap();
+    assert!(opt.step(&ints).is_err(), "u32 gradient accepted");
+    assert_eq!(opt.params()[0].to_vec().unwrap(), before, "w changed");
     let p = vec![("w".to_string(), var(&[1.0], &[1]))];
     for lr in [-1.0, f32::NAN, f32::INFINITY] {
         let cfg = OptimConfig::new(Algorithm::Sgd { momentum: 0.0 }, lr);
@@ -325,21 +344,23 @@ fn many_tensors_of_mixed_sizes_step_like_each_alone() {
     ) {
         return;
     }
-    // More tensors than one dispatch binds on any adapter (at most 16), sizes that are and are
-    // not multiples of 4, around the 256-invocation workgroup and spanning many workgroups:
-    // every tensor must follow its own CPU trajectory, whichever dispatch and slot it lands in.
+    // Sizes that are and are not multiples of 4 (12 and 14 tensors, more than one dispatch
+    // binds on lavapipe), around the 256-invocation workgroup, empty, and one with
+    // more than 65,535 workgroups (a two-dimensional grid): every tensor must follow its own
+    // CPU trajectory, whichever dispatch and slot it lands in.
     let sizes = [
         1usize, 3, 4, 5, 7, 8, 255, 256, 257, 1023, 1024, 1025, 4096, 2, 12, 100, 999, 64, 6,
-        70_000, 9, 16, 1028, 33,
+        70_000, 9, 16, 1028, 0, 33, 16_777_217,
     ];
     let configs = [
         OptimConfig {
             weight_decay: 0.01,
-            clip: Some(0.05),
+            clip: Some(0.099), // clamps a few of the initial values in ±0.1
             ..OptimConfig::new(Algorithm::adam(0.5, 0.999), 2e-3)
         },
         OptimConfig::new(Algorithm::Sgd { momentum: 0.9 }, 0.1),
     ];
+    let batched = std::env::var("TAPEGAN_OPTIM_KERNEL").as_deref() == Ok("batched");
     for cfg in configs {
         let init: Vec<Vec<f32>> = (0..sizes.len())
             .map(|i| rand_vec(sizes[i], 100 + i as u64, -0.1, 0.1))
@@ -357,13 +378,30 @@ fn many_tensors_of_mixed_sizes_step_like_each_alone() {
             .collect();
         let mut m: Vec<Vec<f64>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
         let mut v = m.clone();
-        for step in 1..=3 {
+        for step in 1..=2 {
             let grads: Vec<Vec<f32>> = (0..sizes.len())
                 .map(|i| rand_vec(sizes[i], 1000 * step + i as u64, -1.0, 1.0))
                 .collect();
             let gpu_grads: Vec<Tensor> =
                 grads.iter().zip(&sizes).map(|(g, &n)| t(g, &[n])).collect();
+            let before = gpu().exec_stats().dispatches;
             opt.step(&gpu_grads).unwrap();
+            let dispatches = gpu().exec_stats().dispatches - before;
+            // One per tensor, or batches of at least 2 (WebGPU guarantees 8 storage buffers).
+            let wide = sizes.iter().filter(|&&n| n % 4 == 0).count();
+            let narrow = sizes.len() - wide;
+            let most = if batched {
+                (wide.div_ceil(2) + narrow.div_ceil(2)) as u64
+            } else {
+                sizes.len() as u64
+            };
+            assert!(
+                dispatches <= most,
+                "{dispatches} dispatches (batched: {batched})"
+            );
+            if !batched {
+                assert_eq!(dispatches, sizes.len() as u64);
+            }
             for i in 0..sizes.len() {
                 for e in 0..sizes[i] {
                     let (w, g) = (&mut want[i][e], grads[i][e] as f64);

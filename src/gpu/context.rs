@@ -123,7 +123,11 @@ impl Gpu {
     /// Storage buffers one kernel may bind (kernels that take a variable number of tensors
     /// size their batches by it).
     pub(crate) fn max_storage_buffers(&self) -> u32 {
-        self.0.limits.max_storage_buffers_per_shader_stage
+        let limits = &self.0.limits;
+        // One binding of a group is the uniform block.
+        limits
+            .max_storage_buffers_per_shader_stage
+            .min(limits.max_bindings_per_bind_group.saturating_sub(1))
     }
 
     /// Largest buffer one binding may address.

@@ -144,6 +144,20 @@ impl Gpu {
         self.dispatch(&compiled, params, buffers, groups)
     }
 
+    /// Compiles the generated kernel `key` now if it is not cached, without recording
+    /// anything: for an op that launches several variants and must not record some of them
+    /// and then fail on a later one.
+    pub(crate) fn prepare_generated(
+        &self,
+        key: &str,
+        make_source: impl FnOnce() -> String,
+    ) -> Result<()> {
+        self.0
+            .pipelines
+            .get_generated(&self.0.device, key, make_source)
+            .map(drop)
+    }
+
     fn dispatch(
         &self,
         compiled: &super::pipeline::Compiled,

@@ -62,13 +62,25 @@ pub(super) type Slot<'a> = [&'a Tensor; 4];
 pub(super) fn update(gpu: &Gpu, rule: &Rule, slots: &[Slot]) -> Result<()> {
     let per_dispatch = tensors_per_dispatch(gpu);
     let (wide, narrow): (Vec<Slot>, Vec<Slot>) = slots.iter().partition(|s| s[0].numel() % 4 == 0);
-    for chunk in wide.chunks(per_dispatch) {
-        launch(gpu, rule, chunk, 4)?;
+    let batches: Vec<(&[Slot], usize)> = (wide.chunks(per_dispatch).map(|c| (c, 4)))
+        .chain(narrow.chunks(per_dispatch).map(|c| (c, 1)))
+        .collect();
+    // Every variant compiles before the first dispatch is recorded: a failure leaves every
+    // tensor as it was, so the caller may retry the step.
+    for &(batch, width) in &batches {
+        let (key, ty) = variant(batch.len(), width);
+        gpu.prepare_generated(&key, || source(ty, batch.len()))?;
     }
-    for chunk in narrow.chunks(per_dispatch) {
-        launch(gpu, rule, chunk, 1)?;
+    for (batch, width) in batches {
+        launch(gpu, rule, batch, width)?;
     }
     Ok(())
+}
+
+/// The cache key and element type of the kernel for `count` tensors of `width` floats.
+fn variant(count: usize, width: usize) -> (String, &'static str) {
+    let ty = if width == 4 { "vec4<f32>" } else { "f32" };
+    (format!("optim|T={ty}|tensors={count}"), ty)
 }
 
 /// How many tensors one dispatch updates. On a GPU, as many as the binding limit allows (four
@@ -116,8 +128,7 @@ fn launch(gpu: &Gpu, rule: &Rule, slots: &[Slot], width: usize) -> Result<()> {
         params.start[j] = workgroups as u32;
         workgroups += n.div_ceil(WORKGROUP as u64);
     }
-    let ty = if width == 4 { "vec4<f32>" } else { "f32" };
-    let key = format!("optim|T={ty}|tensors={}", slots.len());
+    let (key, ty) = variant(slots.len(), width);
     let buffers: Vec<_> = slots.iter().flatten().map(|t| t.storage()).collect();
     gpu.launch_generated(
         &key,

@@ -2,7 +2,7 @@
 
 use super::fused;
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// The update rule and its constants.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -163,6 +163,21 @@ impl Optimizer {
         };
         // Every gradient is checked before anything is written, so a bad call changes nothing.
         for ((name, p), g) in self.params.iter().zip(grads) {
+            g.expect_dtype("optimizer step", DType::F32)?;
+            // The update writes parameters and moments in place, possibly several tensors per
+            // dispatch; a gradient stored in one of those buffers would be read while written.
+            let mut written = self
+                .params
+                .iter()
+                .map(|(_, q)| q)
+                .chain(&self.m)
+                .chain(&self.v);
+            if written.any(|w| w.shares_storage(g)) {
+                return Err(Error::Config(format!(
+                    "optimizer step: the gradient for '{name}' is stored in a parameter or \
+                     optimizer buffer; pass gradients computed by grad() (or copies)"
+                )));
+            }
             if g.shape() != p.shape() {
                 return Err(Error::shape(
                     "optimizer step",
