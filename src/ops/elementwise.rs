@@ -187,13 +187,7 @@ pub(crate) fn leaky_relu_raw(x: &Tensor, slope: f32) -> Result<Tensor> {
     if slope == 0.0 {
         unary_raw(x, "relu", "max(v, 0.0)", 0.0, 0.0)
     } else {
-        unary_raw(
-            x,
-            "leaky_relu",
-            "select(p.alpha * v, v, v > 0.0)",
-            slope,
-            0.0,
-        )
+        unary_raw(x, "leaky_relu", LEAKY_RELU, slope, 0.0)
     }
 }
 

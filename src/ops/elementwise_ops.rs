@@ -86,7 +86,7 @@ unary_ops! {
             || b.grad.mul(&b.inputs[0].sigmoid()?));
     /// max(x, 0). Backward: g where x > 0 (NOTE: the gradient at 0 is 0, as in PyTorch).
     relu => "max(v, 0.0)",
-        |b| masked_grad(&b.inputs[0], b.grad, "relu_bw", RELU_BW, 0.0);
+        |b| leaky_relu_grad(&b.inputs[0], b.grad, 0.0);
 }
 
 impl Tensor {
@@ -141,11 +141,7 @@ impl Tensor {
             unary_raw(self, "leaky_relu", LEAKY_RELU, slope, 0.0)?.record(
                 "leaky_relu",
                 &[self],
-                move |b| {
-                    let g =
-                        masked_grad(&b.inputs[0], b.grad, "leaky_relu_bw", LEAKY_RELU_BW, slope)?;
-                    Ok(vec![Some(g)])
-                },
+                move |b| Ok(vec![Some(leaky_relu_grad(&b.inputs[0], b.grad, slope)?)]),
             ),
         )
     }
@@ -313,7 +309,7 @@ fn fused_or(
 /// almost everywhere, so x gets no gradient through it — whose own backward is the same
 /// kernel: a recorded backward (gradient penalty) costs one dispatch per pass, not a mask
 /// and a product.
-pub(crate) fn masked_grad(
+fn masked_grad(
     x: &Tensor,
     g: &Tensor,
     op: &'static str,
@@ -325,6 +321,17 @@ pub(crate) fn masked_grad(
     Ok(out.record(op, &[g], move |b| {
         Ok(vec![Some(masked_grad(&x, b.grad, op, expr, alpha)?)])
     }))
+}
+
+/// g through a leaky ReLU of `slope` (0: ReLU), with the mask read from `mask_of` — its input,
+/// or its output where the slope is ≥ 0 (y > 0 exactly where x > 0). Recorded as
+/// [`masked_grad`], so it differentiates again.
+pub(crate) fn leaky_relu_grad(mask_of: &Tensor, g: &Tensor, slope: f32) -> Result<Tensor> {
+    if slope == 0.0 {
+        masked_grad(mask_of, g, "relu_bw", RELU_BW, 0.0)
+    } else {
+        masked_grad(mask_of, g, "leaky_relu_bw", LEAKY_RELU_BW, slope)
+    }
 }
 
 /// Gradient for input `i` of a broadcasting op: computed only when needed, then summed down

@@ -7,8 +7,7 @@
 //! gradient is the op leaky ReLU records, linear in g, so the rule differentiates again and
 //! the WGAN-GP critics can use it.
 
-use super::elementwise::{LEAKY_RELU_BW, RELU_BW};
-use super::elementwise_ops::masked_grad;
+use super::elementwise_ops::leaky_relu_grad;
 use super::matmul::{linear_grads, matmul_bias_act_raw};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -43,10 +42,8 @@ impl Tensor {
         let mut inputs = vec![self, w];
         inputs.extend(bias);
         Ok(out.record(OP, &inputs, move |bw| {
-            // Through the activation first: ReLU's rule at slope 0, leaky ReLU's otherwise.
-            let expr = if slope == 0.0 { RELU_BW } else { LEAKY_RELU_BW };
-            let g = masked_grad(bw.output, bw.grad, "linear_leaky_relu_bw", expr, slope)?;
-            linear_grads(bw, &g)
+            // Through the activation first, then through the layer.
+            linear_grads(bw, &leaky_relu_grad(bw.output, bw.grad, slope)?)
         }))
     }
 }

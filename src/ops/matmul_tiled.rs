@@ -413,13 +413,14 @@ pub(crate) fn run_addressed(
     gpu.note_flops(addr.flops.unwrap_or(2.0 * c as f64 * pr.k as f64));
     let buffers = [a, b, target.storage(), bias.unwrap_or(a)];
     gpu.launch_generated(&key, || source(&t, addr), bytes_of(&p), &buffers, groups)?;
-    let out = match (slices > 1, slope) {
-        (true, Some(slope)) => {
-            let sum = super::reduce::sum_leading_raw(&target, slices, c)?;
-            super::elementwise::leaky_relu_raw(&sum, slope)?
+    let out = if slices > 1 {
+        let sum = super::reduce::sum_leading_raw(&target, slices, c)?;
+        match slope {
+            Some(slope) => super::elementwise::leaky_relu_raw(&sum, slope)?,
+            None => sum,
         }
-        (true, None) => super::reduce::sum_leading_raw(&target, slices, c)?,
-        (false, _) => target,
+    } else {
+        target
     };
     Ok(out.alias(shape))
 }

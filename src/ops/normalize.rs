@@ -5,7 +5,7 @@
 //! dx = invstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)) written in tensor ops with the statistics
 //! recomputed from x — so a gradient penalty differentiates through normalisation exactly.
 
-use super::elementwise_ops::masked_grad;
+use super::elementwise_ops::leaky_relu_grad;
 use super::norm::{apply_pass, complete_affine, reduce_pass, Epilogue, NormKind, Running, View};
 use super::reduce::MAX_LOOP;
 use crate::autograd::is_recording;
@@ -216,10 +216,7 @@ fn normalize_impl(
             // Through the activation first, as `leaky_relu`'s own rule does, with the mask read
             // from the output (y > 0 ⇔ z > 0 for slope ≥ 0): a constant of the recorded graph.
             let g = match slope {
-                Some(a) => {
-                    let expr = "select(p.alpha * y, y, x > 0.0)";
-                    masked_grad(bw.output, bw.grad, "leaky_relu_bw", expr, a)?
-                }
+                Some(a) => leaky_relu_grad(bw.output, bw.grad, a)?,
                 None => bw.grad.clone(),
             };
             let w = has_w.then(|| &bw.inputs[wi]);
