@@ -9,10 +9,11 @@
 //! aligned slot per dispatch, written to one uniform buffer right before the submit. Every slot
 //! is distinct within a submission, so no dispatch can see another's parameters.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::context::Gpu;
-use super::pipeline::Kernel;
+use super::pipeline::{Compiled, Kernel};
 use super::pool::Storage;
 use crate::error::{Error, Result};
 
@@ -137,30 +138,40 @@ impl Gpu {
         if groups.contains(&0) {
             return Ok(());
         }
-        let compiled = self
-            .0
-            .pipelines
-            .get_generated(&self.0.device, key, make_source)?;
+        let compiled = self.generated(key, make_source)?;
         self.dispatch(&compiled, params, buffers, groups)
     }
 
-    /// Compiles the generated kernel `key` now if it is not cached, without recording
+    /// The generated kernel `key`, compiled now if it is not cached, without recording
     /// anything: for an op that launches several variants and must not record some of them
-    /// and then fail on a later one.
-    pub(crate) fn prepare_generated(
+    /// and then fail to compile a later one. Launch it with [`Gpu::launch_compiled`].
+    pub(crate) fn generated(
         &self,
         key: &str,
         make_source: impl FnOnce() -> String,
-    ) -> Result<()> {
+    ) -> Result<Arc<Compiled>> {
         self.0
             .pipelines
             .get_generated(&self.0.device, key, make_source)
-            .map(drop)
+    }
+
+    /// Records one dispatch of a kernel from [`Gpu::generated`].
+    pub(crate) fn launch_compiled(
+        &self,
+        compiled: &Compiled,
+        params: &[u8],
+        buffers: &[&Storage],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        self.dispatch(compiled, params, buffers, groups)
     }
 
     fn dispatch(
         &self,
-        compiled: &super::pipeline::Compiled,
+        compiled: &Compiled,
         params: &[u8],
         buffers: &[&Storage],
         groups: [u32; 3],

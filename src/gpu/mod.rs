@@ -17,6 +17,7 @@ pub use adapter::{
 pub use context::Gpu;
 pub use exec::{grid, ExecStats};
 pub use peak::measure_fma_peak;
+pub(crate) use pipeline::Compiled;
 pub use pipeline::{render, substitute, Kernel};
 pub use pool::{PoolStats, Storage};
 pub use profile::DispatchTime;

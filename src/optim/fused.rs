@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use crate::error::Result;
-use crate::gpu::{grid, render, substitute, Gpu};
+use crate::gpu::{grid, render, substitute, Compiled, Gpu};
 use crate::ops::env_override;
 use crate::tensor::Tensor;
 
@@ -62,17 +62,18 @@ pub(super) type Slot<'a> = [&'a Tensor; 4];
 pub(super) fn update(gpu: &Gpu, rule: &Rule, slots: &[Slot]) -> Result<()> {
     let per_dispatch = tensors_per_dispatch(gpu);
     let (wide, narrow): (Vec<Slot>, Vec<Slot>) = slots.iter().partition(|s| s[0].numel() % 4 == 0);
-    let batches: Vec<(&[Slot], usize)> = (wide.chunks(per_dispatch).map(|c| (c, 4)))
-        .chain(narrow.chunks(per_dispatch).map(|c| (c, 1)))
-        .collect();
-    // Every variant compiles before the first dispatch is recorded: a failure leaves every
+    // Every variant is compiled before the first dispatch is recorded: a failure leaves every
     // tensor as it was, so the caller may retry the step.
-    for &(batch, width) in &batches {
-        let (key, ty) = variant(batch.len(), width);
-        gpu.prepare_generated(&key, || source(ty, batch.len()))?;
-    }
-    for (batch, width) in batches {
-        launch(gpu, rule, batch, width)?;
+    let batches = (wide.chunks(per_dispatch).map(|c| (c, 4)))
+        .chain(narrow.chunks(per_dispatch).map(|c| (c, 1)))
+        .map(|(batch, width)| {
+            let (key, ty) = variant(batch.len(), width);
+            let kernel = gpu.generated(&key, || source(ty, batch.len()))?;
+            Ok((batch, width, kernel))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (batch, width, kernel) in batches {
+        launch(gpu, rule, batch, width, &kernel)?;
     }
     Ok(())
 }
@@ -103,7 +104,7 @@ fn tensors_per_dispatch(gpu: &Gpu) -> usize {
     }
 }
 
-fn launch(gpu: &Gpu, rule: &Rule, slots: &[Slot], width: usize) -> Result<()> {
+fn launch(gpu: &Gpu, rule: &Rule, slots: &[Slot], width: usize, kernel: &Compiled) -> Result<()> {
     let mut params = Params {
         kind: rule.kind,
         first: rule.first as u32,
@@ -128,11 +129,9 @@ fn launch(gpu: &Gpu, rule: &Rule, slots: &[Slot], width: usize) -> Result<()> {
         params.start[j] = workgroups as u32;
         workgroups += n.div_ceil(WORKGROUP as u64);
     }
-    let (key, ty) = variant(slots.len(), width);
     let buffers: Vec<_> = slots.iter().flatten().map(|t| t.storage()).collect();
-    gpu.launch_generated(
-        &key,
-        || source(ty, slots.len()),
+    gpu.launch_compiled(
+        kernel,
         bytemuck::bytes_of(&params),
         &buffers,
         grid(workgroups * WORKGROUP as u64, WORKGROUP),
