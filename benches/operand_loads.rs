@@ -5,8 +5,10 @@
 //! The kernel is the same in all three: a 64×64×64 tile held entirely in cache (operands of
 //! 16 KiB, within every adapter's uniform-buffer limit), each invocation accumulating an 8×8
 //! block of C from two vec4 loads of A and two of B per k, the k loop repeated 16 times.
-//! Only the declaration and load expression of the operands change, plus one storage row
-//! whose addresses are the same in every lane (a driver may then load once, not per lane). On lavapipe a storage
+//! Only the declaration and load expression of the operands change, plus a storage and a
+//! uniform row whose addresses are the same in every lane (a driver may then load once, not
+//! per lane), and a row that loads nothing (operands computed from the loop counters: the
+//! loop's own ceiling). On lavapipe a storage
 //! load is a loop over the SIMD lanes with a bounds check per lane, while a uniform or texel
 //! load with per-lane addresses is one branch-free gather — see the table in the docs.
 
@@ -27,7 +29,11 @@ enum Source {
     /// loads such an address once for all lanes; this row shows whether the driver does.
     StorageSameAddress,
     Uniform,
+    UniformSameAddress,
     Texture,
+    /// No loads at all: operands computed from the loop counters. The ceiling of the
+    /// kernel's arithmetic and register pressure, against which the other rows read.
+    Registers,
 }
 
 impl Source {
@@ -36,7 +42,9 @@ impl Source {
             Source::Storage => "storage buffer (var<storage>)",
             Source::StorageSameAddress => "storage, same address in all lanes",
             Source::Uniform => "uniform buffer (var<uniform>)",
+            Source::UniformSameAddress => "uniform, same address in all lanes",
             Source::Texture => "texture (textureLoad, rgba32float)",
+            Source::Registers => "none: operands computed in registers",
         }
     }
 
@@ -47,7 +55,7 @@ impl Source {
                 "var<storage, read> {}: array<vec4<f32>>;",
                 "{}[k * 16u + e]",
             ),
-            Source::Uniform => (
+            Source::Uniform | Source::UniformSameAddress => (
                 "var<uniform> {}: array<vec4<f32>, 1024>;",
                 "{}[k * 16u + e]",
             ),
@@ -55,10 +63,13 @@ impl Source {
                 "var {}: texture_2d<f32>;",
                 "textureLoad({}, vec2<u32>(e, k), 0)",
             ),
+            Source::Registers => ("", "vec4<f32>(f32(k + e), f32(k), f32(e), 1.0) * 0.001"),
         };
         let mut s = String::new();
         for (i, name) in ["a", "b"].iter().enumerate() {
-            s += &format!("@group(0) @binding({i}) {}\n", decl.replace("{}", name));
+            if !decl.is_empty() {
+                s += &format!("@group(0) @binding({i}) {}\n", decl.replace("{}", name));
+            }
             s += &format!(
                 "fn load_{name}(k: u32, e: u32) -> vec4<f32> {{ return {}; }}\n",
                 load.replace("{}", name)
@@ -67,7 +78,7 @@ impl Source {
         // The invocation's rows and columns of the tile: from its index, or (same-address
         // variant) from the workgroup's, so the loads do not depend on the lane.
         let tile = match self {
-            Source::StorageSameAddress => "wid.x % 64u",
+            Source::StorageSameAddress | Source::UniformSameAddress => "wid.x % 64u",
             _ => "(wid.x * 64u + li) % 64u",
         };
         s + &r#"@group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
@@ -154,11 +165,12 @@ fn measure(device: &wgpu::Device, queue: &wgpu::Queue, source: Source) -> f64 {
         t.create_view(&Default::default())
     };
     let usage = match source {
-        Source::Uniform => wgpu::BufferUsages::UNIFORM,
+        Source::Uniform | Source::UniformSameAddress => wgpu::BufferUsages::UNIFORM,
         _ => wgpu::BufferUsages::STORAGE,
     };
     let (buffers, views) = match source {
         Source::Texture => (vec![], vec![texture(), texture()]),
+        Source::Registers => (vec![], vec![]),
         _ => (vec![buffer(usage), buffer(usage)], vec![]),
     };
     let out = device.create_buffer(&wgpu::BufferDescriptor {
@@ -174,17 +186,17 @@ fn measure(device: &wgpu::Device, queue: &wgpu::Queue, source: Source) -> f64 {
             _ => buffers[i].as_entire_binding(),
         },
     };
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 2,
+        resource: out.as_entire_binding(),
+    }];
+    if source != Source::Registers {
+        entries.extend([operand_entry(0), operand_entry(1)]);
+    }
     let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: None,
         layout: &pipeline.get_bind_group_layout(0),
-        entries: &[
-            operand_entry(0),
-            operand_entry(1),
-            wgpu::BindGroupEntry {
-                binding: 2,
-                resource: out.as_entire_binding(),
-            },
-        ],
+        entries: &entries,
     });
     let run = |dispatches: usize| {
         let t = Instant::now();
@@ -220,7 +232,9 @@ fn main() -> tapegan::Result<()> {
         Source::Storage,
         Source::StorageSameAddress,
         Source::Uniform,
+        Source::UniformSameAddress,
         Source::Texture,
+        Source::Registers,
     ] {
         let gf = measure(device, queue, source);
         println!(
