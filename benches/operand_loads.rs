@@ -8,9 +8,9 @@
 //! Only the declaration and load expression of the operands change, plus a storage and a
 //! uniform row whose addresses are the same in every lane (a driver may then load once, not
 //! per lane), and a row that loads nothing (operands computed from the loop counters: the
-//! loop's own ceiling). On lavapipe a storage
-//! load is a loop over the SIMD lanes with a bounds check per lane, while a uniform or texel
-//! load with per-lane addresses is one branch-free gather — see the table in the docs.
+//! loop's own ceiling). On lavapipe a storage load is a loop over the SIMD lanes with a
+//! bounds check per lane, while a uniform or texel load with per-lane addresses is one
+//! branch-free gather — see the table in the docs.
 
 mod common;
 

@@ -27,8 +27,10 @@ pub struct TrainArgs {
     /// Passes over the data set.
     #[arg(long)]
     epochs: Option<u64>,
+    /// Samples per batch (default: the preset's).
     #[arg(long)]
     batch: Option<usize>,
+    /// Seed of every random draw: weights, noise, data order (default 0).
     #[arg(long)]
     seed: Option<u64>,
     /// Run directory (default: runs/<preset>).
