@@ -5,12 +5,12 @@
 //! fontconfig or any system font. Pixels are encoded with [`super::images::save_png`], so
 //! every chart is written atomically like the other outputs of a run.
 //!
-//! - [`lines`]: [`loss_curves`] / [`metric_curves`], named lines over training steps.
-//! - [`toy`]: [`scatter_over_centres`], the toy mixture's generator samples over its mode
+//! - `lines.rs`: [`loss_curves`] / [`metric_curves`], named lines over training steps.
+//! - `toy.rs`: [`scatter_over_centres`], the toy mixture's generator samples over its mode
 //!   centres, and [`potential_heatmap`], the critic's value over the plane with a colour bar.
 //!
 //! This module holds what every chart shares: the embedded font, the palette, axis helpers
-//! and [`render`], which draws onto a canvas and saves the PNG.
+//! and `render`, which draws onto a canvas and saves the PNG.
 
 mod lines;
 mod toy;
