@@ -6,7 +6,7 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use tapegan::gan::{Outcome, TrainConfig, Trainer};
-use tapegan::io::checkpoint::read_state;
+use tapegan::io::read_state;
 use tapegan::nn::HostValue;
 use tapegan::Error;
 

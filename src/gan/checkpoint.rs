@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::step::Gan;
 use crate::error::{Error, Result};
-use crate::io::checkpoint::{latest_checkpoint_dir, read_state, save_checkpoint_dir};
+use crate::io::{latest_checkpoint_dir, read_state, save_checkpoint_dir};
 use crate::nn::{load_state_dict, state_dict, HostValue, Module};
 use crate::ops::Generator;
 use crate::optim::Optimizer;

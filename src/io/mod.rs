@@ -1,7 +1,8 @@
 //! Host-side files of a training run: checkpoints, images, charts and arrays.
 //!
-//! - [`checkpoint`]: safetensors state dicts that PyTorch loads unchanged, and a checkpoint
-//!   directory that is replaced as a whole so a crash never leaves a half-written set.
+//! - [`state_file`]: safetensors state dicts that PyTorch loads unchanged.
+//! - [`checkpoint`]: a checkpoint directory that is replaced as a whole, so a crash never
+//!   leaves a half-written set.
 //! - [`images`]: sample grids, nearest-neighbour upscaling, animated GIFs of the grids over
 //!   training, and SAGAN's attention heat maps.
 //! - [`plot`]: PNG charts with axes, tick labels and legends (loss curves, the toy
@@ -15,6 +16,7 @@ pub mod checkpoint;
 pub mod images;
 pub mod npy;
 pub mod plot;
+pub mod state_file;
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -22,13 +24,14 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-pub use checkpoint::{latest_checkpoint_dir, read_state, save_checkpoint_dir, write_state};
+pub use checkpoint::{latest_checkpoint_dir, save_checkpoint_dir};
 pub use images::{
     centre_query, grid_image, heatmap_beside, save_png, stack_rows, upscale, viridis, write_gif,
     write_gif_from_files,
 };
 pub use npy::{read_npy_f32, write_npy_f32};
 pub use plot::{loss_curves, metric_curves, plane_grid, potential_heatmap, scatter_over_centres};
+pub use state_file::{read_state, write_state};
 
 /// `<path>.tmp`: the temporary sibling a writer fills before renaming it over `path`.
 ///

@@ -34,7 +34,7 @@ use crate::autograd::{grad, no_grad};
 use crate::data::{self, DataOptions, DataSpec, HostData, Samples};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::io::checkpoint::{read_state, write_state};
+use crate::io::{read_state, write_state};
 use crate::losses::softmax_cross_entropy;
 use crate::nn::{
     load_state_dict, named_parameters, state_dict, Act, Activation, Conv2d, ConvSpec, Ctx, Init,
