@@ -299,18 +299,9 @@ fn finite_difference_of_a_gradient_penalty_loss() {
         let loss = small_gp_loss(&params, data, second_order).unwrap();
         let refs: Vec<&Tensor> = params.iter().collect();
         let grads = grad(&[&loss], &refs, false).unwrap();
-        let (mut analytic, mut spread2) = (0.0, 0.0);
-        for (g, d) in grads.iter().zip(&dirs) {
-            let g = g.to_vec().unwrap();
-            analytic += dot(&g, d);
-            spread2 += g
-                .iter()
-                .zip(d)
-                .map(|(&a, &b)| (a as f64 * b as f64).powi(2))
-                .sum::<f64>();
-        }
-        // Typical size of a directional derivative along a random direction (tolerance floor).
-        (analytic, spread2.sqrt())
+        // With the typical size of a directional derivative along a random direction
+        // (the tolerance floor).
+        directional_derivative(&grads, &dirs)
     };
     let h = 1e-2f32;
     let at = |sign: f32| -> f64 {

@@ -280,6 +280,23 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
 }
 
+/// The directional derivative Σᵢ ⟨gradᵢ, dirᵢ⟩ of a function whose gradients are `grads`,
+/// and (Σ (∂F·d)²)^½, the typical size of such a derivative along a random direction, which
+/// finite-difference checks use as a tolerance floor.
+pub fn directional_derivative(grads: &[Tensor], dirs: &[Vec<f32>]) -> (f64, f64) {
+    let (mut analytic, mut spread2) = (0.0, 0.0);
+    for (g, d) in grads.iter().zip(dirs) {
+        let g = g.to_vec().unwrap();
+        analytic += dot(&g, d);
+        spread2 += g
+            .iter()
+            .zip(d)
+            .map(|(&a, &b)| (a as f64 * b as f64).powi(2))
+            .sum::<f64>();
+    }
+    (analytic, spread2.sqrt())
+}
+
 /// Euclidean norm in f64.
 pub fn norm(a: &[f32]) -> f64 {
     dot(a, a).sqrt()
