@@ -100,7 +100,8 @@ def main():
     if conditional:
         if not os.path.exists(labels_path):
             sys.exit(f"{labels_path} is missing: {preset} is conditional")
-        labels = torch.from_numpy(np.load(labels_path)).round().long()
+        # int64 labels; older runs wrote them as float32.
+        labels = torch.from_numpy(np.rint(np.load(labels_path)).astype(np.int64))
 
     dtype = torch.float32 if args.float32 else torch.float64
     G.to(dtype)

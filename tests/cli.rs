@@ -206,8 +206,32 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
     assert!(data.iter().all(|v| (-1.0..=1.0).contains(v)));
     let (zs, _) = tapegan::io::npy::read_npy_f32(&dir.join("s_noise.npy")).unwrap();
     assert_eq!(zs, vec![5, 100]);
-    let (_, labels) = tapegan::io::npy::read_npy_f32(&dir.join("s_labels.npy")).unwrap();
-    assert!(labels.iter().all(|&l| l == 7.0));
+    let (_, labels) = tapegan::io::npy::read_npy_i64(&dir.join("s_labels.npy")).unwrap();
+    assert_eq!(labels, vec![7; 5]);
+
+    // Without --label and with n not a multiple of 10, every class is drawn, in order, one
+    // or two samples each.
+    let out = tapegan(&[
+        "sample",
+        "--run",
+        run,
+        "--n",
+        "13",
+        "--out",
+        npy.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, labels) = tapegan::io::npy::read_npy_i64(&dir.join("s_labels.npy")).unwrap();
+    assert_eq!(labels.len(), 13);
+    assert!(labels.windows(2).all(|w| w[0] <= w[1]), "{labels:?}");
+    for class in 0..10 {
+        let count = labels.iter().filter(|&&l| l == class).count();
+        assert!((1..=2).contains(&count), "class {class}: {labels:?}");
+    }
 
     assert_one_line_error(
         &tapegan(&["sample", "--run", run, "--label", "12", "--out", "x.png"]),

@@ -15,7 +15,8 @@ pub struct SampleArgs {
     /// Number of samples.
     #[arg(long, default_value_t = 64)]
     n: usize,
-    /// Class to draw (conditional presets); default: one row per class.
+    /// Class to draw (conditional presets); default: every class, one row each when --n is a
+    /// multiple of the number of classes.
     #[arg(long)]
     label: Option<u32>,
     /// Seed of the noise.
@@ -29,7 +30,9 @@ pub struct SampleArgs {
 pub fn sample(gpu: &Gpu, a: SampleArgs) -> Result<ExitCode> {
     let (cfg, g) = load_generator(gpu, &a.run)?;
     let drawn = draw(gpu, &cfg, &g, a.n, a.label, a.seed)?;
-    let cols = (g.classes() > 0 && a.label.is_none()).then(|| a.n.div_ceil(g.classes()));
+    // One row per class when every class has the same count; otherwise a square grid.
+    let classes = g.classes();
+    let cols = (classes > 0 && a.label.is_none() && a.n % classes == 0).then(|| a.n / classes);
     for p in write(&drawn, &a.out, cols)? {
         println!("wrote {}", p.display());
     }

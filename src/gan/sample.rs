@@ -36,7 +36,8 @@ pub struct Drawn {
 }
 
 /// Draws `n` samples with noise from `seed`; `label` asks a conditional model for one class
-/// (default: one row per class).
+/// (default: every class in order, n / classes each when that divides, else as evenly as
+/// n allows).
 pub fn draw(
     gpu: &Gpu,
     cfg: &TrainConfig,
@@ -64,14 +65,11 @@ pub fn draw(
             )))
         }
         (_, Some(l)) => Some(class_rows(gpu, classes, n, Some(l))?),
+        (c, None) if n % c == 0 => Some(class_rows(gpu, c, n / c, None)?),
         (c, None) => {
-            let per = n.div_ceil(c);
-            let all = class_rows(gpu, c, per, None)?;
-            Some(if per * c == n {
-                all
-            } else {
-                all.narrow(0, 0, n)?
-            })
+            // Every class as evenly as n allows (counts differ by at most one), in order.
+            let labels: Vec<u32> = (0..n).map(|i| (i * c / n) as u32).collect();
+            Some(Tensor::from_u32(gpu, &labels, &[n])?)
         }
     };
     let mut rng = Generator::new(seed).fork(SAMPLE_CLI_STREAM);
@@ -108,8 +106,8 @@ pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::
                         .and_then(|s| s.to_str())
                         .unwrap_or("samples")
                 ));
-                let lv: Vec<f32> = l.to_vec_u32()?.into_iter().map(|v| v as f32).collect();
-                npy::write_npy_f32(&lp, &[lv.len()], &lv)?;
+                let lv: Vec<i64> = l.to_vec_u32()?.into_iter().map(i64::from).collect();
+                npy::write_npy_i64(&lp, &[lv.len()], &lv)?;
                 written.push(lp);
             }
             Ok(written)

@@ -29,7 +29,7 @@ pub use images::{
     centre_query, grid_image, heatmap_beside, save_png, stack_rows, upscale, viridis, write_gif,
     write_gif_from_files,
 };
-pub use npy::{read_npy_f32, write_npy_f32};
+pub use npy::{read_npy_f32, read_npy_i64, write_npy_f32, write_npy_i64};
 pub use plot::{loss_curves, metric_curves, plane_grid, potential_heatmap, scatter_over_centres};
 pub use state_file::{read_state, write_state};
 

@@ -1,8 +1,8 @@
-//! NumPy `.npy` files of f32 arrays, so raw outputs (samples, the critic's potential) can be
-//! analysed with `numpy.load` without any tapegan code.
+//! NumPy `.npy` files of f32 and i64 arrays, so raw outputs (samples, the critic's
+//! potential, class labels) can be analysed with `numpy.load` without any tapegan code.
 //!
 //! Only what tapegan writes is supported: format version 1.0 (2.0 and 3.0 are read too),
-//! little-endian `<f4`, C order. The header is padded with spaces so the data starts at a
+//! little-endian `<f4` or `<i8`, C order. The header is padded with spaces so the data starts at a
 //! multiple of 64 bytes, as NumPy itself does, and ends in `'\n'`.
 
 use std::path::Path;
@@ -12,8 +12,39 @@ use crate::error::{Error, Result};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
-/// The `.npy` v1.0 header (magic, version, length, dict, padding) for an f32 array of `shape`.
-fn header(shape: &[usize]) -> Vec<u8> {
+/// An element type of the files: its NumPy `descr` and how it turns into bytes.
+trait Element: Copy {
+    const DESCR: &'static str;
+    const SIZE: usize;
+    fn to_le(self) -> Vec<u8>;
+    fn from_le(bytes: &[u8]) -> Self;
+}
+
+impl Element for f32 {
+    const DESCR: &'static str = "<f4";
+    const SIZE: usize = 4;
+    fn to_le(self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
+    }
+    fn from_le(bytes: &[u8]) -> Self {
+        f32::from_le_bytes(bytes.try_into().expect("4 bytes"))
+    }
+}
+
+impl Element for i64 {
+    const DESCR: &'static str = "<i8";
+    const SIZE: usize = 8;
+    fn to_le(self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
+    }
+    fn from_le(bytes: &[u8]) -> Self {
+        i64::from_le_bytes(bytes.try_into().expect("8 bytes"))
+    }
+}
+
+/// The `.npy` v1.0 header (magic, version, length, dict, padding) for an array of `shape`
+/// with elements of NumPy type `descr`.
+fn header(shape: &[usize], descr: &str) -> Vec<u8> {
     // Python's tuple syntax: `()`, `(5,)`, `(2, 3)`.
     let dims = match shape {
         [] => "()".to_string(),
@@ -27,7 +58,7 @@ fn header(shape: &[usize]) -> Vec<u8> {
                 .join(", ")
         ),
     };
-    let mut dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
     // 6 magic + 2 version + 2 length bytes precede the dict; the dict ends in '\n'.
     let total = (10 + dict.len() + 1).next_multiple_of(64);
     dict.extend(std::iter::repeat_n(' ', total - 10 - dict.len() - 1));
@@ -42,6 +73,16 @@ fn header(shape: &[usize]) -> Vec<u8> {
 
 /// Writes `data` (C order) as a NumPy `.npy` file of dtype `<f4` and `shape` (atomically).
 pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
+    write(path, shape, data)
+}
+
+/// Writes `data` (C order) as a NumPy `.npy` file of dtype `<i8` (int64, what PyTorch and
+/// NumPy use for class labels) and `shape` (atomically).
+pub fn write_npy_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<()> {
+    write(path, shape, data)
+}
+
+fn write<T: Element>(path: &Path, shape: &[usize], data: &[T]) -> Result<()> {
     let n: usize = shape.iter().product();
     if n != data.len() {
         return Err(Error::Data(format!(
@@ -50,20 +91,29 @@ pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
             data.len()
         )));
     }
-    let mut buf = header(shape);
+    let mut buf = header(shape, T::DESCR);
     if buf.len() - 10 > u16::MAX as usize {
         return Err(Error::Data(format!(
             "{}: shape {shape:?} is too long for a .npy v1.0 header",
             path.display()
         )));
     }
-    buf.reserve(data.len() * 4);
-    buf.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    buf.reserve(data.len() * T::SIZE);
+    buf.extend(data.iter().flat_map(|v| v.to_le()));
     write_atomic(path, &buf)
 }
 
 /// Reads a `.npy` file of little-endian f32 (`<f4`) in C order: its shape and data.
 pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+    read(path)
+}
+
+/// Reads a `.npy` file of little-endian int64 (`<i8`) in C order: its shape and data.
+pub fn read_npy_i64(path: &Path) -> Result<(Vec<usize>, Vec<i64>)> {
+    read(path)
+}
+
+fn read<T: Element>(path: &Path) -> Result<(Vec<usize>, Vec<T>)> {
     let buf = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bad = |what: &str| Error::Data(format!("{}: {what}", path.display()));
     if buf.len() < 10 || &buf[..6] != MAGIC {
@@ -87,9 +137,11 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
         Some(dict[at..].trim_start())
     };
     let descr = field("descr").and_then(|s| s.strip_prefix('\'')?.split('\'').next());
-    if descr != Some("<f4") {
+    if descr != Some(T::DESCR) {
         return Err(bad(&format!(
-            "dtype {descr:?} is not little-endian float32 ('<f4')"
+            "dtype {} where '{}' was expected",
+            descr.map_or("unknown".to_string(), |d| format!("'{d}'")),
+            T::DESCR
         )));
     }
     if !field("fortran_order").is_some_and(|s| s.starts_with("False")) {
@@ -109,17 +161,14 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
         .collect::<Result<Vec<_>>>()?;
     let n: usize = shape.iter().product();
     let data = &buf[start + len..];
-    if data.len() != n * 4 {
+    if data.len() != n * T::SIZE {
         return Err(bad(&format!(
             "shape {shape:?} needs {} bytes of data but the file holds {} (truncated?)",
-            n * 4,
+            n * T::SIZE,
             data.len()
         )));
     }
-    let values = data
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
+    let values = data.chunks_exact(T::SIZE).map(T::from_le).collect();
     Ok((shape, values))
 }
 
@@ -150,8 +199,21 @@ mod tests {
     }
 
     #[test]
+    fn int64_round_trip_and_dtype_check() {
+        let d = test_dir("npy-i64");
+        let p = d.join("labels.npy");
+        let labels = vec![0i64, 9, -1, i64::MAX];
+        write_npy_i64(&p, &[2, 2], &labels).unwrap();
+        assert_eq!(read_npy_i64(&p).unwrap(), (vec![2, 2], labels));
+        assert!(String::from_utf8_lossy(&std::fs::read(&p).unwrap()).contains("'descr': '<i8'"));
+        let err = read_npy_f32(&p).unwrap_err().to_string();
+        assert!(err.contains("'<i8' where '<f4' was expected"), "{err}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn exact_header_bytes() {
-        let h = header(&[2, 3]);
+        let h = header(&[2, 3], "<f4");
         let dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
         let mut want = b"\x93NUMPY\x01\x00".to_vec();
         want.extend_from_slice(&118u16.to_le_bytes()); // 128 − 10 bytes of dict and padding
@@ -161,11 +223,11 @@ mod tests {
         assert_eq!(h, want);
         assert_eq!(h.len(), 128);
         for shape in [&[][..], &[7], &[100_000, 3, 64, 64]] {
-            let h = header(shape);
+            let h = header(shape, "<f4");
             assert_eq!(h.len() % 64, 0, "{shape:?}");
             assert_eq!(*h.last().unwrap(), b'\n');
         }
-        assert!(String::from_utf8_lossy(&header(&[])).contains("'shape': (), }"));
-        assert!(String::from_utf8_lossy(&header(&[7])).contains("'shape': (7,), }"));
+        assert!(String::from_utf8_lossy(&header(&[], "<f4")).contains("'shape': (), }"));
+        assert!(String::from_utf8_lossy(&header(&[7], "<f4")).contains("'shape': (7,), }"));
     }
 }
