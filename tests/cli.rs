@@ -243,7 +243,7 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
     );
     assert_one_line_error(
         &tapegan(&["sample", "--run", "/nonexistent-run", "--out", "x.png"]),
-        "config.toml",
+        "not a tapegan run directory (does not exist)",
     );
     std::fs::write(
         dir.join("checkpoint/generator.safetensors"),
@@ -281,4 +281,128 @@ fn resume_with_a_changed_setting_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn settings_that_cannot_work_are_refused() {
+    let cfg = tmp("bad-config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let file = cfg.join("c.toml");
+    std::fs::write(&file, "lr_d = 1e-4\nbatch = \"x\"\n").unwrap();
+    let file = file.to_str().unwrap().to_string();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--preset",
+            "toy-wgan-clip",
+            "-q",
+            "--out",
+            "/nonexistent/x",
+        ];
+        args.extend(extra);
+        tapegan(&args)
+    };
+    for (args, needle) in [
+        (
+            vec!["--set", "toy_scale=0"],
+            "toy_scale must be a finite positive",
+        ),
+        (
+            vec!["--set", "adam_eps=nan"],
+            "adam_eps must be a finite positive",
+        ),
+        (
+            vec!["--set", "clip=nan"],
+            "clip must be a finite non-negative",
+        ),
+        (vec!["--set", "hidden=0"], "hidden must be at least 1"),
+        (
+            vec!["--set", "preset=toy-wgan-gp"],
+            "conflicts with preset toy-wgan-clip",
+        ),
+        (vec!["--data", "grid25:/tmp"], "takes no folder"),
+        (vec!["--critic-sigmoid"], "applies to wgan-gp-28 only"),
+        (
+            vec!["--gp-epsilon", "per-element"],
+            "has no gradient penalty",
+        ),
+        (vec!["--steps", "0"], "'--steps <STEPS>'"),
+        (vec!["--batch", "-5"], "'--batch <BATCH>'"),
+        (
+            vec!["--seed", "18446744073709551615"],
+            "at most 9223372036854775807",
+        ),
+        (vec!["--config", &file], "c.toml: batch: invalid type"),
+    ] {
+        assert_one_line_error(&train(&args), needle);
+    }
+    std::fs::write(&file, "lr_d = 1e-4\nz_dim =\n").unwrap();
+    assert_one_line_error(&train(&["--config", &file]), "c.toml line 2:");
+    std::fs::remove_dir_all(&cfg).unwrap();
+}
+
+#[test]
+fn resume_refuses_finished_runs_mixed_checkpoints_and_other_directories() {
+    let dir = tmp("resume-checks");
+    tiny_run("mlp-gan-small", &dir, &[]);
+    let run = dir.to_str().unwrap();
+    // --steps is the total: at step 2, asking for 2 trains nothing and is refused.
+    assert_one_line_error(
+        &tapegan(&["train", "--resume", run, "--steps", "2", "-q"]),
+        "the run is at step 2",
+    );
+    // A generator from another step than the optimizer state is not one checkpoint.
+    let other = tmp("resume-other");
+    tiny_run("mlp-gan-small", &other, &["--set", "steps=3"]);
+    std::fs::copy(
+        other.join("checkpoint/generator.safetensors"),
+        dir.join("checkpoint/generator.safetensors"),
+    )
+    .unwrap();
+    assert_one_line_error(
+        &tapegan(&["train", "--resume", run, "--steps", "4", "-q"]),
+        "the checkpoint mixes steps",
+    );
+    let empty = tmp("resume-empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert_one_line_error(
+        &tapegan(&["train", "--resume", empty.to_str().unwrap(), "-q"]),
+        "not a tapegan run directory (has no config.toml)",
+    );
+    for d in [dir, other, empty] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn a_diverged_generator_is_an_error_not_samples_or_scores() {
+    let dir = tmp("nan-generator");
+    tiny_run("mlp-gan-small", &dir, &[]);
+    let g = dir.join("checkpoint/generator.safetensors");
+    let (values, meta) = tapegan::io::read_state(&g).unwrap();
+    let nan: Vec<(String, tapegan::nn::HostValue)> = values
+        .into_iter()
+        .map(|(k, v)| match v {
+            tapegan::nn::HostValue::F32 { shape, data } => (
+                k,
+                tapegan::nn::HostValue::F32 {
+                    shape,
+                    data: vec![f32::NAN; data.len()],
+                },
+            ),
+            other => (k, other),
+        })
+        .collect();
+    tapegan::io::write_state(&g, &nan, &meta).unwrap();
+    let run = dir.to_str().unwrap();
+    let png = dir.join("s.png");
+    assert_one_line_error(
+        &tapegan(&["sample", "--run", run, "--out", png.to_str().unwrap()]),
+        "samples are not finite",
+    );
+    assert_one_line_error(
+        &tapegan(&["eval", "--run", run, "--n", "16"]),
+        "samples are not finite",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -76,6 +76,15 @@ fn plain_idx_files_load_and_bad_ones_are_named() {
         e.contains("not an IDX image file") && e.contains("bad"),
         "{e}"
     );
+    // Images of 0×0 pixels, and no images at all.
+    for (count, side) in [(3, 0), (0, 4)] {
+        write_idx_images(&dir.join("train-images-idx3-ubyte"), count, side, &[]);
+        let e = data::load(&spec, &DataOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("holds no pixels"), "{e}");
+    }
     // Truncated body.
     write_idx_images(&dir.join("train-images-idx3-ubyte"), 3, 4, &body[..20]);
     let e = data::load(&spec, &DataOptions::default())
@@ -134,6 +143,14 @@ fn image_folders_are_cropped_resized_and_errors_name_the_file() {
         px[..64].iter().all(|&r| r == 0),
         "red channel of a.png after centre crop"
     );
+    // Links back to a folder already read (itself, its parent) add nothing and end.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&dir, dir.join("sub/up")).unwrap();
+        std::os::unix::fs::symlink("..", dir.join("sub/parent")).unwrap();
+        let d = data::load(&DataSpec::Images { dir: dir.clone() }, &opts).unwrap();
+        assert_eq!(d.count, 2);
+    }
 
     let e = data::load(
         &DataSpec::Images {

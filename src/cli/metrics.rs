@@ -11,13 +11,13 @@ use tapegan::{Error, Gpu, Result};
 #[derive(Args)]
 pub struct TrainClassifierArgs {
     /// Passes over the 9,000 shipped training digits.
-    #[arg(long, default_value_t = TrainOptions::default().epochs)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = TrainOptions::default().epochs)]
     epochs: usize,
     /// Where to write the weights (default: the shipped asset).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Seed of the initialisation and the data order.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
 }
 
@@ -87,10 +87,10 @@ pub struct EvalArgs {
     #[arg(long)]
     run: PathBuf,
     /// Samples to judge (default: 2,500 points for toy presets, 1,000 images otherwise).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     n: Option<usize>,
     /// Seed of the noise.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
 }
 

@@ -16,7 +16,7 @@ pub struct ProfileArgs {
     #[arg(long)]
     preset: String,
     /// Training iterations to time (after one untimed warm-up iteration).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3)]
     steps: u64,
     /// Override a setting (repeatable), e.g. --set batch=32.
     #[arg(long = "set", value_name = "KEY=VALUE")]

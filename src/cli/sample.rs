@@ -13,14 +13,14 @@ pub struct SampleArgs {
     #[arg(long)]
     run: PathBuf,
     /// Number of samples.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 64)]
     n: usize,
     /// Class to draw (conditional presets); default: every class, one row each when --n is a
     /// multiple of the number of classes.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     label: Option<u32>,
     /// Seed of the noise.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Output file: .png for a grid, .npy for the raw samples (plus _noise.npy, _labels.npy).
     #[arg(long)]

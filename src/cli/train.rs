@@ -22,16 +22,21 @@ pub struct TrainArgs {
     #[arg(long)]
     data: Option<String>,
     /// Generator updates to run.
-    #[arg(long, conflicts_with = "epochs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        conflicts_with = "epochs",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     steps: Option<u64>,
     /// Passes over the data set.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     epochs: Option<u64>,
     /// Samples per batch (default: the preset's).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     batch: Option<usize>,
     /// Seed of every random draw: weights, noise, data order (default 0).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Run directory (default: runs/<preset>).
     #[arg(long)]
@@ -40,11 +45,11 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with_all = ["preset", "config", "out"])]
     resume: Option<PathBuf>,
     /// Write sample grids every N steps.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     sample_every: Option<u64>,
     /// Compute the quality metrics of `tapegan eval` every N steps and after the last one
     /// (metrics.csv and charts in the run directory).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     eval_every: Option<u64>,
     /// TOML file of settings (applied before --set).
     #[arg(long)]
@@ -124,6 +129,12 @@ pub fn train(gpu: &Gpu, a: TrainArgs) -> Result<ExitCode> {
         for s in a.assignments() {
             cfg.set(&s)?;
         }
+        if a.gp_epsilon.is_some() && cfg.loss != tapegan::gan::config::LossKind::WganGp {
+            return Err(Error::Config(format!(
+                "--gp-epsilon applies to gradient-penalty presets only; {} has no gradient penalty",
+                cfg.preset
+            )));
+        }
         let out = a.out.clone().unwrap_or_else(|| fresh_run_dir(&cfg.preset));
         Trainer::new(gpu, cfg, &out)?
     };
@@ -134,7 +145,7 @@ pub fn train(gpu: &Gpu, a: TrainArgs) -> Result<ExitCode> {
 fn preset_from_file(path: &PathBuf) -> Result<TrainConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let t: toml::Table = toml::from_str(&text)
-        .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+        .map_err(|e| tapegan::gan::toml_error(&path.display().to_string(), &text, &e))?;
     let name = t.get("preset").and_then(|v| v.as_str()).ok_or_else(|| {
         Error::Config(format!(
             "{}: no preset given (add preset = \"NAME\" or pass --preset)",

@@ -2,6 +2,7 @@
 //! cropped to a square, resized to `size × size` with a linear filter, and converted to RGB or
 //! grayscale bytes.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
@@ -16,12 +17,18 @@ pub struct FolderImages {
     pub pixels: Vec<u8>,
 }
 
-fn list(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn list(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<()> {
+    // Symbolic links to folders are followed (a data set may live elsewhere), but each real
+    // folder is read once: a link to a parent would otherwise repeat images or never end.
+    let real = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+    if !seen.insert(real) {
+        return Ok(());
+    }
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for e in entries {
         let p = e.map_err(|e| Error::io(dir, e))?.path();
         if p.is_dir() {
-            list(&p, out)?;
+            list(&p, out, seen)?;
         } else if let Some(ext) = p.extension().and_then(|x| x.to_str()) {
             if matches!(ext.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg") {
                 out.push(p);
@@ -47,7 +54,7 @@ pub fn load(
         )));
     }
     let mut files = Vec::new();
-    list(dir, &mut files)?;
+    list(dir, &mut files, &mut HashSet::new())?;
     files.sort();
     if let Some(l) = limit {
         files.truncate(l);

@@ -61,6 +61,12 @@ pub fn read_images(path: &Path) -> Result<IdxImages> {
     let data = read_maybe_gz(path)?;
     let h = header(path, &data, 4, IMAGES_MAGIC, "image")?;
     let (count, rows, cols) = (h[0], h[1], h[2]);
+    if count == 0 || rows == 0 || cols == 0 {
+        return Err(Error::Data(format!(
+            "{}: holds no pixels ({count} images of {rows}×{cols})",
+            path.display()
+        )));
+    }
     let need = count
         .checked_mul(rows)
         .and_then(|x| x.checked_mul(cols))

@@ -52,6 +52,11 @@ impl std::str::FromStr for DataSpec {
             "images" => DataSpec::Images {
                 dir: dir(arg).ok_or_else(|| Error::Config("images:DIR needs a folder".into()))?,
             },
+            "grid25" | "ring8" if arg.is_some() => {
+                return Err(Error::Config(format!(
+                    "data set {kind} is generated, not read: '{s}' takes no folder"
+                )))
+            }
             "grid25" => DataSpec::Mixture(Mixture::Grid25),
             "ring8" => DataSpec::Mixture(Mixture::Ring8),
             _ => {
@@ -244,10 +249,16 @@ fn load_mnist(dir: &Path, test_split: bool, opts: &DataOptions) -> Result<HostDa
         keep.truncate(l);
     }
     if keep.is_empty() {
+        let digits: Vec<String> = opts
+            .digits
+            .iter()
+            .flatten()
+            .map(|d| d.to_string())
+            .collect();
         return Err(Error::Data(format!(
-            "{}: no images left after filtering by digits {:?}",
+            "{}: no images of the digits {} (set digits to ones the data holds)",
             dir.display(),
-            opts.digits
+            digits.join(", ")
         )));
     }
     let mut pixels = Vec::with_capacity(keep.len() * plane);

@@ -118,18 +118,51 @@ pub fn checkpoint_dir(run_dir: &Path) -> Result<std::path::PathBuf> {
 
 /// Loads one network's weights from a checkpoint file.
 pub fn load_net(dir: &Path, file: &str, net: &dyn Module) -> Result<()> {
-    let path = dir.join(file);
-    let (values, _) = read_state(&path)?;
-    load_state_dict(net, &values).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+    load_net_with_metadata(dir, file, net).map(|_| ())
 }
 
-/// Restores everything [`save`] wrote.
-pub fn load(run_dir: &Path, gan: &mut Gan) -> Result<Progress> {
+/// [`load_net`], returning the file's metadata.
+fn load_net_with_metadata(
+    dir: &Path,
+    file: &str,
+    net: &dyn Module,
+) -> Result<BTreeMap<String, String>> {
+    let path = dir.join(file);
+    let (values, meta) = read_state(&path)?;
+    load_state_dict(net, &values).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+    Ok(meta)
+}
+
+/// Restores everything [`save`] wrote, for a run of `preset`. The files must agree with each
+/// other and with the run on the preset and step they record (a file without that metadata,
+/// such as a state dict saved by PyTorch, is taken as it is).
+pub fn load(run_dir: &Path, preset: &str, gan: &mut Gan) -> Result<Progress> {
     let dir = checkpoint_dir(run_dir)?;
-    load_net(&dir, GENERATOR, &gan.g)?;
-    load_net(&dir, DISCRIMINATOR, &gan.d)?;
+    let g_meta = load_net_with_metadata(&dir, GENERATOR, &gan.g)?;
+    let d_meta = load_net_with_metadata(&dir, DISCRIMINATOR, &gan.d)?;
     let path = dir.join(TRAINING);
     let (values, m) = read_state(&path)?;
+    for (file, meta) in [
+        (GENERATOR, &g_meta),
+        (DISCRIMINATOR, &d_meta),
+        (TRAINING, &m),
+    ] {
+        if let Some(p) = meta.get("preset").filter(|p| p.as_str() != preset) {
+            return Err(Error::Data(format!(
+                "{}: written by a {p} run, but this run is {preset}",
+                dir.join(file).display()
+            )));
+        }
+        if let (Some(a), Some(b)) = (meta.get("step"), m.get("step")) {
+            if a != b {
+                return Err(Error::Data(format!(
+                    "{}: the checkpoint mixes steps: {file} is from step {a}, {TRAINING} from \
+                     step {b}",
+                    dir.display()
+                )));
+            }
+        }
+    }
     let get = |k: &str| -> Result<u64> {
         m.get(k).and_then(|v| v.parse().ok()).ok_or_else(|| {
             Error::Data(format!(

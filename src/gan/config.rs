@@ -133,10 +133,16 @@ impl TrainConfig {
         })?;
         let new = parse_like(old, value).ok_or_else(|| {
             Error::Config(format!(
-                "'{value}' is not a valid value for {key} (expected {})",
-                kind(old)
+                "'{value}' is not a valid value for {key} (expected {}){}",
+                kind(old),
+                if key == "seed" && value.parse::<u64>().is_ok() {
+                    format!(", at most {}", i64::MAX)
+                } else {
+                    String::new()
+                }
             ))
         })?;
+        self.check_preset_unchanged(key, &new, "--set")?;
         table.insert(key.to_string(), new);
         *self = table.try_into().map_err(|e: toml::de::Error| {
             Error::Config(format!("{key}={value}: {}", e.message()))
@@ -146,8 +152,7 @@ impl TrainConfig {
 
     /// Applies the keys of a TOML file (any subset of the settings).
     pub fn merge_toml(&mut self, text: &str, origin: &str) -> Result<()> {
-        let file: toml::Table = toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{origin}: {}", e.message())))?;
+        let file: toml::Table = toml::from_str(text).map_err(|e| toml_error(origin, text, &e))?;
         let mut table =
             toml::Table::try_from(self.clone()).map_err(|e| Error::Config(e.to_string()))?;
         for (k, v) in file {
@@ -157,7 +162,13 @@ impl TrainConfig {
                     TrainConfig::keys().join(", ")
                 )));
             }
-            table.insert(k, v);
+            self.check_preset_unchanged(&k, &v, origin)?;
+            table.insert(k.clone(), v);
+            // Converted key by key, so that a wrong type names its key.
+            table
+                .clone()
+                .try_into::<TrainConfig>()
+                .map_err(|e| Error::Config(format!("{origin}: {k}: {}", e.message())))?;
         }
         *self = table
             .try_into()
@@ -165,14 +176,48 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// A preset's settings are its defaults, so a later `preset = OTHER` would label a run
+    /// with one preset's name and another's settings: refused.
+    fn check_preset_unchanged(&self, key: &str, value: &toml::Value, origin: &str) -> Result<()> {
+        match value.as_str() {
+            Some(p) if key == "preset" && p != self.preset => Err(Error::Config(format!(
+                "{origin}: preset = \"{p}\" conflicts with preset {}; choose the preset once, \
+                 with --preset NAME or in the config file",
+                self.preset
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The configuration as TOML text.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("config serialises")
     }
 
+    /// The configuration of the run in `run_dir` (its `config.toml`).
+    pub fn read_run(run_dir: &std::path::Path) -> Result<TrainConfig> {
+        let path = run_dir.join("config.toml");
+        let text = match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let what = if run_dir.is_dir() {
+                    "has no config.toml"
+                } else {
+                    "does not exist"
+                };
+                return Err(Error::Config(format!(
+                    "{} is not a tapegan run directory ({what}); give the directory \
+                     `tapegan train` wrote (--out, default runs/<preset>)",
+                    run_dir.display()
+                )));
+            }
+            r => r.map_err(|e| Error::io(&path, e))?,
+        };
+        TrainConfig::from_toml(&text, &path.display().to_string())
+    }
+
     /// Parses a configuration written by [`TrainConfig::to_toml`].
     pub fn from_toml(text: &str, origin: &str) -> Result<TrainConfig> {
-        toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {}", e.message())))
+        toml::from_str(text).map_err(|e| toml_error(origin, text, &e))
     }
 
     /// Checks ranges and combinations, with messages that name the setting.
@@ -200,8 +245,29 @@ impl TrainConfig {
         if self.z_dim == 0 {
             return bad("z_dim must be at least 1".into());
         }
-        if self.clip < 0.0 || self.gp_lambda < 0.0 || self.decay < 0.0 {
-            return bad("clip, gp_lambda and decay must not be negative".into());
+        for (k, v) in [
+            ("clip", self.clip),
+            ("gp_lambda", self.gp_lambda),
+            ("decay", self.decay),
+            ("toy_std", self.toy_std),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{k} must be a finite non-negative number, got {v}"));
+            }
+        }
+        for (k, v) in [("adam_eps", self.adam_eps), ("toy_scale", self.toy_scale)] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{k} must be a finite positive number, got {v}"));
+            }
+        }
+        if self.hidden == 0 {
+            return bad("hidden must be at least 1".into());
+        }
+        if self.critic_sigmoid && self.preset != "wgan-gp-28" {
+            return bad(format!(
+                "critic_sigmoid (--critic-sigmoid) applies to wgan-gp-28 only, not {}",
+                self.preset
+            ));
         }
         if self.channels != 1 && self.channels != 3 {
             return bad(format!("channels must be 1 or 3, got {}", self.channels));
@@ -214,6 +280,20 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+/// A TOML error as one line: the origin, the line it points at and the message.
+pub fn toml_error(origin: &str, text: &str, e: &toml::de::Error) -> Error {
+    let at = e
+        .span()
+        .map(|s| {
+            format!(
+                " line {}",
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            )
+        })
+        .unwrap_or_default();
+    Error::Config(format!("{origin}{at}: {}", e.message()))
 }
 
 fn kind(v: &toml::Value) -> &'static str {

@@ -11,5 +11,5 @@ pub mod sample;
 pub mod step;
 pub mod trainer;
 
-pub use config::TrainConfig;
+pub use config::{toml_error, TrainConfig};
 pub use trainer::{Outcome, Trainer};

@@ -17,9 +17,7 @@ const SAMPLE_CLI_STREAM: u64 = 0x434C_4953;
 
 /// The run's configuration and its generator with the checkpointed weights.
 pub fn load_generator(gpu: &Gpu, run_dir: &Path) -> Result<(TrainConfig, Net)> {
-    let path = run_dir.join("config.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let cfg = TrainConfig::from_toml(&text, &path.display().to_string())?;
+    let cfg = TrainConfig::read_run(run_dir)?;
     crate::models::find(&cfg.preset)?;
     let mut init = Generator::new(cfg.seed);
     let (g, _) = crate::models::build(gpu, &cfg, &mut init)?;
@@ -75,6 +73,13 @@ pub fn draw(
     let mut rng = Generator::new(seed).fork(SAMPLE_CLI_STREAM);
     let z = outputs::noise(gpu, cfg, &mut rng, n)?;
     let (samples, _) = generate(g, &z, labels.as_ref(), false)?;
+    if !samples.sum_all()?.item()?.is_finite() {
+        return Err(Error::Data(
+            "the generator's samples are not finite (NaN or infinite): its weights come from \
+             a diverged run"
+                .into(),
+        ));
+    }
     Ok(Drawn { samples, z, labels })
 }
 

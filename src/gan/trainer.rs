@@ -141,9 +141,7 @@ impl Trainer {
 
     /// Continues the run in `run_dir`; `overrides` may change only [`RESUMABLE_KEYS`].
     pub fn resume(gpu: &Gpu, run_dir: &Path, overrides: &[String]) -> Result<Trainer> {
-        let path = run_dir.join("config.toml");
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let saved = TrainConfig::from_toml(&text, &path.display().to_string())?;
+        let saved = TrainConfig::read_run(run_dir)?;
         let mut cfg = saved.clone();
         for o in overrides {
             cfg.set(o)?;
@@ -163,7 +161,14 @@ impl Trainer {
         }
         cfg.validate()?;
         let mut t = Trainer::build(gpu, cfg, run_dir, Some(()))?;
-        let p = checkpoint::load(run_dir, &mut t.gan)?;
+        let p = checkpoint::load(run_dir, &t.cfg.preset, &mut t.gan)?;
+        if p.step >= t.total {
+            return Err(Error::Config(format!(
+                "the run is at step {} and its total is {} steps: pass --steps with a total \
+                 above {} (or --epochs) to train further",
+                p.step, t.total, p.step
+            )));
+        }
         t.step = p.step;
         t.rng = p.rng;
         t.loader.restore(p.data_epoch, p.data_pos)?;

@@ -162,6 +162,16 @@ impl Evaluator {
                 _ => None,
             };
             let (x, _) = generate(g, &z, labels.as_ref(), false)?;
+            // Scores of NaN samples would look like real numbers (the classifier still picks
+            // a digit), so a diverged generator is an error. One sum tells: the samples are
+            // bounded, so it is finite exactly when every sample is.
+            if !x.sum_all()?.item()?.is_finite() {
+                return Err(Error::Data(
+                    "the generator's samples are not finite (NaN or infinite): its weights \
+                     come from a diverged run, so there is nothing to measure"
+                        .into(),
+                ));
+            }
             match self {
                 Evaluator::Digits { classifier, .. } => {
                     judged.append(classifier.judge(&image::to_classifier_input(&x)?)?)

@@ -39,17 +39,15 @@ impl Tile {
     /// Valid when the shader's copy loop covers the slices exactly and the blocks are whole
     /// vec4s.
     fn valid(&self) -> bool {
-        let wg = self.invocations();
         let pow2 = [self.bm, self.bn, self.bk, self.tm, self.tn]
             .iter()
             .all(|v| v.is_power_of_two());
-        pow2 && self.tm >= 4
-            && self.tn >= 4
-            && self.tm <= self.bm
-            && self.tn <= self.bn
-            && (32..=256).contains(&wg)
-            && (self.bm * self.bk) % wg == 0
-            && (self.bn * self.bk) % wg == 0
+        // Sizes first: the invocation count divides by tm and tn.
+        if !(pow2 && self.tm >= 4 && self.tn >= 4 && self.tm <= self.bm && self.tn <= self.bn) {
+            return false;
+        }
+        let wg = self.invocations();
+        (32..=256).contains(&wg) && (self.bm * self.bk) % wg == 0 && (self.bn * self.bk) % wg == 0
     }
 
     /// Parses `BMxBNxBK/TMxTN`.
@@ -441,5 +439,7 @@ mod tests {
         assert_eq!(Tile::parse("64x64x16/4"), None);
         assert_eq!(Tile::parse("48x64x16/4x4"), None);
         assert_eq!(Tile::parse("128x128x8/2x2"), None); // 4096 invocations, and tm < 4
+        assert_eq!(Tile::parse("0x0x0/0x0"), None);
+        assert_eq!(Tile::parse("128x128x8/0x8"), None);
     }
 }

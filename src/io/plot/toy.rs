@@ -9,6 +9,20 @@ use super::{fmt_num, render, PALETTE, SANS};
 use crate::error::{Error, Result};
 use crate::io::images::viridis;
 
+/// The half-width of the square axes. plotters never returns from laying out ticks over an
+/// infinite or NaN range, so such an extent is an error rather than a hang.
+fn axis_extent(path: &Path, extent: f32) -> Result<f64> {
+    if extent.is_finite() && extent.abs() >= 1e-6 {
+        Ok(extent.abs() as f64)
+    } else {
+        Err(Error::Data(format!(
+            "{}: cannot draw a chart over [-{extent}, {extent}]²: the extent must be finite and \
+             positive",
+            path.display()
+        )))
+    }
+}
+
 /// Generator samples (small translucent dots) over the mode centres (red crosses) of a 2-D
 /// mixture, on square axes [-extent, extent]². Points outside the square are counted in the
 /// legend rather than drawn.
@@ -19,7 +33,7 @@ pub fn scatter_over_centres(
     extent: f32,
     title: &str,
 ) -> Result<()> {
-    let e = extent.abs().max(f32::MIN_POSITIVE) as f64;
+    let e = axis_extent(path, extent)?;
     let inside = |p: &&[f32; 2]| p[0].abs() as f64 <= e && p[1].abs() as f64 <= e;
     let shown: Vec<(f64, f64)> = points
         .iter()
@@ -103,7 +117,7 @@ pub fn potential_heatmap(
             values.len()
         )));
     }
-    let e = extent.abs().max(f32::MIN_POSITIVE) as f64;
+    let e = axis_extent(path, extent)?;
     let finite = || {
         values
             .iter()
@@ -243,6 +257,10 @@ mod tests {
         assert!(
             potential_heatmap(&d.join("bad.png"), &vals[1..], res, 6.0, None, &cs, "x").is_err()
         );
+        // An infinite or zero extent is an error, not a hang in the tick layout.
+        for extent in [f32::INFINITY, f32::NAN, 0.0] {
+            assert!(scatter_over_centres(&d.join("inf.png"), &pts, &cs, extent, "x").is_err());
+        }
         done(&d);
     }
 
