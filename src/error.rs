@@ -32,7 +32,7 @@ pub enum Error {
     #[error("grad: {0}")]
     Autograd(String),
     /// A tensor is larger than one storage binding of this adapter allows.
-    #[error("{op}: tensor of {bytes} bytes exceeds this adapter's storage binding limit of {limit} bytes; use a smaller batch")]
+    #[error("{op}: tensor of {bytes} bytes exceeds this adapter's storage binding limit of {limit} bytes; use a smaller batch or smaller layers")]
     TooLarge {
         op: &'static str,
         bytes: u64,

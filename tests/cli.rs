@@ -290,15 +290,11 @@ fn settings_that_cannot_work_are_refused() {
     let file = cfg.join("c.toml");
     std::fs::write(&file, "lr_d = 1e-4\nbatch = \"x\"\n").unwrap();
     let file = file.to_str().unwrap().to_string();
+    // A run that fails to start leaves nothing behind, not even the parents of --out.
+    let out = cfg.join("parent/run");
+    let out = out.to_str().unwrap();
     let train = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--preset",
-            "toy-wgan-clip",
-            "-q",
-            "--out",
-            "/nonexistent/x",
-        ];
+        let mut args = vec!["train", "--preset", "toy-wgan-clip", "-q", "--out", out];
         args.extend(extra);
         tapegan(&args)
     };
@@ -335,6 +331,10 @@ fn settings_that_cannot_work_are_refused() {
         (vec!["--config", &file], "c.toml: batch: invalid type"),
     ] {
         assert_one_line_error(&train(&args), needle);
+        assert!(
+            !cfg.join("parent").exists(),
+            "{args:?} left its --out behind"
+        );
     }
     std::fs::write(&file, "lr_d = 1e-4\nz_dim =\n").unwrap();
     assert_one_line_error(&train(&["--config", &file]), "c.toml line 2:");

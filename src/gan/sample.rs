@@ -26,11 +26,19 @@ pub fn load_generator(gpu: &Gpu, run_dir: &Path) -> Result<(TrainConfig, Net)> {
     Ok((cfg, g))
 }
 
-/// Samples, the noise that made them and their labels (conditional models).
+/// Samples the generator makes per forward pass of `tapegan sample`: any `--n` is drawn in
+/// chunks, so its size is bounded by host memory, not by the adapter's largest binding.
+/// (Generators run in evaluation mode, so each sample depends on its own noise only.)
+const CHUNK: usize = 512;
+
+/// Samples (`[n, …]`), the noise that made them and their labels (conditional models), on
+/// the host.
 pub struct Drawn {
-    pub samples: Tensor,
-    pub z: Tensor,
-    pub labels: Option<Tensor>,
+    pub shape: Vec<usize>,
+    pub samples: Vec<f32>,
+    pub z_shape: Vec<usize>,
+    pub z: Vec<f32>,
+    pub labels: Option<Vec<u32>>,
 }
 
 /// Draws `n` samples with noise from `seed`; `label` asks a conditional model for one class
@@ -72,15 +80,33 @@ pub fn draw(
     };
     let mut rng = Generator::new(seed).fork(SAMPLE_CLI_STREAM);
     let z = outputs::noise(gpu, cfg, &mut rng, n)?;
-    let (samples, _) = generate(g, &z, labels.as_ref(), false)?;
-    if !samples.sum_all()?.item()?.is_finite() {
+    let mut shape = vec![n];
+    let mut samples = Vec::new();
+    for start in (0..n).step_by(CHUNK) {
+        let len = CHUNK.min(n - start);
+        let labels = labels
+            .as_ref()
+            .map(|l| l.narrow(0, start, len))
+            .transpose()?;
+        let (x, _) = generate(g, &z.narrow(0, start, len)?, labels.as_ref(), false)?;
+        shape.truncate(1);
+        shape.extend_from_slice(&x.shape()[1..]);
+        samples.extend(x.to_vec()?);
+    }
+    if !samples.iter().all(|v| v.is_finite()) {
         return Err(Error::Data(
             "the generator's samples are not finite (NaN or infinite): its weights come from \
              a diverged run"
                 .into(),
         ));
     }
-    Ok(Drawn { samples, z, labels })
+    Ok(Drawn {
+        shape,
+        samples,
+        z_shape: z.shape().to_vec(),
+        z: z.to_vec()?,
+        labels: labels.map(|l| l.to_vec_u32()).transpose()?,
+    })
 }
 
 /// Writes `drawn` as a PNG grid (`.png`) or as raw arrays (`.npy`: the samples, plus
@@ -90,11 +116,10 @@ pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let x = &drawn.samples;
     match ext.as_deref() {
         Some("npy") => {
             let mut written = vec![out.to_path_buf()];
-            npy::write_npy_f32(out, x.shape(), &x.to_vec()?)?;
+            npy::write_npy_f32(out, &drawn.shape, &drawn.samples)?;
             let stem = out.with_extension("");
             let zp = stem.with_file_name(format!(
                 "{}_noise.npy",
@@ -102,7 +127,7 @@ pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::
                     .and_then(|s| s.to_str())
                     .unwrap_or("samples")
             ));
-            npy::write_npy_f32(&zp, drawn.z.shape(), &drawn.z.to_vec()?)?;
+            npy::write_npy_f32(&zp, &drawn.z_shape, &drawn.z)?;
             written.push(zp);
             if let Some(l) = &drawn.labels {
                 let lp = stem.with_file_name(format!(
@@ -111,14 +136,14 @@ pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::
                         .and_then(|s| s.to_str())
                         .unwrap_or("samples")
                 ));
-                let lv: Vec<i64> = l.to_vec_u32()?.into_iter().map(i64::from).collect();
+                let lv: Vec<i64> = l.iter().map(|&v| i64::from(v)).collect();
                 npy::write_npy_i64(&lp, &[lv.len()], &lv)?;
                 written.push(lp);
             }
             Ok(written)
         }
         Some("png") => {
-            let [n, c, h, w] = *x.shape() else {
+            let [n, c, h, w] = drawn.shape[..] else {
                 return Err(Error::Config(
                     "this preset makes 2-D points, not images: write them with a .npy file".into(),
                 ));
@@ -126,7 +151,7 @@ pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::
             let cols = cols
                 .unwrap_or_else(|| (n as f64).sqrt().ceil() as usize)
                 .max(1);
-            let grid = images::grid_image(&x.to_vec()?, n, c, h, w, cols, 2);
+            let grid = images::grid_image(&drawn.samples, n, c, h, w, cols, 2);
             let grid = if h <= 32 {
                 images::upscale(&grid, 2)
             } else {

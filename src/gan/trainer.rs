@@ -129,12 +129,17 @@ impl Trainer {
                 run_dir.display()
             )));
         }
-        let created = !run_dir.exists();
+        // The outermost folder this call creates: a run that never started leaves nothing
+        // behind (bad data path, unknown preset…), not even the parents of its --out.
+        let created = run_dir
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .last()
+            .map(Path::to_path_buf);
         std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
         let t = Trainer::build(gpu, cfg, run_dir, None).and_then(|t| t.write_config().map(|_| t));
-        if t.is_err() && created {
-            // A run that never started leaves nothing behind (bad data path, unknown preset…).
-            let _ = std::fs::remove_dir_all(run_dir);
+        if let (Err(_), Some(top)) = (&t, created) {
+            let _ = std::fs::remove_dir_all(top);
         }
         t
     }
