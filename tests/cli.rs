@@ -336,6 +336,18 @@ fn settings_that_cannot_work_are_refused() {
             "{args:?} left its --out behind"
         );
     }
+    // A folder with files that are not a run is not written over.
+    let occupied = cfg.join("occupied");
+    std::fs::create_dir_all(&occupied).unwrap();
+    std::fs::write(occupied.join("losses.csv"), "mine").unwrap();
+    let args = ["train", "--preset", "toy-wgan-clip", "-q", "--out"];
+    let mut args = args.to_vec();
+    args.push(occupied.to_str().unwrap());
+    assert_one_line_error(&tapegan(&args), "is not empty and holds no checkpoint");
+    assert_eq!(
+        std::fs::read_to_string(occupied.join("losses.csv")).unwrap(),
+        "mine"
+    );
     std::fs::write(&file, "lr_d = 1e-4\nz_dim =\n").unwrap();
     assert_one_line_error(&train(&["--config", &file]), "c.toml line 2:");
     std::fs::remove_dir_all(&cfg).unwrap();

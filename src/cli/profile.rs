@@ -51,21 +51,26 @@ pub fn profile(gpu: &Gpu, a: ProfileArgs) -> Result<ExitCode> {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut t = Trainer::new(gpu, cfg, &dir)?;
-    // Warm-up: compiles every pipeline of the step.
-    t.step_once()?;
-    t.flush_log()?;
-    let before = gpu.exec_stats();
-    let wall = std::time::Instant::now();
-    gpu.profile_start()?;
-    for _ in 0..a.steps {
+    let measured = (|| {
+        let mut t = Trainer::new(gpu, cfg, &dir)?;
+        // Warm-up: compiles every pipeline of the step.
         t.step_once()?;
-    }
-    let times = gpu.profile_stop()?;
-    let wall_ms = wall.elapsed().as_secs_f64() * 1e3 / a.steps as f64;
-    let after = gpu.exec_stats();
-    t.flush_log()?;
+        t.flush_log()?;
+        let before = gpu.exec_stats();
+        let wall = std::time::Instant::now();
+        gpu.profile_start()?;
+        for _ in 0..a.steps {
+            t.step_once()?;
+        }
+        let times = gpu.profile_stop()?;
+        let wall_ms = wall.elapsed().as_secs_f64() * 1e3 / a.steps as f64;
+        let after = gpu.exec_stats();
+        t.flush_log()?;
+        Ok::<_, tapegan::Error>((times, wall_ms, before, after))
+    })();
+    // The scratch run goes whether or not the profile succeeded.
     let _ = std::fs::remove_dir_all(&dir);
+    let (times, wall_ms, before, after) = measured?;
 
     let rows = aggregate(&times);
     let total: f64 = rows.iter().map(|r| r.total_us).sum();

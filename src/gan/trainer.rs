@@ -129,6 +129,15 @@ impl Trainer {
                 run_dir.display()
             )));
         }
+        // Never write a run over files it did not make (an earlier run's losses, a user's
+        // notes): only a missing or empty folder becomes a new run.
+        if std::fs::read_dir(run_dir).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(Error::Config(format!(
+                "{} is not empty and holds no checkpoint to resume; choose another --out or \
+                 empty it",
+                run_dir.display()
+            )));
+        }
         // The outermost folder this call creates: a run that never started leaves nothing
         // behind (bad data path, unknown preset…), not even the parents of its --out.
         let created = run_dir
