@@ -336,14 +336,28 @@ fn settings_that_cannot_work_are_refused() {
             "{args:?} left its --out behind"
         );
     }
+    assert_one_line_error(
+        &tapegan(&[
+            "train",
+            "--preset",
+            "mlp-gan-small",
+            "--set",
+            "channels=3",
+            "--out",
+            out,
+        ]),
+        "discriminator takes [784]; check channels",
+    );
+    assert!(!cfg.join("parent").exists());
     // A folder with files that are not a run is not written over.
     let occupied = cfg.join("occupied");
     std::fs::create_dir_all(&occupied).unwrap();
     std::fs::write(occupied.join("losses.csv"), "mine").unwrap();
+    std::fs::write(occupied.join("notes.txt"), "mine").unwrap();
     let args = ["train", "--preset", "toy-wgan-clip", "-q", "--out"];
     let mut args = args.to_vec();
     args.push(occupied.to_str().unwrap());
-    assert_one_line_error(&tapegan(&args), "is not empty and holds no checkpoint");
+    assert_one_line_error(&tapegan(&args), "is not empty and is not a tapegan run");
     assert_eq!(
         std::fs::read_to_string(occupied.join("losses.csv")).unwrap(),
         "mine"

@@ -129,12 +129,13 @@ impl Trainer {
                 run_dir.display()
             )));
         }
-        // Never write a run over files it did not make (an earlier run's losses, a user's
-        // notes): only a missing or empty folder becomes a new run.
-        if std::fs::read_dir(run_dir).is_ok_and(|mut d| d.next().is_some()) {
+        // Never write a run over files tapegan did not make (a user's notes, other data):
+        // only a missing or empty folder, or a run that stopped before its first checkpoint
+        // (it has a config.toml and nothing to resume), becomes a new run.
+        let occupied = std::fs::read_dir(run_dir).is_ok_and(|mut d| d.next().is_some());
+        if occupied && !run_dir.join("config.toml").is_file() {
             return Err(Error::Config(format!(
-                "{} is not empty and holds no checkpoint to resume; choose another --out or \
-                 empty it",
+                "{} is not empty and is not a tapegan run; choose another --out or empty it",
                 run_dir.display()
             )));
         }
@@ -197,6 +198,15 @@ impl Trainer {
         let data = load_data(&cfg)?;
         let mut init = Generator::new(cfg.seed).fork(INIT_STREAM);
         let (g, d) = crate::models::build(gpu, &cfg, &mut init)?;
+        // Settings such as channels or image_size shape both the data and the networks; a
+        // mismatch is a settings error, said before any step rather than by a layer.
+        if data.sample_len() != d.in_shape.iter().product::<usize>() {
+            return Err(Error::Config(format!(
+                "the data's samples have shape {:?} but {}'s discriminator takes {:?}; check \
+                 channels and image_size",
+                data.sample_shape, cfg.preset, d.in_shape
+            )));
+        }
         let clip = (cfg.clip > 0.0).then_some(cfg.clip);
         let opt_g = optimizer(named_parameters(&g), &cfg, cfg.lr_g, None)?;
         let opt_d = optimizer(named_parameters(&d), &cfg, cfg.lr_d, clip)?;

@@ -175,7 +175,9 @@ fn normalize_impl(
     }
     if v.count() < 2 || x.numel() == 0 {
         let what = match kind {
-            NormKind::Batch => "batch statistics need more than one value per channel",
+            NormKind::Batch => {
+                "batch statistics need more than one value per channel (a batch of 2 or more)"
+            }
             NormKind::Instance => "instance statistics need more than one position per channel",
         };
         return Err(Error::shape(
