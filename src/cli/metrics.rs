@@ -31,6 +31,7 @@ pub fn train_classifier(gpu: &Gpu, a: TrainClassifierArgs) -> Result<ExitCode> {
         ..TrainOptions::default()
     };
     let out = a.out.unwrap_or_else(classifier::default_path);
+    super::check_writable(&out)?;
     eprintln!(
         "training the MNIST classifier on the 9,000 shipped digits: {} epochs, batch {}, Adam lr {} \
          ×{} per epoch, random shifts of ±{} px, seed {}, adapter {}",

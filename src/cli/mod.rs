@@ -6,11 +6,11 @@ mod profile;
 mod sample;
 mod train;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use tapegan::{Gpu, Result};
+use tapegan::{Error, Gpu, Result};
 
 /// tapegan — train GANs on any GPU wgpu can drive.
 ///
@@ -92,4 +92,24 @@ pub fn fresh_run_dir(name: &str) -> PathBuf {
         .map(|i| base.join(format!("{name}-{i}")))
         .find(|p| !p.exists())
         .expect("some name is free")
+}
+
+/// Checks, before minutes of work, that a file can be written at `path` later: it is not a
+/// folder, and its folder exists (it is created) and accepts a new file.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::Config(format!(
+            "{} is a folder; give a file name",
+            path.display()
+        )));
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let probe = dir.join(format!(".tapegan-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| Error::io(dir, e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }

@@ -50,6 +50,11 @@ pub fn profile(gpu: &Gpu, a: ProfileArgs) -> Result<ExitCode> {
         a.preset,
         std::process::id()
     ));
+    let trace = a
+        .trace
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("profile-{}.json", a.preset)));
+    super::check_writable(&trace)?;
     let _ = std::fs::remove_dir_all(&dir);
     let measured = (|| {
         let mut t = Trainer::new(gpu, cfg, &dir)?;
@@ -104,9 +109,6 @@ pub fn profile(gpu: &Gpu, a: ProfileArgs) -> Result<ExitCode> {
             gflops
         );
     }
-    let trace = a
-        .trace
-        .unwrap_or_else(|| PathBuf::from(format!("profile-{}.json", a.preset)));
     tapegan::io::write_atomic(&trace, chrome_trace(&times).as_bytes())?;
     println!("trace of all {} steps: {}", a.steps, trace.display());
     Ok(ExitCode::SUCCESS)
