@@ -206,8 +206,13 @@ pub fn load(spec: &DataSpec, opts: &DataOptions) -> Result<HostData> {
 
 fn load_mnist(dir: &Path, test_split: bool, opts: &DataOptions) -> Result<HostData> {
     if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is a file, not a folder"
+        } else {
+            "no such folder"
+        };
         return Err(Error::Data(format!(
-            "{}: no such folder (expected MNIST IDX files)",
+            "{}: {what} (expected a folder of MNIST IDX files)",
             dir.display()
         )));
     }

@@ -100,6 +100,15 @@ pub fn load_data(cfg: &TrainConfig) -> Result<HostData> {
     }
 }
 
+/// A setting's value as the user wrote it: floats are f32 settings, so shown as f32
+/// (1e-4, not 0.00009999999747378752).
+fn show(v: &toml::Value) -> String {
+    match v {
+        toml::Value::Float(f) => (*f as f32).to_string(),
+        other => other.to_string(),
+    }
+}
+
 fn optimizer(
     params: Vec<(String, crate::Tensor)>,
     cfg: &TrainConfig,
@@ -132,6 +141,12 @@ impl Trainer {
         // Never write a run over files tapegan did not make (a user's notes, other data):
         // only a missing or empty folder, or a run that stopped before its first checkpoint
         // (it has a config.toml and nothing to resume), becomes a new run.
+        if run_dir.exists() && !run_dir.is_dir() {
+            return Err(Error::Config(format!(
+                "{} is a file; --out names the run's folder",
+                run_dir.display()
+            )));
+        }
         let occupied = std::fs::read_dir(run_dir).is_ok_and(|mut d| d.next().is_some());
         if occupied && !run_dir.join("config.toml").is_file() {
             return Err(Error::Config(format!(
@@ -168,8 +183,9 @@ impl Trainer {
         for (k, v) in &b {
             if a.get(k) != Some(v) && !RESUMABLE_KEYS.contains(&k.as_str()) {
                 return Err(Error::Config(format!(
-                    "cannot resume with {k} = {v}: the run was trained with {k} = {}; only {} may change",
-                    a.get(k).map(|x| x.to_string()).unwrap_or_default(),
+                    "cannot resume with {k} = {}: the run was trained with {k} = {}; only {} may change",
+                    show(v),
+                    a.get(k).map(show).unwrap_or_default(),
                     RESUMABLE_KEYS.join(", ")
                 )));
             }

@@ -66,7 +66,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, e));
+        // Named by the file the caller asked for; the temporary name would only puzzle.
+        return Err(Error::io(path, e));
     }
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
