@@ -404,6 +404,10 @@ fn resume_refuses_finished_runs_mixed_checkpoints_and_other_directories() {
 fn a_diverged_generator_is_an_error_not_samples_or_scores() {
     let dir = tmp("nan-generator");
     tiny_run("mlp-gan-small", &dir, &[]);
+    assert_one_line_error(
+        &tapegan(&["eval", "--run", dir.to_str().unwrap(), "--n", "1"]),
+        "--n must be at least 2",
+    );
     let g = dir.join("checkpoint/generator.safetensors");
     let (values, meta) = tapegan::io::read_state(&g).unwrap();
     let nan: Vec<(String, tapegan::nn::HostValue)> = values

@@ -127,6 +127,11 @@ impl Evaluator {
         if n == 0 {
             return Err(Error::Config("--n must be at least 1".into()));
         }
+        if n < 2 && matches!(self, Evaluator::Digits { .. }) {
+            return Err(Error::Config(
+                "--n must be at least 2: the Fréchet distance compares covariances".into(),
+            ));
+        }
         let mut report = Report {
             preset: cfg.preset.clone(),
             step,
