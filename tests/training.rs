@@ -231,12 +231,41 @@ fn divergence_stops_training_and_keeps_the_last_good_checkpoint() {
         "checkpoint at step {saved}, stopped at {}",
         t.step
     );
-    for (k, v) in params(&dir.join("checkpoint/discriminator.safetensors")) {
-        assert!(
-            v.iter().all(|x| x.is_finite()),
-            "{k} is not finite in the kept checkpoint"
-        );
+    for net in ["generator", "discriminator"] {
+        for (k, v) in params(&dir.join(format!("checkpoint/{net}.safetensors"))) {
+            assert!(
+                v.iter().all(|x| x.is_finite()),
+                "{net} {k} is not finite in the kept checkpoint"
+            );
+        }
     }
+}
+
+#[test]
+fn non_finite_weights_never_replace_a_checkpoint() {
+    // Finite losses do not prove finite weights: the update after the last logged loss can
+    // overflow. Such weights must not become "the last good checkpoint".
+    let dir = run_dir("nan-weights");
+    let mut t = Trainer::new(&gpu(), tiny("mlp-gan-small", 10), &dir).unwrap();
+    t.step_once().unwrap();
+    t.save_checkpoint().unwrap();
+    t.step_once().unwrap();
+    // After step 2's losses (finite), a weight turns NaN.
+    let (name, w) = tapegan::nn::named_parameters(&t.gan.g).remove(0);
+    let mut v = w.to_vec().unwrap();
+    v[0] = f32::NAN;
+    w.write(&v).unwrap();
+    let e = t
+        .save_checkpoint()
+        .expect_err("NaN weights must not be saved");
+    assert!(matches!(e, Error::NonFinite(_)), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&name) && msg.contains("last good checkpoint is kept"),
+        "{msg}"
+    );
+    let (_, meta) = read_state(&dir.join("checkpoint/training.safetensors")).unwrap();
+    assert_eq!(meta["step"], "1");
 }
 
 #[test]

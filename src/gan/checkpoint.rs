@@ -96,11 +96,26 @@ pub fn save(run_dir: &Path, gan: &Gan, p: &Progress) -> Result<()> {
     ] {
         m.insert(k.into(), v);
     }
+    let (g, d) = (state_dict(&gan.g)?, state_dict(&gan.d)?);
+    // Finite losses do not prove finite weights (the update after the last logged loss may
+    // have overflowed); a checkpoint of NaN weights must not replace the last good one.
+    for (net, values) in [("generator", &g), ("discriminator", &d)] {
+        let bad = values.iter().find(|(_, v)| match v {
+            HostValue::F32 { data, .. } => data.iter().any(|x| !x.is_finite()),
+            _ => false,
+        });
+        if let Some((name, _)) = bad {
+            return Err(Error::NonFinite(format!(
+                "the {net}'s {name} is not finite at step {}",
+                p.step
+            )));
+        }
+    }
     save_checkpoint_dir(
         run_dir,
         &[
-            (GENERATOR, state_dict(&gan.g)?, meta(preset, p.step)),
-            (DISCRIMINATOR, state_dict(&gan.d)?, meta(preset, p.step)),
+            (GENERATOR, g, meta(preset, p.step)),
+            (DISCRIMINATOR, d, meta(preset, p.step)),
             (TRAINING, train, m),
         ],
     )

@@ -290,7 +290,14 @@ impl Trainer {
     /// Reads back queued losses; a NaN/Inf stops training with the last checkpoint kept.
     pub fn flush_log(&mut self) -> Result<Option<Row>> {
         let (offset, started) = (self.offset_seconds, self.started);
-        match self.log.flush(|| offset + started.elapsed().as_secs_f64()) {
+        let flushed = self.log.flush(|| offset + started.elapsed().as_secs_f64());
+        self.diverged(flushed)
+    }
+
+    /// A NaN/Inf found in `r` (losses or weights) as the error that ends training, naming
+    /// the checkpoint that survives.
+    fn diverged<T>(&self, r: Result<T>) -> Result<T> {
+        match r {
             Err(Error::NonFinite(what)) => {
                 let kept = checkpoint::checkpoint_dir(&self.run_dir)
                     .map(|d| format!("the last good checkpoint is kept in {}", d.display()))
@@ -307,7 +314,7 @@ impl Trainer {
     pub fn save_checkpoint(&mut self) -> Result<()> {
         self.flush_log()?;
         let (data_epoch, data_pos) = self.loader.state();
-        checkpoint::save(
+        let saved = checkpoint::save(
             &self.run_dir,
             &self.gan,
             &Progress {
@@ -316,7 +323,8 @@ impl Trainer {
                 data_pos,
                 rng: self.rng,
             },
-        )
+        );
+        self.diverged(saved)
     }
 
     /// Writes the sample figures under `tag`.
