@@ -152,9 +152,10 @@ fn image_folders_are_cropped_resized_and_errors_name_the_file() {
         assert_eq!(d.count, 2);
     }
 
+    let nothing = tmp("nothing");
     let e = data::load(
         &DataSpec::Images {
-            dir: tmp("nothing"),
+            dir: nothing.clone(),
         },
         &opts,
     )
@@ -168,6 +169,9 @@ fn image_folders_are_cropped_resized_and_errors_name_the_file() {
         .unwrap()
         .to_string();
     assert!(e.contains("broken.png"), "{e}");
+    for d in [dir, nothing] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
 }
 
 #[test]

@@ -95,19 +95,51 @@ impl TrainArgs {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Ctrl-C asks the trainer to checkpoint and stop; a second Ctrl-C exits at once.
+/// Ctrl-C, SIGTERM or SIGHUP asks the trainer to checkpoint and stop; a second one exits at
+/// once. A SIGHUP that was ignored when tapegan started (`nohup`) stays ignored.
 fn install_ctrl_c() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
+        let hangup_ignored = hangup_ignored();
         let _ = ctrlc::set_handler(|| {
             if STOP.swap(true, Ordering::SeqCst) {
                 eprintln!("\ninterrupted again: exiting without a checkpoint");
                 std::process::exit(130);
             }
-            eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to exit at once)");
+            eprintln!("\ninterrupted: saving a checkpoint (interrupt again to exit at once)");
         });
+        if hangup_ignored {
+            ignore_hangup();
+        }
     });
 }
+
+#[cfg(unix)]
+fn hangup_ignored() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current disposition into
+    // `old`, a zeroed plain-data struct.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+#[cfg(unix)]
+fn ignore_hangup() {
+    // SAFETY: SIG_IGN is a valid disposition for SIGHUP; no handler code is involved.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+}
+
+#[cfg(not(unix))]
+fn hangup_ignored() -> bool {
+    false
+}
+
+#[cfg(not(unix))]
+fn ignore_hangup() {}
 
 pub fn train(gpu: &Gpu, a: TrainArgs) -> Result<ExitCode> {
     let mut trainer = if let Some(dir) = &a.resume {

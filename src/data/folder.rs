@@ -24,9 +24,14 @@ fn list(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Resu
     if !seen.insert(real) {
         return Ok(());
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for e in entries {
-        let p = e.map_err(|e| Error::io(dir, e))?.path();
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
+        .collect::<Result<Vec<_>>>()?;
+    // Name order, so that which path reaches a linked folder first (and so the image order
+    // and what `limit` keeps) does not depend on the file system.
+    entries.sort();
+    for p in entries {
         if p.is_dir() {
             list(&p, out, seen)?;
         } else if let Some(ext) = p.extension().and_then(|x| x.to_str()) {

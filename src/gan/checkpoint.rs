@@ -133,28 +133,20 @@ pub fn checkpoint_dir(run_dir: &Path) -> Result<std::path::PathBuf> {
 
 /// Loads one network's weights from a checkpoint file.
 pub fn load_net(dir: &Path, file: &str, net: &dyn Module) -> Result<()> {
-    load_net_with_metadata(dir, file, net).map(|_| ())
-}
-
-/// [`load_net`], returning the file's metadata.
-fn load_net_with_metadata(
-    dir: &Path,
-    file: &str,
-    net: &dyn Module,
-) -> Result<BTreeMap<String, String>> {
     let path = dir.join(file);
-    let (values, meta) = read_state(&path)?;
-    load_state_dict(net, &values).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
-    Ok(meta)
+    let (values, _) = read_state(&path)?;
+    load_state_dict(net, &values).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
 }
 
 /// Restores everything [`save`] wrote, for a run of `preset`. The files must agree with each
 /// other and with the run on the preset and step they record (a file without that metadata,
-/// such as a state dict saved by PyTorch, is taken as it is).
+/// such as a state dict saved by PyTorch, is taken as it is); that is checked before any
+/// weight is loaded, so a wrong file is named as such rather than by a shape mismatch.
 pub fn load(run_dir: &Path, preset: &str, gan: &mut Gan) -> Result<Progress> {
     let dir = checkpoint_dir(run_dir)?;
-    let g_meta = load_net_with_metadata(&dir, GENERATOR, &gan.g)?;
-    let d_meta = load_net_with_metadata(&dir, DISCRIMINATOR, &gan.d)?;
+    let read = |file: &str| read_state(&dir.join(file));
+    let (g_values, g_meta) = read(GENERATOR)?;
+    let (d_values, d_meta) = read(DISCRIMINATOR)?;
     let path = dir.join(TRAINING);
     let (values, m) = read_state(&path)?;
     for (file, meta) in [
@@ -177,6 +169,13 @@ pub fn load(run_dir: &Path, preset: &str, gan: &mut Gan) -> Result<Progress> {
                 )));
             }
         }
+    }
+    for (file, net, values) in [
+        (GENERATOR, &gan.g, &g_values),
+        (DISCRIMINATOR, &gan.d, &d_values),
+    ] {
+        load_state_dict(net, values)
+            .map_err(|e| Error::Data(format!("{}: {e}", dir.join(file).display())))?;
     }
     let get = |k: &str| -> Result<u64> {
         m.get(k).and_then(|v| v.parse().ok()).ok_or_else(|| {

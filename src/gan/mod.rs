@@ -6,6 +6,7 @@ pub mod config;
 pub mod losses;
 pub mod outputs;
 pub mod penalty;
+mod run_dir;
 pub mod runlog;
 pub mod sample;
 pub mod step;

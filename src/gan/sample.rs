@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::checkpoint::{self, GENERATOR};
 use super::config::TrainConfig;
-use super::outputs::{self, class_rows, generate};
+use super::outputs::{self, generate};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::{images, npy};
@@ -42,8 +42,7 @@ pub struct Drawn {
 }
 
 /// Draws `n` samples with noise from `seed`; `label` asks a conditional model for one class
-/// (default: every class in order, n / classes each when that divides, else as evenly as
-/// n allows).
+/// (default: every class in order, as evenly as n allows).
 pub fn draw(
     gpu: &Gpu,
     cfg: &TrainConfig,
@@ -56,7 +55,7 @@ pub fn draw(
         return Err(Error::Config("--n must be at least 1".into()));
     }
     let classes = g.classes();
-    let labels = match (classes, label) {
+    let labels: Option<Vec<u32>> = match (classes, label) {
         (0, Some(_)) => {
             return Err(Error::Config(format!(
                 "preset {} is not conditional: --label does not apply",
@@ -70,43 +69,49 @@ pub fn draw(
                 c - 1
             )))
         }
-        (_, Some(l)) => Some(class_rows(gpu, classes, n, Some(l))?),
-        (c, None) if n % c == 0 => Some(class_rows(gpu, c, n / c, None)?),
-        (c, None) => {
-            // Every class as evenly as n allows (counts differ by at most one), in order.
-            let labels: Vec<u32> = (0..n).map(|i| (i * c / n) as u32).collect();
-            Some(Tensor::from_u32(gpu, &labels, &[n])?)
-        }
+        (_, Some(l)) => Some(vec![l; n]),
+        // Every class in order, as evenly as n allows (counts differ by at most one; n / c
+        // each when c divides n).
+        (c, None) => Some((0..n).map(|i| (i * c / n) as u32).collect()),
     };
+    // The noise is drawn chunk by chunk from one stream: a chunk's CHUNK·z_dim values are a
+    // whole number of the generator's 4-value blocks, so the values are those of one draw.
     let mut rng = Generator::new(seed).fork(SAMPLE_CLI_STREAM);
-    let z = outputs::noise(gpu, cfg, &mut rng, n)?;
     let mut shape = vec![n];
-    let mut samples = Vec::new();
+    let (mut samples, mut z) = (Vec::new(), Vec::new());
     for start in (0..n).step_by(CHUNK) {
         let len = CHUNK.min(n - start);
-        let labels = labels
-            .as_ref()
-            .map(|l| l.narrow(0, start, len))
-            .transpose()?;
-        let (x, _) = generate(g, &z.narrow(0, start, len)?, labels.as_ref(), false)?;
+        let zc = outputs::noise(gpu, cfg, &mut rng, len)?;
+        let lc = match &labels {
+            Some(l) => Some(Tensor::from_u32(gpu, &l[start..start + len], &[len])?),
+            None => None,
+        };
+        let (x, _) = generate(g, &zc, lc.as_ref(), false)?;
         shape.truncate(1);
         shape.extend_from_slice(&x.shape()[1..]);
         samples.extend(x.to_vec()?);
+        z.extend(zc.to_vec()?);
     }
     if !samples.iter().all(|v| v.is_finite()) {
-        return Err(Error::Data(
-            "the generator's samples are not finite (NaN or infinite): its weights come from \
-             a diverged run"
-                .into(),
-        ));
+        return Err(non_finite_samples());
     }
     Ok(Drawn {
         shape,
         samples,
-        z_shape: z.shape().to_vec(),
-        z: z.to_vec()?,
-        labels: labels.map(|l| l.to_vec_u32()).transpose()?,
+        z_shape: vec![n, cfg.z_dim],
+        z,
+        labels,
     })
+}
+
+/// The error for samples with NaN or infinite values: scores or files of them would look
+/// like results.
+pub(crate) fn non_finite_samples() -> Error {
+    Error::Data(
+        "the generator's samples are not finite (NaN or infinite): its weights come from a \
+         diverged run"
+            .into(),
+    )
 }
 
 /// Writes `drawn` as a PNG grid (`.png`) or as raw arrays (`.npy`: the samples, plus

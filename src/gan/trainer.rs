@@ -13,6 +13,7 @@ use std::time::Instant;
 use super::checkpoint::{self, Progress};
 use super::config::TrainConfig;
 use super::outputs::{self, FixedInputs};
+use super::run_dir;
 use super::runlog::{Row, RunLog};
 use super::step::{extra_names, Gan};
 use crate::data::{self, DataLoader, DataOptions, DataSpec, HostData};
@@ -128,7 +129,8 @@ fn optimizer(
 }
 
 impl Trainer {
-    /// Starts a new run in `run_dir` (created; must not hold a checkpoint already).
+    /// Starts a new run in `run_dir`: a missing or empty folder, or a run that stopped before
+    /// its first checkpoint (see `run_dir.rs`); a failed start leaves nothing behind.
     pub fn new(gpu: &Gpu, cfg: TrainConfig, run_dir: &Path) -> Result<Trainer> {
         cfg.validate()?;
         if checkpoint::checkpoint_dir(run_dir).is_ok() {
@@ -138,33 +140,10 @@ impl Trainer {
                 run_dir.display()
             )));
         }
-        // Never write a run over files tapegan did not make (a user's notes, other data):
-        // only a missing or empty folder, or a run that stopped before its first checkpoint
-        // (it has a config.toml and nothing to resume), becomes a new run.
-        if run_dir.exists() && !run_dir.is_dir() {
-            return Err(Error::Config(format!(
-                "{} is a file; --out names the run's folder",
-                run_dir.display()
-            )));
-        }
-        let occupied = std::fs::read_dir(run_dir).is_ok_and(|mut d| d.next().is_some());
-        if occupied && !run_dir.join("config.toml").is_file() {
-            return Err(Error::Config(format!(
-                "{} is not empty and is not a tapegan run; choose another --out or empty it",
-                run_dir.display()
-            )));
-        }
-        // The outermost folder this call creates: a run that never started leaves nothing
-        // behind (bad data path, unknown preset…), not even the parents of its --out.
-        let created = run_dir
-            .ancestors()
-            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
-            .last()
-            .map(Path::to_path_buf);
-        std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
+        let dir = run_dir::prepare(run_dir)?;
         let t = Trainer::build(gpu, cfg, run_dir, None).and_then(|t| t.write_config().map(|_| t));
-        if let (Err(_), Some(top)) = (&t, created) {
-            let _ = std::fs::remove_dir_all(top);
+        if t.is_err() {
+            dir.abandon();
         }
         t
     }
@@ -193,7 +172,12 @@ impl Trainer {
         cfg.validate()?;
         let mut t = Trainer::build(gpu, cfg, run_dir, Some(()))?;
         let p = checkpoint::load(run_dir, &t.cfg.preset, &mut t.gan)?;
-        if p.step >= t.total {
+        // --steps counts from the start: asking for no more than is done trains nothing.
+        // (Resuming a finished run as it is only rewrites its final outputs, and is allowed.)
+        let asks_for_length = overrides
+            .iter()
+            .any(|o| o.starts_with("steps=") || o.starts_with("epochs="));
+        if p.step > t.total || (p.step == t.total && asks_for_length) {
             return Err(Error::Config(format!(
                 "the run is at step {} and its total is {} steps: pass --steps with a total \
                  above {} (or --epochs) to train further",

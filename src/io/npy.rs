@@ -16,15 +16,16 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 trait Element: Copy {
     const DESCR: &'static str;
     const SIZE: usize;
-    fn to_le(self) -> Vec<u8>;
+    /// Appends the little-endian bytes of `self` to `out`.
+    fn put(self, out: &mut Vec<u8>);
     fn from_le(bytes: &[u8]) -> Self;
 }
 
 impl Element for f32 {
     const DESCR: &'static str = "<f4";
     const SIZE: usize = 4;
-    fn to_le(self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
     }
     fn from_le(bytes: &[u8]) -> Self {
         f32::from_le_bytes(bytes.try_into().expect("4 bytes"))
@@ -34,8 +35,8 @@ impl Element for f32 {
 impl Element for i64 {
     const DESCR: &'static str = "<i8";
     const SIZE: usize = 8;
-    fn to_le(self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
     }
     fn from_le(bytes: &[u8]) -> Self {
         i64::from_le_bytes(bytes.try_into().expect("8 bytes"))
@@ -99,7 +100,9 @@ fn write<T: Element>(path: &Path, shape: &[usize], data: &[T]) -> Result<()> {
         )));
     }
     buf.reserve(data.len() * T::SIZE);
-    buf.extend(data.iter().flat_map(|v| v.to_le()));
+    for &v in data {
+        v.put(&mut buf);
+    }
     write_atomic(path, &buf)
 }
 

@@ -168,14 +168,10 @@ impl Evaluator {
             };
             let (x, _) = generate(g, &z, labels.as_ref(), false)?;
             // Scores of NaN samples would look like real numbers (the classifier still picks
-            // a digit), so a diverged generator is an error. One sum tells: the samples are
-            // bounded, so it is finite exactly when every sample is.
+            // a digit), so a diverged generator is an error. One sum tells (an overflow to
+            // infinity needs samples far beyond any real output, and is refused too).
             if !x.sum_all()?.item()?.is_finite() {
-                return Err(Error::Data(
-                    "the generator's samples are not finite (NaN or infinite): its weights \
-                     come from a diverged run, so there is nothing to measure"
-                        .into(),
-                ));
+                return Err(crate::gan::sample::non_finite_samples());
             }
             match self {
                 Evaluator::Digits { classifier, .. } => {

@@ -1,0 +1,103 @@
+//! The folder of a new run: which folders may become one, and how a run that fails to start
+//! leaves the file system as it found it.
+//!
+//! A new run goes into a missing folder (created with its missing parents), an empty one, or
+//! the folder of a run that stopped before its first checkpoint (its `config.toml` parses and
+//! there is nothing to resume; its old outputs are cleared so they do not mix with the new
+//! run's). Any other folder holds someone else's files and is refused.
+
+use std::path::{Path, PathBuf};
+
+use super::config::TrainConfig;
+use crate::error::{Error, Result};
+
+/// Every file and folder a run writes beside its checkpoints.
+const OUTPUTS: [&str; 13] = [
+    "config.toml",
+    "losses.csv",
+    "losses.png",
+    "samples",
+    "samples.gif",
+    "toy",
+    "attention",
+    "metrics.csv",
+    "metrics.png",
+    "metrics_kl.png",
+    "metrics_fd.png",
+    "metrics.json",
+    "checkpoint.new",
+];
+
+/// A folder made ready for a new run; [`NewRunDir::abandon`] undoes it.
+pub(crate) struct NewRunDir {
+    path: PathBuf,
+    /// Folders this call created, the run folder first, then its parents outwards.
+    created: Vec<PathBuf>,
+}
+
+/// Checks that `run_dir` may hold a new run and creates it.
+pub(crate) fn prepare(run_dir: &Path) -> Result<NewRunDir> {
+    if run_dir.exists() && !run_dir.is_dir() {
+        return Err(Error::Config(format!(
+            "{} is a file; --out names the run's folder",
+            run_dir.display()
+        )));
+    }
+    let occupied = std::fs::read_dir(run_dir).is_ok_and(|mut d| d.next().is_some());
+    if occupied {
+        if TrainConfig::read_run(run_dir).is_err() {
+            return Err(Error::Config(format!(
+                "{} is not empty and is not a tapegan run; choose another --out or empty it",
+                run_dir.display()
+            )));
+        }
+        clear_outputs(run_dir)?;
+    }
+    let created: Vec<PathBuf> = run_dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
+    Ok(NewRunDir {
+        path: run_dir.to_path_buf(),
+        created,
+    })
+}
+
+impl NewRunDir {
+    /// Removes what the failed start wrote: the run folder if this call created it (else the
+    /// run's outputs inside it), then each parent it created while that parent is empty —
+    /// another run started meanwhile beside this one keeps its folder.
+    pub(crate) fn abandon(self) {
+        match self.created.split_first() {
+            Some((run, parents)) => {
+                let _ = std::fs::remove_dir_all(run);
+                for p in parents {
+                    if std::fs::remove_dir(p).is_err() {
+                        break;
+                    }
+                }
+            }
+            None => {
+                let _ = clear_outputs(&self.path);
+            }
+        }
+    }
+}
+
+/// Removes a run's outputs (never its checkpoints or other files) from `dir`.
+fn clear_outputs(dir: &Path) -> Result<()> {
+    for name in OUTPUTS {
+        let p = dir.join(name);
+        let removed = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else if p.exists() {
+            std::fs::remove_file(&p)
+        } else {
+            Ok(())
+        };
+        removed.map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(())
+}
