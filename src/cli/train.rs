@@ -101,8 +101,15 @@ fn install_ctrl_c() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let hangup_ignored = hangup_ignored();
+        static FIRST: OnceLock<std::time::Instant> = OnceLock::new();
         let _ = ctrlc::set_handler(|| {
+            let first = *FIRST.get_or_init(std::time::Instant::now);
             if STOP.swap(true, Ordering::SeqCst) {
+                // `timeout` and shells signal the process and then its group: a repeat within
+                // a second is the same request, not a second one.
+                if first.elapsed() < Duration::from_secs(1) {
+                    return;
+                }
                 eprintln!("\ninterrupted again: exiting without a checkpoint");
                 std::process::exit(130);
             }
