@@ -168,12 +168,6 @@ pub fn train(gpu: &Gpu, a: TrainArgs) -> Result<ExitCode> {
         for s in a.assignments() {
             cfg.set(&s)?;
         }
-        if a.gp_epsilon.is_some() && cfg.loss != tapegan::gan::config::LossKind::WganGp {
-            return Err(Error::Config(format!(
-                "--gp-epsilon applies to gradient-penalty presets only; {} has no gradient penalty",
-                cfg.preset
-            )));
-        }
         let out = a.out.clone().unwrap_or_else(|| fresh_run_dir(&cfg.preset));
         Trainer::new(gpu, cfg, &out)?
     };

@@ -263,6 +263,17 @@ impl TrainConfig {
         if self.hidden == 0 {
             return bad("hidden must be at least 1".into());
         }
+        // A gradient-penalty setting changed on a preset without a penalty would be ignored.
+        let preset_default = crate::models::presets::find(&self.preset)
+            .map(|p| p.config.gp_epsilon)
+            .unwrap_or(self.gp_epsilon);
+        if self.loss != LossKind::WganGp && self.gp_epsilon != preset_default {
+            return bad(format!(
+                "gp_epsilon (--gp-epsilon) applies to gradient-penalty presets only; {} has no \
+                 gradient penalty",
+                self.preset
+            ));
+        }
         if self.critic_sigmoid && self.preset != "wgan-gp-28" {
             return bad(format!(
                 "critic_sigmoid (--critic-sigmoid) applies to wgan-gp-28 only, not {}",

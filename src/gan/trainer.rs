@@ -174,9 +174,10 @@ impl Trainer {
         let p = checkpoint::load(run_dir, &t.cfg.preset, &mut t.gan)?;
         // --steps counts from the start: asking for no more than is done trains nothing.
         // (Resuming a finished run as it is only rewrites its final outputs, and is allowed.)
-        let asks_for_length = overrides
-            .iter()
-            .any(|o| o.starts_with("steps=") || o.starts_with("epochs="));
+        let asks_for_length = overrides.iter().any(|o| {
+            o.split_once('=')
+                .is_some_and(|(k, _)| matches!(k.trim(), "steps" | "epochs"))
+        });
         if p.step > t.total || (p.step == t.total && asks_for_length) {
             return Err(Error::Config(format!(
                 "the run is at step {} and its total is {} steps: pass --steps with a total \

@@ -139,7 +139,7 @@ impl Gpu {
             return Ok(());
         }
         let compiled = self.generated(key, make_source)?;
-        self.dispatch(&compiled, params, buffers, groups)
+        self.launch_compiled(&compiled, params, buffers, groups)
     }
 
     /// The generated kernel `key`, compiled now if it is not cached, without recording

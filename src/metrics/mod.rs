@@ -153,6 +153,7 @@ impl Evaluator {
         let mut asked: Vec<u32> = Vec::new();
         let mut points: Vec<f32> = Vec::new();
         let mut judged = classifier::Judgement::default();
+        let mut total: Option<Tensor> = None;
         for start in (0..n).step_by(chunk) {
             let len = chunk.min(n - start);
             let z = noise(gpu, cfg, &mut rng, len)?;
@@ -168,16 +169,24 @@ impl Evaluator {
             };
             let (x, _) = generate(g, &z, labels.as_ref(), false)?;
             // Scores of NaN samples would look like real numbers (the classifier still picks
-            // a digit), so a diverged generator is an error. One sum tells (an overflow to
-            // infinity needs samples far beyond any real output, and is refused too).
-            if !x.sum_all()?.item()?.is_finite() {
-                return Err(crate::gan::sample::non_finite_samples());
-            }
+            // a digit), so a diverged generator is an error. A running sum on the device
+            // tells, read once after the loop (an overflow to infinity needs samples far
+            // beyond any real output, and is refused too).
+            let s = x.sum_all()?;
+            total = Some(match total {
+                Some(t) => t.add(&s)?,
+                None => s,
+            });
             match self {
                 Evaluator::Digits { classifier, .. } => {
                     judged.append(classifier.judge(&image::to_classifier_input(&x)?)?)
                 }
                 _ => points.extend(x.to_vec()?),
+            }
+        }
+        if let Some(t) = total {
+            if !t.item()?.is_finite() {
+                return Err(crate::gan::sample::non_finite_samples());
             }
         }
         match self {
