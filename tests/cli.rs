@@ -12,6 +12,15 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// Asserts a successful run, showing its stderr otherwise.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Asserts a failed run with exactly one error line mentioning `needle`.
 fn assert_one_line_error(out: &Output, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
@@ -168,39 +177,18 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
     tiny_run("mlp-cwgan-gp", &dir, &["--set", "hidden=16"]);
     let run = dir.to_str().unwrap();
     let png = dir.join("grid.png");
-    let out = tapegan(&[
-        "sample",
-        "--run",
-        run,
-        "--n",
-        "20",
-        "--out",
-        png.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let png_out = png.to_str().unwrap();
+    assert_success(&tapegan(&[
+        "sample", "--run", run, "--n", "20", "--out", png_out,
+    ]));
     let img = image::open(&png).unwrap();
     assert!(img.width() > 28 && img.height() > 28);
     let npy = dir.join("s.npy");
-    let out = tapegan(&[
-        "sample",
-        "--run",
-        run,
-        "--n",
-        "5",
-        "--label",
-        "7",
-        "--out",
-        npy.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let npy_out = npy.to_str().unwrap();
+    let sample = |n: &str, out: &str| tapegan(&["sample", "--run", run, "--n", n, "--out", out]);
+    assert_success(&tapegan(&[
+        "sample", "--run", run, "--n", "5", "--label", "7", "--out", npy_out,
+    ]));
     let (shape, data) = tapegan::io::npy::read_npy_f32(&npy).unwrap();
     assert_eq!(shape, vec![5, 1, 28, 28]);
     assert!(data.iter().all(|v| (-1.0..=1.0).contains(v)));
@@ -211,20 +199,7 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
 
     // Without --label and with n not a multiple of 10, every class is drawn, in order, one
     // or two samples each.
-    let out = tapegan(&[
-        "sample",
-        "--run",
-        run,
-        "--n",
-        "13",
-        "--out",
-        npy.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&sample("13", npy_out));
     let (_, labels) = tapegan::io::npy::read_npy_i64(&dir.join("s_labels.npy")).unwrap();
     assert_eq!(labels.len(), 13);
     assert!(labels.windows(2).all(|w| w[0] <= w[1]), "{labels:?}");
@@ -232,6 +207,17 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
         let count = labels.iter().filter(|&&l| l == class).count();
         assert!((1..=2).contains(&count), "class {class}: {labels:?}");
     }
+    // More samples than one chunk (512) continue the same noise.
+    let (_, z13) = tapegan::io::npy::read_npy_f32(&dir.join("s_noise.npy")).unwrap();
+    let big = dir.join("big.npy");
+    assert_success(&sample("1030", big.to_str().unwrap()));
+    let (shape, _) = tapegan::io::npy::read_npy_f32(&big).unwrap();
+    assert_eq!(shape, vec![1030, 1, 28, 28]);
+    let (zs, z) = tapegan::io::npy::read_npy_f32(&dir.join("big_noise.npy")).unwrap();
+    assert_eq!(zs, vec![1030, 100]);
+    assert_eq!(z[..z13.len()], z13[..]);
+    let (_, labels) = tapegan::io::npy::read_npy_i64(&dir.join("big_labels.npy")).unwrap();
+    assert_eq!((labels[0], labels[1029]), (0, 9));
 
     assert_one_line_error(
         &tapegan(&["sample", "--run", run, "--label", "12", "--out", "x.png"]),
@@ -362,6 +348,27 @@ fn settings_that_cannot_work_are_refused() {
         std::fs::read_to_string(occupied.join("losses.csv")).unwrap(),
         "mine"
     );
+    // A user's config.toml does not make a folder a run.
+    std::fs::write(occupied.join("config.toml"), "[editor]\ntheme = 'dark'\n").unwrap();
+    assert_one_line_error(&tapegan(&args), "is not empty and is not a tapegan run");
+    assert!(occupied.join("config.toml").is_file());
+    // An empty folder stays empty when the run fails to start (here: on its data).
+    let empty = cfg.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = empty.to_str().unwrap();
+    assert_one_line_error(
+        &tapegan(&[
+            "train",
+            "--preset",
+            "dcgan-28",
+            "--data",
+            "mnist:/nonexistent",
+            "--out",
+            e,
+        ]),
+        "no such folder",
+    );
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
     std::fs::write(&file, "lr_d = 1e-4\nz_dim =\n").unwrap();
     assert_one_line_error(&train(&["--config", &file]), "c.toml line 2:");
     std::fs::remove_dir_all(&cfg).unwrap();
@@ -388,6 +395,16 @@ fn resume_refuses_finished_runs_mixed_checkpoints_and_other_directories() {
     assert_one_line_error(
         &tapegan(&["train", "--resume", run, "--steps", "4", "-q"]),
         "the checkpoint mixes steps",
+    );
+    // A run stopped before its first checkpoint: its folder may hold a new run, which
+    // starts from scratch (its old losses are gone).
+    std::fs::remove_dir_all(dir.join("checkpoint")).unwrap();
+    let stale_losses = std::fs::read_to_string(dir.join("losses.csv")).unwrap();
+    tiny_run("mlp-gan-small", &dir, &["--set", "steps=1"]);
+    let losses = std::fs::read_to_string(dir.join("losses.csv")).unwrap();
+    assert!(
+        losses.lines().count() < stale_losses.lines().count(),
+        "{losses}"
     );
     let empty = tmp("resume-empty");
     std::fs::create_dir_all(&empty).unwrap();
