@@ -32,9 +32,10 @@ pub enum Error {
     #[error("grad: {0}")]
     Autograd(String),
     /// A tensor is larger than one storage binding of this adapter allows.
-    #[error("{op}: tensor of {bytes} bytes exceeds this adapter's storage binding limit of {limit} bytes; use a smaller batch or smaller layers")]
+    #[error("{op}: a tensor of shape {shape} ({}) exceeds this adapter's storage binding limit of {}; use a smaller batch or smaller layers", human_bytes(*bytes), human_bytes(*limit))]
     TooLarge {
         op: &'static str,
+        shape: String,
         bytes: u64,
         limit: u64,
     },
@@ -71,5 +72,42 @@ impl Error {
             path: path.as_ref().display().to_string(),
             source,
         }
+    }
+}
+
+/// A byte count as people read it: "400 MiB", "96 B"; counts that overflowed show as "more
+/// than 16 EiB".
+fn human_bytes(b: u64) -> String {
+    if b == u64::MAX {
+        return "more than 16 EiB".into();
+    }
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if b < 1024 {
+        return format!("{b} B");
+    }
+    let (mut v, mut unit) = (b as f64 / 1024.0, 0);
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    let v = if v < 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    };
+    format!("{} {}", v.trim_end_matches(".0"), UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn byte_counts_read_as_people_write_them() {
+        assert_eq!(human_bytes(96), "96 B");
+        assert_eq!(human_bytes(134_217_728), "128 MiB");
+        assert_eq!(human_bytes(400_000_000), "381 MiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(u64::MAX), "more than 16 EiB");
     }
 }

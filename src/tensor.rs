@@ -82,11 +82,16 @@ impl Tensor {
         dtype: DType,
         op: &'static str,
     ) -> Result<Tensor> {
-        let numel: usize = shape.iter().product();
-        let bytes = numel as u64 * 4;
+        // Checked: a product that wraps (absurd settings such as z_dim = 2⁶²) would otherwise
+        // allocate a small buffer for a huge shape.
+        let bytes = shape
+            .iter()
+            .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64))
+            .unwrap_or(u64::MAX);
         if bytes > gpu.max_binding_bytes() {
             return Err(Error::TooLarge {
                 op,
+                shape: fmt_shape(shape),
                 bytes,
                 limit: gpu.max_binding_bytes(),
             });
