@@ -148,6 +148,8 @@ fn image_folders_are_cropped_resized_and_errors_name_the_file() {
     {
         std::os::unix::fs::symlink(&dir, dir.join("sub/up")).unwrap();
         std::os::unix::fs::symlink("..", dir.join("sub/parent")).unwrap();
+        // ... and so do links to images already read.
+        std::os::unix::fs::symlink(dir.join("a.png"), dir.join("link-to-a.png")).unwrap();
         let d = data::load(&DataSpec::Images { dir: dir.clone() }, &opts).unwrap();
         assert_eq!(d.count, 2);
     }
@@ -263,4 +265,22 @@ fn batch_larger_than_the_data_set_is_an_error() {
         .unwrap()
         .to_string();
     assert!(e.contains("batch size 10"), "{e}");
+}
+
+#[test]
+fn data_folders_are_stored_absolute_so_runs_resume_from_anywhere() {
+    let here = std::env::current_dir().unwrap();
+    assert_eq!(
+        data::absolute_spec("images:faces").unwrap(),
+        format!("images:{}", here.join("faces").display())
+    );
+    assert_eq!(
+        data::absolute_spec("mnist-test:/data/mnist").unwrap(),
+        "mnist-test:/data/mnist"
+    );
+    for plain in ["mnist", "mnist-test", "grid25", "ring8"] {
+        assert_eq!(data::absolute_spec(plain).unwrap(), plain);
+    }
+    let e = data::absolute_spec("mnist:").unwrap_err().to_string();
+    assert!(e.contains("names no folder after the colon"), "{e}");
 }

@@ -18,8 +18,8 @@ pub struct FolderImages {
 }
 
 fn list(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<()> {
-    // Symbolic links to folders are followed (a data set may live elsewhere), but each real
-    // folder is read once: a link to a parent would otherwise repeat images or never end.
+    // Symbolic links are followed (a data set may live elsewhere), but each real folder is
+    // read once: a link to a parent would otherwise repeat images or never end.
     let real = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
     if !seen.insert(real) {
         return Ok(());
@@ -35,7 +35,10 @@ fn list(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Resu
         if p.is_dir() {
             list(&p, out, seen)?;
         } else if let Some(ext) = p.extension().and_then(|x| x.to_str()) {
-            if matches!(ext.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg") {
+            // Images are read once too, however many links lead to them.
+            if matches!(ext.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg")
+                && seen.insert(std::fs::canonicalize(&p).map_err(|e| Error::io(&p, e))?)
+            {
                 out.push(p);
             }
         }

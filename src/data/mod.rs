@@ -45,7 +45,17 @@ impl std::str::FromStr for DataSpec {
             Some((k, a)) => (k, Some(a)),
             None => (s, None),
         };
-        let dir = |a: Option<&str>| a.filter(|a| !a.is_empty()).map(PathBuf::from);
+        if arg == Some("") {
+            return Err(Error::Config(format!(
+                "data set '{s}' names no folder after the colon; write {kind}:DIR{}",
+                if kind.starts_with("mnist") {
+                    format!(", or {kind} alone for the shipped subset")
+                } else {
+                    String::new()
+                }
+            )));
+        }
+        let dir = |a: Option<&str>| a.map(PathBuf::from);
         Ok(match kind {
             "mnist" => DataSpec::Mnist { dir: dir(arg).unwrap_or_else(default_mnist_dir), test_split: false },
             "mnist-test" => DataSpec::Mnist { dir: dir(arg).unwrap_or_else(default_mnist_dir), test_split: true },
@@ -65,6 +75,19 @@ impl std::str::FromStr for DataSpec {
                 )))
             }
         })
+    }
+}
+
+/// `spec` with the folder it names made absolute (`images:data` → `images:/home/me/data`);
+/// specs without a folder (`mnist`, `grid25`) are returned unchanged.
+pub fn absolute_spec(spec: &str) -> Result<String> {
+    let parsed: DataSpec = spec.parse()?;
+    match spec.split_once(':') {
+        Some((kind, dir)) if !matches!(parsed, DataSpec::Mixture(_)) => {
+            let abs = std::path::absolute(dir).map_err(|e| Error::io(Path::new(dir), e))?;
+            Ok(format!("{kind}:{}", abs.display()))
+        }
+        _ => Ok(spec.to_string()),
     }
 }
 
