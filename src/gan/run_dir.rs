@@ -6,7 +6,7 @@
 //! there is nothing to resume; its old outputs are cleared so they do not mix with the new
 //! run's). Any other folder holds someone else's files and is refused.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use super::config::TrainConfig;
 use crate::error::{Error, Result};
@@ -43,6 +43,7 @@ pub(crate) fn prepare(run_dir: &Path) -> Result<NewRunDir> {
             run_dir.display()
         )));
     }
+    refuse_parent_of_missing(run_dir)?;
     let occupied = std::fs::read_dir(run_dir).is_ok_and(|mut d| d.next().is_some());
     if occupied {
         if TrainConfig::read_run(run_dir).is_err() {
@@ -63,6 +64,27 @@ pub(crate) fn prepare(run_dir: &Path) -> Result<NewRunDir> {
         path: run_dir.to_path_buf(),
         created,
     })
+}
+
+/// `missing/..` names an existing folder only once `missing` is created, so none of the
+/// checks above would see it, and undoing a failed start would remove that existing folder.
+fn refuse_parent_of_missing(run_dir: &Path) -> Result<()> {
+    let mut prefix = PathBuf::new();
+    let mut missing: Option<PathBuf> = None;
+    for c in run_dir.components() {
+        if let (Some(m), Component::ParentDir) = (&missing, c) {
+            return Err(Error::Config(format!(
+                "{}: '..' follows {}, which does not exist; give the run folder's path without it",
+                run_dir.display(),
+                m.display()
+            )));
+        }
+        prefix.push(c);
+        if missing.is_none() && !prefix.exists() {
+            missing = Some(prefix.clone());
+        }
+    }
+    Ok(())
 }
 
 impl NewRunDir {
