@@ -227,6 +227,12 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
         &tapegan(&["sample", "--run", run, "--out", "x.jpg"]),
         ".png or .npy",
     );
+    assert_one_line_error(&sample("20000", png_out), "between 1 and 10000 for");
+    assert_one_line_error(&sample("20000000", npy_out), "between 1 and 1000000");
+    assert_one_line_error(
+        &tapegan(&["eval", "--run", run, "--n", "1000000"]),
+        "--n must be between 1 and 100000",
+    );
     assert_one_line_error(
         &tapegan(&["sample", "--run", "/nonexistent-run", "--out", "x.png"]),
         "not a tapegan run directory (does not exist)",
@@ -297,7 +303,35 @@ fn settings_that_cannot_work_are_refused() {
             vec!["--set", "clip=nan"],
             "clip must be a finite non-negative",
         ),
-        (vec!["--set", "hidden=0"], "hidden must be at least 1"),
+        (
+            vec!["--set", "hidden=0"],
+            "hidden must be between 1 and 65536",
+        ),
+        (
+            vec!["--set", "z_dim=4611686018427387904"],
+            "z_dim must be between 1 and 65536",
+        ),
+        (
+            vec!["--set", "n_critic=1000000000"],
+            "n_critic must be between 1 and 1000",
+        ),
+        (
+            vec!["--set", "image_size=28"],
+            "image_size applies to image presets only",
+        ),
+        (
+            vec!["--set", "loss=softmax-ce"],
+            "loss = softmax-ce needs a discriminator with 2 output(s)",
+        ),
+        (
+            vec!["--epochs", "4611686018427387904"],
+            "more steps than can be counted",
+        ),
+        (
+            vec!["--steps", "18446744073709551615"],
+            "at most 9223372036854775807",
+        ),
+        (vec!["--data", "mnist:"], "names no folder after the colon"),
         (
             vec!["--set", "preset=toy-wgan-gp"],
             "conflicts with preset toy-wgan-clip",
@@ -322,19 +356,52 @@ fn settings_that_cannot_work_are_refused() {
             "{args:?} left its --out behind"
         );
     }
+    // Settings of image presets, and sizes beyond the adapter's storage binding limit.
+    for (preset, setting, needle) in [
+        (
+            "mlp-gan-small",
+            "channels=3",
+            "discriminator takes [784]; check channels",
+        ),
+        (
+            "dcgan-28",
+            "image_size=1000000",
+            "image_size = 1000000 does not fit dcgan-28",
+        ),
+        (
+            "dcgan-28",
+            "samples=1000000",
+            "samples must be between 1 and 2500",
+        ),
+        (
+            "dcgan-28",
+            "z_dim=60000",
+            "a tensor of shape [60000, 128, 4, 4]",
+        ),
+    ] {
+        assert_one_line_error(
+            &tapegan(&["train", "--preset", preset, "--set", setting, "--out", out]),
+            needle,
+        );
+        assert!(!cfg.join("parent").exists(), "{setting} left its --out");
+    }
+    // `missing/..` is the folder holding `missing` once that is made: refused, and that
+    // folder is not removed by the failed start.
+    let dotdot = cfg.join("missing/..");
     assert_one_line_error(
         &tapegan(&[
             "train",
             "--preset",
-            "mlp-gan-small",
-            "--set",
-            "channels=3",
+            "toy-wgan-clip",
             "--out",
-            out,
+            dotdot.to_str().unwrap(),
         ]),
-        "discriminator takes [784]; check channels",
+        "'..' follows",
     );
-    assert!(!cfg.join("parent").exists());
+    assert!(
+        std::path::Path::new(&file).exists(),
+        "the folder holding missing/ lost its files"
+    );
     // A folder with files that are not a run is not written over.
     let occupied = cfg.join("occupied");
     std::fs::create_dir_all(&occupied).unwrap();

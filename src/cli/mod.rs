@@ -107,9 +107,24 @@ pub fn check_writable(path: &Path) -> Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // Errors name the file the user gave, with the folder's own problem in brackets.
+    let cannot = |what: &Path, e: std::io::Error| {
+        Error::Config(format!(
+            "cannot write {}: {} ({e})",
+            path.display(),
+            what.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
+    if path.exists() {
+        // Opened for appending, so that the check does not truncate the file.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| cannot(path, e))?;
+    }
     let probe = dir.join(format!(".tapegan-write-check-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| Error::io(dir, e))?;
+    std::fs::write(&probe, b"").map_err(|e| cannot(dir, e))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }

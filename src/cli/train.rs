@@ -179,12 +179,22 @@ fn preset_from_file(path: &PathBuf) -> Result<TrainConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let t: toml::Table = toml::from_str(&text)
         .map_err(|e| tapegan::gan::toml_error(&path.display().to_string(), &text, &e))?;
-    let name = t.get("preset").and_then(|v| v.as_str()).ok_or_else(|| {
-        Error::Config(format!(
-            "{}: no preset given (add preset = \"NAME\" or pass --preset)",
-            path.display()
-        ))
-    })?;
+    let name = match t.get("preset") {
+        Some(toml::Value::String(name)) => name,
+        Some(other) => {
+            return Err(Error::Config(format!(
+                "{}: preset = {other} is not a preset name; write preset = \"NAME\" (see \
+                 `tapegan presets`)",
+                path.display()
+            )))
+        }
+        None => {
+            return Err(Error::Config(format!(
+                "{}: no preset given (add preset = \"NAME\" or pass --preset)",
+                path.display()
+            )))
+        }
+    };
     Ok(tapegan::models::find(name)?.config.clone())
 }
 

@@ -33,6 +33,19 @@ pub enum LossKind {
     Hinge,
 }
 
+impl LossKind {
+    /// The name used in config files and `--set loss=…`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::SoftmaxCe => "softmax-ce",
+            LossKind::Bce => "bce",
+            LossKind::Wgan => "wgan",
+            LossKind::WganGp => "wgan-gp",
+            LossKind::Hinge => "hinge",
+        }
+    }
+}
+
 /// Where the gradient penalty's interpolation weight ε is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -135,7 +148,7 @@ impl TrainConfig {
             Error::Config(format!(
                 "'{value}' is not a valid value for {key} (expected {}){}",
                 kind(old),
-                if key == "seed" && value.parse::<u64>().is_ok() {
+                if value.parse::<u64>().is_ok() {
                     format!(", at most {}", i64::MAX)
                 } else {
                     String::new()
@@ -163,6 +176,11 @@ impl TrainConfig {
                 )));
             }
             self.check_preset_unchanged(&k, &v, origin)?;
+            // `digits = 7` means the one-digit list, as `--set digits=7` does.
+            let v = match v {
+                toml::Value::Integer(_) if k == "digits" => toml::Value::Array(vec![v]),
+                v => v,
+            };
             table.insert(k.clone(), v);
             // Converted key by key, so that a wrong type names its key.
             table
@@ -181,8 +199,8 @@ impl TrainConfig {
     fn check_preset_unchanged(&self, key: &str, value: &toml::Value, origin: &str) -> Result<()> {
         match value.as_str() {
             Some(p) if key == "preset" && p != self.preset => Err(Error::Config(format!(
-                "{origin}: preset = \"{p}\" conflicts with preset {}; choose the preset once, \
-                 with --preset NAME or in the config file",
+                "{origin}: preset = \"{p}\" conflicts with preset {}; a run's preset is \
+                 chosen once, when it starts (--preset NAME or preset in a config file)",
                 self.preset
             ))),
             _ => Ok(()),
@@ -220,6 +238,13 @@ impl TrainConfig {
         toml::from_str(text).map_err(|e| toml_error(origin, text, &e))
     }
 
+    fn max_samples(&self) -> usize {
+        match crate::models::presets::image_side(&self.preset) {
+            Some(_) => MAX_SAMPLE_IMAGES,
+            None => MAX_SAMPLE_POINTS,
+        }
+    }
+
     /// Checks ranges and combinations, with messages that name the setting.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
@@ -239,11 +264,41 @@ impl TrainConfig {
                 return bad(format!("{k} must be in [0, 1), got {v}"));
             }
         }
-        if self.n_critic == 0 {
-            return bad("n_critic must be at least 1".into());
+        // Upper bounds keep one step finite and the networks within reach of an adapter; they
+        // are far above any published setting (n_critic 5–100, z_dim ≤ 512, grids ≤ 100).
+        for (k, v, max) in [
+            ("n_critic", self.n_critic, MAX_N_CRITIC),
+            ("z_dim", self.z_dim, MAX_WIDTH),
+            ("hidden", self.hidden, MAX_WIDTH),
+            ("samples", self.samples, self.max_samples()),
+        ] {
+            if v == 0 || v > max {
+                let hint = if k == "samples" {
+                    "; `tapegan sample --n N` draws more"
+                } else {
+                    ""
+                };
+                return bad(format!("{k} must be between 1 and {max}, got {v}{hint}"));
+            }
         }
-        if self.z_dim == 0 {
-            return bad("z_dim must be at least 1".into());
+        if crate::models::presets::find(&self.preset).is_ok() {
+            let side = crate::models::presets::image_side(&self.preset);
+            match side {
+                Some(s) if self.image_size != 0 && self.image_size != s => {
+                    return bad(format!(
+                        "image_size = {} does not fit {}, whose networks take {s}×{s} images; \
+                         set image_size to {s} or 0 (images are resized to {s}×{s})",
+                        self.image_size, self.preset
+                    ))
+                }
+                None if self.image_size != 0 => {
+                    return bad(format!(
+                        "image_size applies to image presets only; {} trains on 2-D points",
+                        self.preset
+                    ))
+                }
+                _ => {}
+            }
         }
         for (k, v) in [
             ("clip", self.clip),
@@ -259,9 +314,6 @@ impl TrainConfig {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{k} must be a finite positive number, got {v}"));
             }
-        }
-        if self.hidden == 0 {
-            return bad("hidden must be at least 1".into());
         }
         // A gradient-penalty setting changed on a preset without a penalty would be ignored.
         let preset_default = crate::models::presets::find(&self.preset)
@@ -283,15 +335,21 @@ impl TrainConfig {
         if self.channels != 1 && self.channels != 3 {
             return bad(format!("channels must be 1 or 3, got {}", self.channels));
         }
-        if self.samples == 0 {
-            return bad("samples must be at least 1".into());
-        }
         if let Some(d) = self.digits.iter().find(|&&d| d > 9) {
             return bad(format!("digits: {d} is not a digit"));
         }
         Ok(())
     }
 }
+
+/// Largest `n_critic`: a step runs all its critic updates before an interrupt is seen.
+const MAX_N_CRITIC: usize = 1000;
+/// Largest `z_dim` and `hidden`.
+const MAX_WIDTH: usize = 1 << 16;
+/// Largest sample grid written during training (a 50 × 50 grid), and the most points in a
+/// toy preset's scatter plot.
+const MAX_SAMPLE_IMAGES: usize = 2500;
+const MAX_SAMPLE_POINTS: usize = 100_000;
 
 /// A TOML error as one line: the origin, the line it points at and the message.
 pub fn toml_error(origin: &str, text: &str, e: &toml::de::Error) -> Error {

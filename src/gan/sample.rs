@@ -116,6 +116,42 @@ pub(crate) fn non_finite_samples() -> Error {
 
 /// Writes `drawn` as a PNG grid (`.png`) or as raw arrays (`.npy`: the samples, plus
 /// `<stem>_noise.npy` and, for conditional models, `<stem>_labels.npy` beside it).
+/// Most samples one `tapegan sample` draws (host memory: 3 GiB of 28×28 digits), and most
+/// images in one PNG grid (100 × 100).
+pub const MAX_DRAW: usize = 1_000_000;
+pub const MAX_GRID: usize = 10_000;
+
+/// Checks a request for `n` samples written to `out` before any work: a known file type and
+/// a count the file type can hold.
+pub fn check_request(out: &Path, n: usize) -> Result<()> {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let most = match ext.as_deref() {
+        Some("npy") => MAX_DRAW,
+        Some("png") => MAX_GRID,
+        _ => {
+            return Err(Error::Config(format!(
+                "{}: the output must end in .png or .npy",
+                out.display()
+            )))
+        }
+    };
+    if n == 0 || n > most {
+        let more = if most == MAX_GRID && n > most {
+            "; write a .npy file for more"
+        } else {
+            ""
+        };
+        return Err(Error::Config(format!(
+            "--n must be between 1 and {most} for {}, got {n}{more}",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
 pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::path::PathBuf>> {
     let ext = out
         .extension()

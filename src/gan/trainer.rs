@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::checkpoint::{self, Progress};
-use super::config::TrainConfig;
+use super::config::{LossKind, TrainConfig};
 use super::outputs::{self, FixedInputs};
 use super::run_dir;
 use super::runlog::{Row, RunLog};
@@ -131,8 +131,10 @@ fn optimizer(
 impl Trainer {
     /// Starts a new run in `run_dir`: a missing or empty folder, or a run that stopped before
     /// its first checkpoint (see `run_dir.rs`); a failed start leaves nothing behind.
-    pub fn new(gpu: &Gpu, cfg: TrainConfig, run_dir: &Path) -> Result<Trainer> {
+    pub fn new(gpu: &Gpu, mut cfg: TrainConfig, run_dir: &Path) -> Result<Trainer> {
         cfg.validate()?;
+        // config.toml must name the data wherever the run is resumed from.
+        cfg.data = data::absolute_spec(&cfg.data)?;
         if checkpoint::checkpoint_dir(run_dir).is_ok() {
             return Err(Error::Config(format!(
                 "{} already holds a run; use --resume {} to continue it or choose another --out",
@@ -196,9 +198,25 @@ impl Trainer {
 
     fn build(gpu: &Gpu, cfg: TrainConfig, run_dir: &Path, resuming: Option<()>) -> Result<Trainer> {
         crate::models::find(&cfg.preset)?;
-        let data = load_data(&cfg)?;
         let mut init = Generator::new(cfg.seed).fork(INIT_STREAM);
         let (g, d) = crate::models::build(gpu, &cfg, &mut init)?;
+        // A two-way softmax needs two logits and the other losses one: the wrong pairing would
+        // train (on a loss of 0, or broadcast targets) rather than fail.
+        let outputs = if cfg.loss == LossKind::SoftmaxCe {
+            2
+        } else {
+            1
+        };
+        if d.out_shape != [outputs] {
+            return Err(Error::Config(format!(
+                "loss = {} needs a discriminator with {outputs} output(s), but {}'s has {:?}; \
+                 keep the preset's loss or choose a preset built for it",
+                cfg.loss.name(),
+                cfg.preset,
+                d.out_shape
+            )));
+        }
+        let data = load_data(&cfg)?;
         // Settings such as channels or image_size shape both the data and the networks; a
         // mismatch is a settings error, said before any step rather than by a layer.
         if data.sample_len() != d.in_shape.iter().product::<usize>() {
@@ -220,7 +238,15 @@ impl Trainer {
         let total = if cfg.steps > 0 {
             cfg.steps
         } else {
-            (cfg.epochs * loader.batches_per_epoch() as u64 / per_iteration).max(1)
+            let batches = loader.batches_per_epoch() as u64;
+            let total = cfg.epochs.checked_mul(batches).ok_or_else(|| {
+                Error::Config(format!(
+                    "epochs = {} at {batches} batches each is more steps than can be counted; \
+                     give fewer epochs or --steps",
+                    cfg.epochs
+                ))
+            })?;
+            (total / per_iteration).max(1)
         };
         let gan = Gan::new(gpu, g, d, opt_g, opt_d, &cfg)?;
         let fixed = outputs::fixed_inputs(gpu, &cfg, &gan.g)?;

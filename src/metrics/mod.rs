@@ -43,6 +43,8 @@ use frechet::Gaussian;
 pub const TOY_SAMPLES: usize = 2500;
 /// Generated digits judged by default.
 pub const IMAGE_SAMPLES: usize = 1000;
+/// Most samples one evaluation judges (the toy metrics keep every point on the host).
+pub const MAX_EVAL_SAMPLES: usize = 100_000;
 /// Random stream of evaluation noise (independent of training and of sample grids).
 const EVAL_STREAM: u64 = 0x4556_414C;
 /// Real digits at most in the Fréchet reference (all of a full MNIST test split).
@@ -124,8 +126,10 @@ impl Evaluator {
         seed: u64,
     ) -> Result<Report> {
         let n = n.unwrap_or_else(|| self.default_samples());
-        if n == 0 {
-            return Err(Error::Config("--n must be at least 1".into()));
+        if n == 0 || n > MAX_EVAL_SAMPLES {
+            return Err(Error::Config(format!(
+                "--n must be between 1 and {MAX_EVAL_SAMPLES}, got {n}"
+            )));
         }
         if n < 2 && matches!(self, Evaluator::Digits { .. }) {
             return Err(Error::Config(

@@ -26,6 +26,9 @@ pub fn gpu() -> Gpu {
 pub fn tapegan(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_tapegan"))
         .args(args)
+        // Outside the repository: a run without --out goes to ./runs, and the shipped data
+        // must be found from any folder.
+        .current_dir(std::env::temp_dir())
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .output()
         .expect("the binary runs")
