@@ -153,6 +153,13 @@ impl Trainer {
     /// Continues the run in `run_dir`; `overrides` may change only [`RESUMABLE_KEYS`].
     pub fn resume(gpu: &Gpu, run_dir: &Path, overrides: &[String]) -> Result<Trainer> {
         let saved = TrainConfig::read_run(run_dir)?;
+        // A run written by an older tapegan may hold settings that are checked now.
+        saved.validate().map_err(|e| {
+            Error::Config(format!(
+                "{}: {e} (edit the file to resume this run)",
+                run_dir.join("config.toml").display()
+            ))
+        })?;
         let mut cfg = saved.clone();
         for o in overrides {
             cfg.set(o)?;
