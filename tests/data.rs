@@ -274,6 +274,7 @@ fn data_folders_are_stored_absolute_so_runs_resume_from_anywhere() {
         data::absolute_spec("images:faces").unwrap(),
         format!("images:{}", here.join("faces").display())
     );
+    #[cfg(unix)]
     assert_eq!(
         data::absolute_spec("mnist-test:/data/mnist").unwrap(),
         "mnist-test:/data/mnist"

@@ -95,7 +95,9 @@ pub fn fresh_run_dir(name: &str) -> PathBuf {
 }
 
 /// Checks, before minutes of work, that a file can be written at `path` later: it is not a
-/// folder, and its folder exists (it is created) and accepts a new file.
+/// folder, and the nearest existing folder on its path accepts a new file (the write, which
+/// goes through a temporary file and a rename, creates any missing folders). Nothing is left
+/// behind.
 pub fn check_writable(path: &Path) -> Result<()> {
     if path.is_dir() {
         return Err(Error::Config(format!(
@@ -103,28 +105,32 @@ pub fn check_writable(path: &Path) -> Result<()> {
             path.display()
         )));
     }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     // Errors name the file the user gave, with the folder's own problem in brackets.
-    let cannot = |what: &Path, e: std::io::Error| {
+    let cannot = |what: &Path, why: String| {
         Error::Config(format!(
-            "cannot write {}: {} ({e})",
+            "cannot write {}: {} ({why})",
             path.display(),
             what.display()
         ))
     };
-    std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
-    if path.exists() {
-        // Opened for appending, so that the check does not truncate the file.
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| cannot(path, e))?;
-    }
-    let probe = dir.join(format!(".tapegan-write-check-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| cannot(dir, e))?;
+    let mut dir = path.parent().unwrap_or(Path::new(""));
+    let existing = loop {
+        let d = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        match std::fs::metadata(d) {
+            Ok(m) if m.is_dir() => break d,
+            Ok(_) => return Err(cannot(d, "a file, not a folder".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && d != Path::new(".") => {
+                dir = dir.parent().unwrap_or(Path::new(""));
+            }
+            Err(e) => return Err(cannot(d, e.to_string())),
+        }
+    };
+    let probe = existing.join(format!(".tapegan-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| cannot(existing, e.to_string()))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }

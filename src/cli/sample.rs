@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use tapegan::gan::sample::{check_request, draw, load_generator, write};
+use tapegan::gan::sample::{check_memory, check_request, draw, load_generator, write};
 use tapegan::{Gpu, Result};
 
 #[derive(Args)]
@@ -31,6 +31,7 @@ pub fn sample(gpu: &Gpu, a: SampleArgs) -> Result<ExitCode> {
     check_request(&a.out, a.n)?;
     super::check_writable(&a.out)?;
     let (cfg, g) = load_generator(gpu, &a.run)?;
+    check_memory(&g, a.n)?;
     let drawn = draw(gpu, &cfg, &g, a.n, a.label, a.seed)?;
     // One row per class when every class has the same count; otherwise a square grid.
     let classes = g.classes();

@@ -45,13 +45,13 @@ impl std::str::FromStr for DataSpec {
             Some((k, a)) => (k, Some(a)),
             None => (s, None),
         };
-        if arg == Some("") {
+        if arg == Some("") && matches!(kind, "mnist" | "mnist-test" | "images") {
             return Err(Error::Config(format!(
                 "data set '{s}' names no folder after the colon; write {kind}:DIR{}",
-                if kind.starts_with("mnist") {
-                    format!(", or {kind} alone for the shipped subset")
-                } else {
+                if kind == "images" {
                     String::new()
+                } else {
+                    format!(", or {kind} alone for the shipped subset")
                 }
             )));
         }
@@ -85,7 +85,12 @@ pub fn absolute_spec(spec: &str) -> Result<String> {
     match spec.split_once(':') {
         Some((kind, dir)) if !matches!(parsed, DataSpec::Mixture(_)) => {
             let abs = std::path::absolute(dir).map_err(|e| Error::io(Path::new(dir), e))?;
-            Ok(format!("{kind}:{}", abs.display()))
+            // A path that is not UTF-8 (the current folder's name, say) cannot be written to
+            // config.toml as it is; the relative spec still works from this folder.
+            Ok(match abs.into_os_string().into_string() {
+                Ok(abs) => format!("{kind}:{abs}"),
+                Err(_) => spec.to_string(),
+            })
         }
         _ => Ok(spec.to_string()),
     }

@@ -34,14 +34,11 @@ pub enum LossKind {
 }
 
 impl LossKind {
-    /// The name used in config files and `--set loss=…`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LossKind::SoftmaxCe => "softmax-ce",
-            LossKind::Bce => "bce",
-            LossKind::Wgan => "wgan",
-            LossKind::WganGp => "wgan-gp",
-            LossKind::Hinge => "hinge",
+    /// The name used in config files and `--set loss=…` (serde's, so the two cannot differ).
+    pub fn name(self) -> String {
+        match toml::Value::try_from(self) {
+            Ok(toml::Value::String(name)) => name,
+            _ => format!("{self:?}"),
         }
     }
 }
@@ -148,7 +145,7 @@ impl TrainConfig {
             Error::Config(format!(
                 "'{value}' is not a valid value for {key} (expected {}){}",
                 kind(old),
-                if value.parse::<u64>().is_ok() {
+                if matches!(old, toml::Value::Integer(_)) && value.parse::<u64>().is_ok() {
                     format!(", at most {}", i64::MAX)
                 } else {
                     String::new()

@@ -70,19 +70,18 @@ pub(crate) fn prepare(run_dir: &Path) -> Result<NewRunDir> {
 /// checks above would see it, and undoing a failed start would remove that existing folder.
 fn refuse_parent_of_missing(run_dir: &Path) -> Result<()> {
     let mut prefix = PathBuf::new();
-    let mut missing: Option<PathBuf> = None;
+    let mut missing = false;
     for c in run_dir.components() {
-        if let (Some(m), Component::ParentDir) = (&missing, c) {
+        if missing && c == Component::ParentDir {
             return Err(Error::Config(format!(
-                "{}: '..' follows {}, which does not exist; give the run folder's path without it",
+                "{}: '..' comes after {}, which does not exist; give the run folder's path \
+                 without it",
                 run_dir.display(),
-                m.display()
+                prefix.display()
             )));
         }
         prefix.push(c);
-        if missing.is_none() && !prefix.exists() {
-            missing = Some(prefix.clone());
-        }
+        missing = missing || !prefix.try_exists().map_err(|e| Error::io(&prefix, e))?;
     }
     Ok(())
 }

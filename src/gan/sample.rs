@@ -114,51 +114,73 @@ pub(crate) fn non_finite_samples() -> Error {
     )
 }
 
-/// Writes `drawn` as a PNG grid (`.png`) or as raw arrays (`.npy`: the samples, plus
-/// `<stem>_noise.npy` and, for conditional models, `<stem>_labels.npy` beside it).
-/// Most samples one `tapegan sample` draws (host memory: 3 GiB of 28×28 digits), and most
-/// images in one PNG grid (100 × 100).
-pub const MAX_DRAW: usize = 1_000_000;
-pub const MAX_GRID: usize = 10_000;
+/// What `tapegan sample` writes, from the output's extension.
+#[derive(Clone, Copy, PartialEq)]
+enum OutKind {
+    Png,
+    Npy,
+}
 
-/// Checks a request for `n` samples written to `out` before any work: a known file type and
-/// a count the file type can hold.
-pub fn check_request(out: &Path, n: usize) -> Result<()> {
-    let ext = out
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let most = match ext.as_deref() {
-        Some("npy") => MAX_DRAW,
-        Some("png") => MAX_GRID,
-        _ => {
-            return Err(Error::Config(format!(
+impl OutKind {
+    fn of(out: &Path) -> Result<OutKind> {
+        let ext = out
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("png") => Ok(OutKind::Png),
+            Some("npy") => Ok(OutKind::Npy),
+            _ => Err(Error::Config(format!(
                 "{}: the output must end in .png or .npy",
                 out.display()
-            )))
+            ))),
         }
-    };
-    if n == 0 || n > most {
-        let more = if most == MAX_GRID && n > most {
-            "; write a .npy file for more"
-        } else {
-            ""
-        };
+    }
+}
+
+/// Most images in one PNG grid (100 × 100).
+pub const MAX_GRID: usize = 10_000;
+/// Most bytes of samples one `tapegan sample` holds (and copies once while writing .npy).
+const MAX_DRAW_BYTES: u64 = 4 << 30;
+
+/// Checks a request for `n` samples written to `out` before any work: a known file type, and
+/// for a PNG grid a count it can hold.
+pub fn check_request(out: &Path, n: usize) -> Result<()> {
+    let kind = OutKind::of(out)?;
+    if n == 0 || (kind == OutKind::Png && n > MAX_GRID) {
         return Err(Error::Config(format!(
-            "--n must be between 1 and {most} for {}, got {n}{more}",
-            out.display()
+            "--n must be between 1 and {MAX_GRID} for a PNG grid, got {n}{}",
+            if n > MAX_GRID {
+                "; write a .npy file for more"
+            } else {
+                ""
+            }
         )));
     }
     Ok(())
 }
 
+/// Checks that `n` samples of generator `g` fit in host memory (the count alone says little:
+/// a 64×64 RGB image is 16 times a 28×28 digit).
+pub fn check_memory(g: &Net, n: usize) -> Result<()> {
+    let per_sample = 4 * g.out_shape.iter().product::<usize>() as u64;
+    let most = (MAX_DRAW_BYTES / per_sample.max(1)).max(1);
+    if n as u64 > most {
+        return Err(Error::Config(format!(
+            "--n {n} samples of shape {:?} would take {} GiB of memory; draw at most {most} \
+             at a time (with different --seed values)",
+            g.out_shape,
+            (n as u64).saturating_mul(per_sample) >> 30
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `drawn` as a PNG grid (`.png`) or as raw arrays (`.npy`: the samples, plus
+/// `<stem>_noise.npy` and, for conditional models, `<stem>_labels.npy` beside it).
 pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::path::PathBuf>> {
-    let ext = out
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("npy") => {
+    match OutKind::of(out)? {
+        OutKind::Npy => {
             let mut written = vec![out.to_path_buf()];
             npy::write_npy_f32(out, &drawn.shape, &drawn.samples)?;
             let stem = out.with_extension("");
@@ -183,7 +205,7 @@ pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::
             }
             Ok(written)
         }
-        Some("png") => {
+        OutKind::Png => {
             let [n, c, h, w] = drawn.shape[..] else {
                 return Err(Error::Config(
                     "this preset makes 2-D points, not images: write them with a .npy file".into(),
@@ -201,9 +223,5 @@ pub fn write(drawn: &Drawn, out: &Path, cols: Option<usize>) -> Result<Vec<std::
             images::save_png(&grid, out)?;
             Ok(vec![out.to_path_buf()])
         }
-        _ => Err(Error::Config(format!(
-            "{}: the output must end in .png or .npy",
-            out.display()
-        ))),
     }
 }

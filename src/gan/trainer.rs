@@ -46,6 +46,7 @@ pub const RESUMABLE_KEYS: &[&str] = &[
     "log_every",
     "checkpoint_every",
     "eval_every",
+    "samples",
 ];
 
 pub struct Trainer {
@@ -153,13 +154,6 @@ impl Trainer {
     /// Continues the run in `run_dir`; `overrides` may change only [`RESUMABLE_KEYS`].
     pub fn resume(gpu: &Gpu, run_dir: &Path, overrides: &[String]) -> Result<Trainer> {
         let saved = TrainConfig::read_run(run_dir)?;
-        // A run written by an older tapegan may hold settings that are checked now.
-        saved.validate().map_err(|e| {
-            Error::Config(format!(
-                "{}: {e} (edit the file to resume this run)",
-                run_dir.join("config.toml").display()
-            ))
-        })?;
         let mut cfg = saved.clone();
         for o in overrides {
             cfg.set(o)?;
@@ -178,7 +172,14 @@ impl Trainer {
                 )));
             }
         }
-        cfg.validate()?;
+        cfg.validate().map_err(|e| match saved.validate() {
+            // A run written by an older tapegan may hold settings that are checked now.
+            Err(_) => Error::Config(format!(
+                "{}: {e} (edit the file to resume this run)",
+                run_dir.join("config.toml").display()
+            )),
+            Ok(()) => e,
+        })?;
         let mut t = Trainer::build(gpu, cfg, run_dir, Some(()))?;
         let p = checkpoint::load(run_dir, &t.cfg.preset, &mut t.gan)?;
         // --steps counts from the start: asking for no more than is done trains nothing.

@@ -24,14 +24,20 @@ pub fn gpu() -> Gpu {
 
 /// Runs the `tapegan` binary built with the tests and returns its output.
 pub fn tapegan(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_tapegan"))
+    // Each call runs in a fresh folder of its own, outside the repository: a run without
+    // --out goes to ./runs, and the shipped data must be found from any folder.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let cwd = std::env::temp_dir().join(format!("tapegan-cwd-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tapegan"))
         .args(args)
-        // Outside the repository: a run without --out goes to ./runs, and the shipped data
-        // must be found from any folder.
-        .current_dir(std::env::temp_dir())
+        .current_dir(&cwd)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .output()
-        .expect("the binary runs")
+        .expect("the binary runs");
+    std::fs::remove_dir_all(&cwd).unwrap();
+    out
 }
 
 /// Trains `preset` for two tiny steps into `dir` (batch 8 from 16 examples, no samples) with

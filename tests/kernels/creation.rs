@@ -124,3 +124,19 @@ fn subgroup_probe_accepts_a_cpu_adapter_with_fixed_subgroups() {
         _ => assert_eq!(g.sharing_subgroup(), None),
     }
 }
+
+#[test]
+fn tensors_beyond_the_binding_limit_are_refused_with_their_shape() {
+    let g = gpu();
+    // Just over the limit, and a shape whose element count wraps a u64 (it must not be
+    // taken for a small tensor).
+    let over = (g.max_binding_bytes() / 4 + 1) as usize;
+    for shape in [vec![over], vec![1 << 62, 8]] {
+        let e = Tensor::zeros(&g, &shape).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("a tensor of shape {shape:?}"))
+                && e.contains("exceeds this adapter's storage binding limit"),
+            "{e}"
+        );
+    }
+}
