@@ -111,6 +111,12 @@ fn bad_arguments_are_one_line_errors() {
             "=row is not a kernel family",
         ),
         ("TAPEGAN_MATMUL_TILE", "3x3", "=3x3 is not a valid tile"),
+        // 32 × 32 outputs per invocation: a shader that would compile for minutes.
+        (
+            "TAPEGAN_MATMUL_TILE",
+            "512x512x2/32x32",
+            "=512x512x2/32x32 is not a valid tile",
+        ),
         // A valid tile that needs 260 KiB of workgroup memory, more than any adapter has.
         (
             "TAPEGAN_MATMUL_TILE",
@@ -462,8 +468,22 @@ fn resume_refuses_finished_runs_mixed_checkpoints_and_other_directories() {
         "the checkpoint mixes steps",
     );
     // A run stopped before its first checkpoint: its folder may hold a new run, which
-    // starts from scratch (its old losses are gone).
+    // starts from scratch (its old losses are gone) ...
     std::fs::remove_dir_all(dir.join("checkpoint")).unwrap();
+    // ... unless a live process trains there (this test's own id stands in for it).
+    std::fs::write(dir.join("lock"), format!("{}\n", std::process::id())).unwrap();
+    for args in [
+        vec!["train", "--resume", run, "-q"],
+        vec!["train", "--preset", "mlp-gan-small", "--out", run, "-q"],
+    ] {
+        assert_one_line_error(&tapegan(&args), "is in use by tapegan process");
+        assert!(
+            dir.join("losses.csv").exists(),
+            "{args:?} cleared a live run"
+        );
+    }
+    // A lock left by a process that has ended is taken over.
+    std::fs::write(dir.join("lock"), "2147483646\n").unwrap();
     let stale_losses = std::fs::read_to_string(dir.join("losses.csv")).unwrap();
     tiny_run("mlp-gan-small", &dir, &["--set", "steps=1"]);
     let losses = std::fs::read_to_string(dir.join("losses.csv")).unwrap();
@@ -471,6 +491,7 @@ fn resume_refuses_finished_runs_mixed_checkpoints_and_other_directories() {
         losses.lines().count() < stale_losses.lines().count(),
         "{losses}"
     );
+    assert!(!dir.join("lock").exists(), "the lock outlived its run");
     let empty = tmp("resume-empty");
     std::fs::create_dir_all(&empty).unwrap();
     assert_one_line_error(

@@ -7,6 +7,7 @@ pub mod losses;
 pub mod outputs;
 pub mod penalty;
 mod run_dir;
+mod run_lock;
 pub mod runlog;
 pub mod sample;
 pub mod step;

@@ -9,6 +9,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::config::TrainConfig;
+use super::run_lock::{self, RunLock};
 use crate::error::{Error, Result};
 
 /// Every file and folder a run writes beside its checkpoints.
@@ -33,6 +34,7 @@ pub(crate) struct NewRunDir {
     path: PathBuf,
     /// Folders this call created, the run folder first, then its parents outwards.
     created: Vec<PathBuf>,
+    lock: RunLock,
 }
 
 /// Checks that `run_dir` may hold a new run and creates it.
@@ -44,7 +46,20 @@ pub(crate) fn prepare(run_dir: &Path) -> Result<NewRunDir> {
         )));
     }
     refuse_parent_of_missing(run_dir)?;
-    let occupied = std::fs::read_dir(run_dir).is_ok_and(|mut d| d.next().is_some());
+    let created: Vec<PathBuf> = run_dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
+    // Taken before looking inside: a run being trained there would otherwise look like one
+    // that stopped before its first checkpoint, and lose its outputs.
+    // (On failure nothing is undone: the folder is the other process's.)
+    let lock = RunLock::acquire(run_dir)?;
+    let occupied = std::fs::read_dir(run_dir).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name() != std::ffi::OsStr::new(run_lock::LOCK))
+    });
     if occupied {
         if TrainConfig::read_run(run_dir).is_err() {
             return Err(Error::Config(format!(
@@ -54,15 +69,10 @@ pub(crate) fn prepare(run_dir: &Path) -> Result<NewRunDir> {
         }
         clear_outputs(run_dir)?;
     }
-    let created: Vec<PathBuf> = run_dir
-        .ancestors()
-        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
-        .map(Path::to_path_buf)
-        .collect();
-    std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
     Ok(NewRunDir {
         path: run_dir.to_path_buf(),
         created,
+        lock,
     })
 }
 
@@ -87,6 +97,11 @@ fn refuse_parent_of_missing(run_dir: &Path) -> Result<()> {
 }
 
 impl NewRunDir {
+    /// The run started: its trainer keeps the lock.
+    pub(crate) fn into_lock(self) -> RunLock {
+        self.lock
+    }
+
     /// Removes what the failed start wrote: the run folder if this call created it (else the
     /// run's outputs inside it), then each parent it created while that parent is empty —
     /// another run started meanwhile beside this one keeps its folder.

@@ -14,6 +14,7 @@ use super::checkpoint::{self, Progress};
 use super::config::{LossKind, TrainConfig};
 use super::outputs::{self, FixedInputs};
 use super::run_dir;
+use super::run_lock::RunLock;
 use super::runlog::{Row, RunLog};
 use super::step::{extra_names, Gan};
 use crate::data::{self, DataLoader, DataOptions, DataSpec, HostData};
@@ -69,6 +70,8 @@ pub struct Trainer {
     /// Quality metrics (`eval_every` > 0), prepared before the first step so that a missing
     /// classifier stops the run at once rather than at the first evaluation.
     evaluator: Option<Evaluator>,
+    /// Held while the trainer lives: one process per run directory.
+    lock: Option<RunLock>,
 }
 
 /// Loads the data set a configuration names.
@@ -144,16 +147,22 @@ impl Trainer {
             )));
         }
         let dir = run_dir::prepare(run_dir)?;
-        let t = Trainer::build(gpu, cfg, run_dir, None).and_then(|t| t.write_config().map(|_| t));
-        if t.is_err() {
-            dir.abandon();
+        match Trainer::build(gpu, cfg, run_dir, None).and_then(|t| t.write_config().map(|_| t)) {
+            Ok(mut t) => {
+                t.lock = Some(dir.into_lock());
+                Ok(t)
+            }
+            Err(e) => {
+                dir.abandon();
+                Err(e)
+            }
         }
-        t
     }
 
     /// Continues the run in `run_dir`; `overrides` may change only [`RESUMABLE_KEYS`].
     pub fn resume(gpu: &Gpu, run_dir: &Path, overrides: &[String]) -> Result<Trainer> {
         let saved = TrainConfig::read_run(run_dir)?;
+        let lock = RunLock::acquire(run_dir)?;
         let mut cfg = saved.clone();
         for o in overrides {
             cfg.set(o)?;
@@ -195,6 +204,7 @@ impl Trainer {
                 p.step, t.total, p.step
             )));
         }
+        t.lock = Some(lock);
         t.step = p.step;
         t.rng = p.rng;
         t.loader.restore(p.data_epoch, p.data_pos)?;
@@ -280,6 +290,7 @@ impl Trainer {
             offset_seconds: 0.0,
             on_log: None,
             evaluator,
+            lock: None,
         })
     }
 

@@ -43,7 +43,15 @@ impl Tile {
             .iter()
             .all(|v| v.is_power_of_two());
         // Sizes first: the invocation count divides by tm and tn.
-        if !(pow2 && self.tm >= 4 && self.tn >= 4 && self.tm <= self.bm && self.tn <= self.bn) {
+        // At most 16 × 16 outputs per invocation: the kernel unrolls tm·tn accumulators, and
+        // larger blocks take shader compilers minutes and gigabytes.
+        if !(pow2
+            && self.tm >= 4
+            && self.tn >= 4
+            && self.tm * self.tn <= 256
+            && self.tm <= self.bm
+            && self.tn <= self.bn)
+        {
             return false;
         }
         let wg = self.invocations();
@@ -124,7 +132,7 @@ fn forced_tile() -> Result<Option<Tile>> {
         Some(s) => Tile::parse(s).map(Some).ok_or_else(|| {
             Error::Config(format!(
                 "TAPEGAN_MATMUL_TILE={s} is not a valid tile: use BMxBNxBK/TMxTN, e.g. \
-                 128x128x8/8x8 (powers of two, 32–256 invocations)"
+                 128x128x8/8x8 (powers of two, 32–256 invocations, TM·TN ≤ 256)"
             ))
         }),
     }
