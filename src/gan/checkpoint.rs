@@ -47,7 +47,27 @@ fn optimizer_entries(prefix: &str, opt: &Optimizer) -> Result<Vec<(String, HostV
         .collect())
 }
 
+/// NaN or infinite values come from a diverged run; loaded, they would surface later as a
+/// "diverged" loss blamed on the learning rates.
+fn check_finite(path: &Path, values: &HashMap<String, HostValue>) -> Result<()> {
+    let mut names: Vec<&String> = values
+        .iter()
+        .filter(|(_, v)| matches!(v, HostValue::F32 { data, .. } if data.iter().any(|x| !x.is_finite())))
+        .map(|(k, _)| k)
+        .collect();
+    names.sort();
+    match names.first() {
+        None => Ok(()),
+        Some(name) => Err(Error::Data(format!(
+            "{}: '{name}' holds NaN or infinite values (a diverged run's weights); resume from \
+             an earlier copy of the checkpoint or start a new run",
+            path.display()
+        ))),
+    }
+}
+
 fn restore_optimizer(
+    path: &Path,
     prefix: &str,
     opt: &mut Optimizer,
     values: &HashMap<String, HostValue>,
@@ -61,10 +81,16 @@ fn restore_optimizer(
             }
             Some(_) => {
                 return Err(Error::Data(format!(
-                    "{TRAINING}: '{key}' has the wrong shape"
+                    "{}: '{key}' has the wrong shape",
+                    path.display()
                 )))
             }
-            None => return Err(Error::Data(format!("{TRAINING}: '{key}' is missing"))),
+            None => {
+                return Err(Error::Data(format!(
+                    "{}: '{key}' is missing",
+                    path.display()
+                )))
+            }
         }
     }
     opt.set_steps(steps);
@@ -135,6 +161,7 @@ pub fn checkpoint_dir(run_dir: &Path) -> Result<std::path::PathBuf> {
 pub fn load_net(dir: &Path, file: &str, net: &dyn Module) -> Result<()> {
     let path = dir.join(file);
     let (values, _) = read_state(&path)?;
+    check_finite(&path, &values)?;
     load_state_dict(net, &values).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
 }
 
@@ -170,6 +197,9 @@ pub fn load(run_dir: &Path, preset: &str, gan: &mut Gan) -> Result<Progress> {
             }
         }
     }
+    check_finite(&dir.join(GENERATOR), &g_values)?;
+    check_finite(&dir.join(DISCRIMINATOR), &d_values)?;
+    check_finite(&path, &values)?;
     for (file, net, values) in [
         (GENERATOR, &gan.g, &g_values),
         (DISCRIMINATOR, &gan.d, &d_values),
@@ -185,8 +215,20 @@ pub fn load(run_dir: &Path, preset: &str, gan: &mut Gan) -> Result<Progress> {
             ))
         })
     };
-    restore_optimizer("g.", &mut gan.opt_g, &values, get("opt_g_steps")?)?;
-    restore_optimizer("d.", &mut gan.opt_d, &values, get("opt_d_steps")?)?;
+    // Adam's bias correction raises β to the step count as an i32.
+    let steps = |k: &str| -> Result<u64> {
+        let v = get(k)?;
+        if v > i32::MAX as u64 {
+            return Err(Error::Data(format!(
+                "{}: metadata '{k}' = {v} is out of range (at most {})",
+                path.display(),
+                i32::MAX
+            )));
+        }
+        Ok(v)
+    };
+    restore_optimizer(&path, "g.", &mut gan.opt_g, &values, steps("opt_g_steps")?)?;
+    restore_optimizer(&path, "d.", &mut gan.opt_d, &values, steps("opt_d_steps")?)?;
     Ok(Progress {
         step: get("step")?,
         data_epoch: get("data_epoch")?,

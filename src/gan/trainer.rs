@@ -172,7 +172,9 @@ impl Trainer {
             toml::Table::try_from(&cfg).map_err(|e| Error::Config(e.to_string()))?,
         );
         for (k, v) in &b {
-            if a.get(k) != Some(v) && !RESUMABLE_KEYS.contains(&k.as_str()) {
+            // Compared as text, where NaN equals NaN (validate says what is wrong with it).
+            let changed = a.get(k).map(ToString::to_string) != Some(v.to_string());
+            if changed && !RESUMABLE_KEYS.contains(&k.as_str()) {
                 return Err(Error::Config(format!(
                     "cannot resume with {k} = {}: the run was trained with {k} = {}; only {} may change",
                     show(v),
