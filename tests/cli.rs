@@ -342,6 +342,14 @@ fn settings_that_cannot_work_are_refused() {
         ),
         (vec!["--data", "mnist:"], "names no folder after the colon"),
         (
+            vec!["--set", "digits=3"],
+            "digits would be ignored: it applies to MNIST data only",
+        ),
+        (
+            vec!["--set", "label_noise=true"],
+            "label_noise would be ignored: it applies to loss = bce only",
+        ),
+        (
             vec!["--set", "preset=toy-wgan-gp"],
             "conflicts with preset toy-wgan-clip",
         ),
@@ -349,7 +357,7 @@ fn settings_that_cannot_work_are_refused() {
         (vec!["--critic-sigmoid"], "applies to wgan-gp-28 only"),
         (
             vec!["--gp-epsilon", "per-element"],
-            "has no gradient penalty",
+            "gp_epsilon would be ignored: it applies to loss = wgan-gp only",
         ),
         (vec!["--steps", "0"], "'--steps <STEPS>'"),
         (vec!["--batch", "-5"], "'--batch <BATCH>'"),
@@ -382,6 +390,12 @@ fn settings_that_cannot_work_are_refused() {
             "samples=1000000",
             "samples must be between 1 and 2500",
         ),
+        (
+            "dcgan-28",
+            "n_critic=5",
+            "n_critic would be ignored: it applies to the WGAN losses",
+        ),
+        ("dcgan-28", "toy_std=0.1", "toy_std would be ignored"),
     ] {
         assert_one_line_error(
             &tapegan(&["train", "--preset", preset, "--set", setting, "--out", out]),

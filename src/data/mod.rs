@@ -27,14 +27,9 @@ pub enum DataSpec {
     Mixture(Mixture),
 }
 
-/// The shipped MNIST subset: `./assets/mnist` when run from a checkout, else the source tree's.
+/// The shipped MNIST subset (see [`crate::io::shipped_asset`]).
 pub fn default_mnist_dir() -> PathBuf {
-    let local = PathBuf::from("assets/mnist");
-    if local.is_dir() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mnist")
-    }
+    crate::io::shipped_asset("assets/mnist")
 }
 
 impl std::str::FromStr for DataSpec {
@@ -82,6 +77,15 @@ impl std::str::FromStr for DataSpec {
 /// specs without a folder (`mnist`, `grid25`) are returned unchanged.
 pub fn absolute_spec(spec: &str) -> Result<String> {
     let parsed: DataSpec = spec.parse()?;
+    // The shipped subset is written out too: where it is found may depend on the folder.
+    let spec = match (spec, &parsed) {
+        ("mnist" | "mnist-test", DataSpec::Mnist { dir, .. }) => match dir.to_str() {
+            Some(dir) => format!("{spec}:{dir}"),
+            None => spec.to_string(),
+        },
+        _ => spec.to_string(),
+    };
+    let spec = spec.as_str();
     match spec.split_once(':') {
         Some((kind, dir)) if !matches!(parsed, DataSpec::Mixture(_)) => {
             let abs = std::path::absolute(dir).map_err(|e| Error::io(Path::new(dir), e))?;

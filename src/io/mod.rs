@@ -136,3 +136,15 @@ mod tests {
         fs::remove_dir_all(&d).unwrap();
     }
 }
+
+/// A file or folder shipped in the source tree (`rel` from its root): the source tree's copy,
+/// or `./rel` for a binary moved away from its source tree. The source tree comes first, so
+/// the current folder does not change which copy is used.
+pub fn shipped_asset(rel: &str) -> std::path::PathBuf {
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    if built.exists() {
+        built
+    } else {
+        std::path::PathBuf::from(rel)
+    }
+}

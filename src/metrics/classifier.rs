@@ -55,15 +55,9 @@ const FEATURE_LAYERS: usize = 7;
 /// Images per forward pass when judging many (bounds activation memory).
 const CHUNK: usize = 500;
 
-/// Where the shipped classifier lives: `./assets/classifier/…` from a checkout, else the
-/// source tree's.
+/// Where the shipped classifier lives (see [`crate::io::shipped_asset`]).
 pub fn default_path() -> PathBuf {
-    let rel = Path::new("assets/classifier/mnist_classifier.safetensors");
-    if rel.is_file() {
-        rel.to_path_buf()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-    }
+    crate::io::shipped_asset("assets/classifier/mnist_classifier.safetensors")
 }
 
 /// The classifier network.
