@@ -175,6 +175,42 @@ fn resume_rejects_a_changed_setting_and_a_missing_checkpoint() {
 }
 
 #[test]
+fn resume_refuses_a_data_set_that_changed_size() {
+    let dir = run_dir("grown-data");
+    let images = run_dir("grown-data-images");
+    std::fs::create_dir_all(&images).unwrap();
+    let digit =
+        |i: u8| image::GrayImage::from_fn(28, 28, move |x, y| image::Luma([i ^ (x * y) as u8]));
+    for i in 0..16u8 {
+        digit(i).save(images.join(format!("{i:02}.png"))).unwrap();
+    }
+    let mut cfg = tiny("mlp-gan-small", 1);
+    cfg.data = format!("images:{}", images.display());
+    cfg.limit = 0;
+    // A run inside its own image folder would read its outputs as data.
+    let e = Trainer::new(&gpu(), cfg.clone(), &images.join("sub/../run"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("is inside the data folder"), "{e}");
+    train(cfg, &dir);
+    digit(16).save(images.join("16.png")).unwrap();
+    let e = Trainer::resume(&gpu(), &dir, &["steps=2".to_string()])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("holds 17 samples now") && e.contains("trained on 16"),
+        "{e}"
+    );
+    std::fs::remove_file(images.join("16.png")).unwrap();
+    Trainer::resume(&gpu(), &dir, &["steps=2".to_string()]).unwrap();
+    for d in [dir, images] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
 fn a_crash_during_a_checkpoint_save_keeps_the_previous_one() {
     let dir = run_dir("crash");
     train(tiny("toy-wgan-gp", 2), &dir);

@@ -126,6 +126,11 @@ impl DataLoader {
     }
 
     /// Continues from a saved [`DataLoader::state`].
+    /// Samples in the data set.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
     pub fn restore(&mut self, epoch: u64, pos: usize) -> Result<()> {
         if pos > self.count {
             return Err(Error::Data(format!(

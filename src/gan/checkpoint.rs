@@ -25,6 +25,8 @@ pub struct Progress {
     pub step: u64,
     pub data_epoch: u64,
     pub data_pos: usize,
+    /// Samples in the data set (absent from checkpoints of tapegan 0.1 before it was kept).
+    pub data_count: Option<usize>,
     pub rng: Generator,
 }
 
@@ -115,6 +117,7 @@ pub fn save(run_dir: &Path, gan: &Gan, p: &Progress) -> Result<()> {
     for (k, v) in [
         ("data_epoch", p.data_epoch.to_string()),
         ("data_pos", p.data_pos.to_string()),
+        ("data_count", p.data_count.unwrap_or(0).to_string()),
         ("rng_seed", p.rng.seed.to_string()),
         ("rng_offset", p.rng.offset.to_string()),
         ("opt_g_steps", gan.opt_g.steps().to_string()),
@@ -233,6 +236,10 @@ pub fn load(run_dir: &Path, preset: &str, gan: &mut Gan) -> Result<Progress> {
         step: get("step")?,
         data_epoch: get("data_epoch")?,
         data_pos: get("data_pos")? as usize,
+        data_count: m
+            .get("data_count")
+            .and_then(|v| v.parse().ok())
+            .filter(|&c| c > 0),
         rng: Generator {
             seed: get("rng_seed")?,
             offset: get("rng_offset")?,

@@ -76,6 +76,29 @@ pub(crate) fn prepare(run_dir: &Path) -> Result<NewRunDir> {
     })
 }
 
+/// A run inside an image folder it trains on would read its own sample grids and charts as
+/// training images when resumed: refused.
+pub(crate) fn refuse_inside_data(run_dir: &Path, data_dir: &Path) -> Result<()> {
+    let Ok(data) = std::fs::canonicalize(data_dir) else {
+        return Ok(()); // a missing data folder is reported when the data is read
+    };
+    // The run folder may not exist yet: its nearest existing ancestor, resolved, plus the rest.
+    let absolute = std::path::absolute(run_dir).map_err(|e| Error::io(run_dir, e))?;
+    let resolved = absolute.ancestors().find_map(|a| {
+        let rest = absolute.strip_prefix(a).ok()?;
+        std::fs::canonicalize(a).ok().map(|c| c.join(rest))
+    });
+    if resolved.is_some_and(|r| r.starts_with(&data)) {
+        return Err(Error::Config(format!(
+            "--out {} is inside the data folder {}: the run's images would become training \
+             data; choose an --out outside it",
+            run_dir.display(),
+            data_dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// `missing/..` names an existing folder only once `missing` is created, so none of the
 /// checks above would see it, and undoing a failed start would remove that existing folder.
 fn refuse_parent_of_missing(run_dir: &Path) -> Result<()> {

@@ -139,6 +139,9 @@ impl Trainer {
         cfg.validate()?;
         // config.toml must name the data wherever the run is resumed from.
         cfg.data = data::absolute_spec(&cfg.data)?;
+        if let DataSpec::Images { dir } = cfg.data.parse()? {
+            run_dir::refuse_inside_data(run_dir, &dir)?;
+        }
         if checkpoint::checkpoint_dir(run_dir).is_ok() {
             return Err(Error::Config(format!(
                 "{} already holds a run; use --resume {} to continue it or choose another --out",
@@ -209,6 +212,17 @@ impl Trainer {
         t.lock = Some(lock);
         t.step = p.step;
         t.rng = p.rng;
+        // The data set is read afresh: a folder that gained or lost files since is another
+        // data set, and the saved position in it means nothing.
+        if let Some(count) = p.data_count.filter(|&c| c != t.loader.count()) {
+            return Err(Error::Data(format!(
+                "{} holds {} samples now, but the run in {} was trained on {count}; resume with \
+                 the data it was trained on",
+                t.cfg.data,
+                t.loader.count(),
+                run_dir.display()
+            )));
+        }
         t.loader.restore(p.data_epoch, p.data_pos)?;
         t.log = RunLog::open(run_dir, &extra_names(&t.cfg), p.step)?;
         t.offset_seconds = t.log.rows.last().map_or(0.0, |r| r.seconds);
@@ -353,6 +367,7 @@ impl Trainer {
                 step: self.step,
                 data_epoch,
                 data_pos,
+                data_count: Some(self.loader.count()),
                 rng: self.rng,
             },
         );

@@ -109,6 +109,18 @@ pub(crate) fn test_dir(name: &str) -> PathBuf {
     d
 }
 
+/// A file or folder shipped in the source tree (`rel` from its root): the source tree's copy,
+/// or `./rel` for a binary moved away from its source tree. The source tree comes first, so
+/// the current folder does not change which copy is used.
+pub fn shipped_asset(rel: &str) -> std::path::PathBuf {
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    if built.exists() {
+        built
+    } else {
+        std::path::PathBuf::from(rel)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,17 +146,5 @@ mod tests {
         assert!(err.contains("taken"), "{err}");
         assert!(!tmp_path(&p).exists());
         fs::remove_dir_all(&d).unwrap();
-    }
-}
-
-/// A file or folder shipped in the source tree (`rel` from its root): the source tree's copy,
-/// or `./rel` for a binary moved away from its source tree. The source tree comes first, so
-/// the current folder does not change which copy is used.
-pub fn shipped_asset(rel: &str) -> std::path::PathBuf {
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    if built.exists() {
-        built
-    } else {
-        std::path::PathBuf::from(rel)
     }
 }
