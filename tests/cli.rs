@@ -556,3 +556,24 @@ fn a_diverged_generator_is_an_error_not_samples_or_scores() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn profile_prints_the_kernel_table_and_writes_a_trace() {
+    let dir = tmp("profile");
+    let trace = dir.join("t.json");
+    let out = tapegan(&[
+        "profile",
+        "--preset",
+        "toy-wgan-clip",
+        "--steps",
+        "1",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("matmul"), "{table}");
+    let json = std::fs::read_to_string(&trace).unwrap();
+    assert!(json.contains("\"traceEvents\""), "{json}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -44,7 +44,8 @@ pub fn profile(gpu: &Gpu, a: ProfileArgs) -> Result<ExitCode> {
     cfg.steps = a.steps + 1;
     cfg.sample_every = 0;
     cfg.checkpoint_every = 0;
-    cfg.log_every = u64::MAX;
+    // Never within the profiled steps (the largest value config.toml can hold).
+    cfg.log_every = i64::MAX as u64;
     let dir = std::env::temp_dir().join(format!(
         "tapegan-profile-{}-{}",
         a.preset,
@@ -56,6 +57,13 @@ pub fn profile(gpu: &Gpu, a: ProfileArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from(format!("profile-{}.json", a.preset)));
     super::check_writable(&trace)?;
     let _ = std::fs::remove_dir_all(&dir);
+    // The scratch run is removed on Ctrl-C (or SIGTERM) too; a profile has nothing to keep.
+    let scratch = dir.clone();
+    let _ = ctrlc::set_handler(move || {
+        let _ = std::fs::remove_dir_all(&scratch);
+        eprintln!("\ninterrupted: profile abandoned");
+        std::process::exit(130);
+    });
     let measured = (|| {
         let mut t = Trainer::new(gpu, cfg, &dir)?;
         // Warm-up: compiles every pipeline of the step.

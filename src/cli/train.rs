@@ -269,10 +269,13 @@ fn run_trainer(trainer: &mut Trainer, quiet: bool) -> Result<ExitCode> {
                     .collect();
                 eprintln!("step {}: {}", last.step, parts.join(", "));
             }
+            // Toy presets plot points (toy/) rather than writing sample grids (samples/).
+            let toy = tapegan::models::presets::image_side(&trainer.cfg.preset).is_none();
             eprintln!(
-                "done in {:.1} s: samples in {}, checkpoint in {}",
+                "done in {:.1} s: {} in {}, checkpoint in {}",
                 trainer.rows().last().map_or(0.0, |r| r.seconds),
-                dir.join("samples").display(),
+                if toy { "plots" } else { "samples" },
+                dir.join(if toy { "toy" } else { "samples" }).display(),
                 dir.join("checkpoint").display()
             );
             Ok(ExitCode::SUCCESS)

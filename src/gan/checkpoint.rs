@@ -160,10 +160,17 @@ pub fn checkpoint_dir(run_dir: &Path) -> Result<std::path::PathBuf> {
     })
 }
 
-/// Loads one network's weights from a checkpoint file.
-pub fn load_net(dir: &Path, file: &str, net: &dyn Module) -> Result<()> {
+/// Loads one network's weights from a checkpoint file of a `preset` run (a file without that
+/// metadata, such as a state dict saved by PyTorch, is taken as it is).
+pub fn load_net(dir: &Path, file: &str, net: &dyn Module, preset: &str) -> Result<()> {
     let path = dir.join(file);
-    let (values, _) = read_state(&path)?;
+    let (values, meta) = read_state(&path)?;
+    if let Some(p) = meta.get("preset").filter(|p| p.as_str() != preset) {
+        return Err(Error::Data(format!(
+            "{}: written by a {p} run, but the run's config.toml says {preset}",
+            path.display()
+        )));
+    }
     check_finite(&path, &values)?;
     load_state_dict(net, &values).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
 }
