@@ -31,10 +31,11 @@ fn main() {
             continue;
         }
         let mut cfg = p.config.clone();
-        cfg.steps = u64::MAX / 2;
+        // The largest values config.toml can hold (TOML integers are i64).
+        cfg.steps = i64::MAX as u64;
         cfg.sample_every = 0;
         cfg.checkpoint_every = 0;
-        cfg.log_every = u64::MAX;
+        cfg.log_every = i64::MAX as u64;
         let dir =
             std::env::temp_dir().join(format!("tapegan-bench-{}-{}", p.name, std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
