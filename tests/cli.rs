@@ -137,6 +137,18 @@ fn bad_arguments_are_one_line_errors() {
         assert_one_line_error(&out, needle);
         let _ = std::fs::remove_dir_all(&dir);
     }
+    // A forced tile and another forced matmul family contradict each other.
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegan"))
+        .args([
+            "train", "--preset", "dcgan-28", "--steps", "1", "-q", "--out",
+        ])
+        .arg(tmp("override-both"))
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .env("TAPEGAN_MATMUL_TILE", "128x128x8/8x8")
+        .env("TAPEGAN_MATMUL_KERNEL", "register")
+        .output()
+        .expect("the binary runs");
+    assert_one_line_error(&out, "conflicts with TAPEGAN_MATMUL_KERNEL=register");
 }
 
 #[test]

@@ -121,6 +121,15 @@ pub(crate) fn check_kernel_overrides(workgroup_bytes: u32) -> Result<()> {
             }
         }
     }
+    let set = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    if let (Some(_), Some(k)) = (set("TAPEGAN_MATMUL_TILE"), set("TAPEGAN_MATMUL_KERNEL")) {
+        if k != "tiled" {
+            return Err(Error::Config(format!(
+                "TAPEGAN_MATMUL_TILE forces the tiled matmul, which conflicts with \
+                 TAPEGAN_MATMUL_KERNEL={k}; unset one of them"
+            )));
+        }
+    }
     matmul_tiled::check_forced_tile(workgroup_bytes)
 }
 
