@@ -84,13 +84,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 /// `runs/<name>`, or `runs/<name>-2`, `-3`, … if taken.
 pub fn fresh_run_dir(name: &str) -> PathBuf {
     let base = PathBuf::from("runs");
+    // Taken is anything there, a dangling link included (`exists` follows links).
+    let free = |p: &PathBuf| p.symlink_metadata().is_err();
     let first = base.join(name);
-    if !first.exists() {
+    if free(&first) {
         return first;
     }
     (2..)
         .map(|i| base.join(format!("{name}-{i}")))
-        .find(|p| !p.exists())
+        .find(free)
         .expect("some name is free")
 }
 
