@@ -55,7 +55,7 @@ fn main() {
         while n < 2 || (start.elapsed().as_secs_f64() < 2.0 && n < 200) {
             t.step_once().expect("iteration");
             n += 1;
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 t.flush_log().expect("finite losses");
             }
         }

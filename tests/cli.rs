@@ -496,8 +496,9 @@ fn resume_refuses_finished_runs_mixed_checkpoints_and_other_directories() {
     // A run stopped before its first checkpoint: its folder may hold a new run, which
     // starts from scratch (its old losses are gone) ...
     std::fs::remove_dir_all(dir.join("checkpoint")).unwrap();
-    // ... unless a live process trains there (this test's own id stands in for it).
-    std::fs::write(dir.join("lock"), format!("{}\n", std::process::id())).unwrap();
+    // ... unless another process trains there (this test holds the lock in its stead).
+    let held = std::fs::File::create(dir.join("tapegan.lock")).unwrap();
+    held.try_lock().unwrap();
     for args in [
         vec!["train", "--resume", run, "-q"],
         vec!["train", "--preset", "mlp-gan-small", "--out", run, "-q"],
@@ -508,8 +509,8 @@ fn resume_refuses_finished_runs_mixed_checkpoints_and_other_directories() {
             "{args:?} cleared a live run"
         );
     }
-    // A lock left by a process that has ended is taken over.
-    std::fs::write(dir.join("lock"), "2147483646\n").unwrap();
+    // A lock ends with its holder; the file left behind blocks nothing.
+    drop(held);
     let stale_losses = std::fs::read_to_string(dir.join("losses.csv")).unwrap();
     tiny_run("mlp-gan-small", &dir, &["--set", "steps=1"]);
     let losses = std::fs::read_to_string(dir.join("losses.csv")).unwrap();
@@ -517,7 +518,6 @@ fn resume_refuses_finished_runs_mixed_checkpoints_and_other_directories() {
         losses.lines().count() < stale_losses.lines().count(),
         "{losses}"
     );
-    assert!(!dir.join("lock").exists(), "the lock outlived its run");
     let empty = tmp("resume-empty");
     std::fs::create_dir_all(&empty).unwrap();
     assert_one_line_error(

@@ -35,7 +35,8 @@ pub fn sample(gpu: &Gpu, a: SampleArgs) -> Result<ExitCode> {
     let drawn = draw(gpu, &cfg, &g, a.n, a.label, a.seed)?;
     // One row per class when every class has the same count; otherwise a square grid.
     let classes = g.classes();
-    let cols = (classes > 0 && a.label.is_none() && a.n % classes == 0).then(|| a.n / classes);
+    let cols =
+        (classes > 0 && a.label.is_none() && a.n.is_multiple_of(classes)).then(|| a.n / classes);
     for p in write(&drawn, &a.out, cols)? {
         println!("wrote {}", p.display());
     }

@@ -125,12 +125,12 @@ impl DataLoader {
         (self.epoch, self.pos)
     }
 
-    /// Continues from a saved [`DataLoader::state`].
     /// Samples in the data set.
     pub fn count(&self) -> usize {
         self.count
     }
 
+    /// Continues from a saved [`DataLoader::state`].
     pub fn restore(&mut self, epoch: u64, pos: usize) -> Result<()> {
         if pos > self.count {
             return Err(Error::Data(format!(

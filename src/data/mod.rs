@@ -74,18 +74,10 @@ impl std::str::FromStr for DataSpec {
 }
 
 /// `spec` with the folder it names made absolute (`images:data` → `images:/home/me/data`);
-/// specs without a folder (`mnist`, `grid25`) are returned unchanged.
+/// specs without a folder (`mnist`, `grid25`) are returned unchanged: the shipped subset is
+/// found from the source tree, wherever it is.
 pub fn absolute_spec(spec: &str) -> Result<String> {
     let parsed: DataSpec = spec.parse()?;
-    // The shipped subset is written out too: where it is found may depend on the folder.
-    let spec = match (spec, &parsed) {
-        ("mnist" | "mnist-test", DataSpec::Mnist { dir, .. }) => match dir.to_str() {
-            Some(dir) => format!("{spec}:{dir}"),
-            None => spec.to_string(),
-        },
-        _ => spec.to_string(),
-    };
-    let spec = spec.as_str();
     match spec.split_once(':') {
         Some((kind, dir)) if !matches!(parsed, DataSpec::Mixture(_)) => {
             let abs = std::path::absolute(dir).map_err(|e| Error::io(Path::new(dir), e))?;

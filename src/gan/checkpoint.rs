@@ -49,16 +49,23 @@ fn optimizer_entries(prefix: &str, opt: &Optimizer) -> Result<Vec<(String, HostV
         .collect())
 }
 
+/// The first name, in name order, of a tensor with a NaN or infinite value.
+fn first_non_finite<'a>(
+    values: impl Iterator<Item = (&'a String, &'a HostValue)>,
+) -> Option<&'a String> {
+    values
+        .filter(|(_, v)| match v {
+            HostValue::F32 { data, .. } => data.iter().any(|x| !x.is_finite()),
+            HostValue::Int(_) => false,
+        })
+        .map(|(k, _)| k)
+        .min()
+}
+
 /// NaN or infinite values come from a diverged run; loaded, they would surface later as a
 /// "diverged" loss blamed on the learning rates.
 fn check_finite(path: &Path, values: &HashMap<String, HostValue>) -> Result<()> {
-    let mut names: Vec<&String> = values
-        .iter()
-        .filter(|(_, v)| matches!(v, HostValue::F32 { data, .. } if data.iter().any(|x| !x.is_finite())))
-        .map(|(k, _)| k)
-        .collect();
-    names.sort();
-    match names.first() {
+    match first_non_finite(values.iter()) {
         None => Ok(()),
         Some(name) => Err(Error::Data(format!(
             "{}: '{name}' holds NaN or infinite values (a diverged run's weights); resume from \
@@ -128,14 +135,15 @@ pub fn save(run_dir: &Path, gan: &Gan, p: &Progress) -> Result<()> {
     let (g, d) = (state_dict(&gan.g)?, state_dict(&gan.d)?);
     // Finite losses do not prove finite weights (the update after the last logged loss may
     // have overflowed); a checkpoint of NaN weights must not replace the last good one.
-    for (net, values) in [("generator", &g), ("discriminator", &d)] {
-        let bad = values.iter().find(|(_, v)| match v {
-            HostValue::F32 { data, .. } => data.iter().any(|x| !x.is_finite()),
-            _ => false,
-        });
-        if let Some((name, _)) = bad {
+    // The optimizer's moments too: a checkpoint that cannot be resumed is no good either.
+    for (what, values) in [
+        ("generator's", &g),
+        ("discriminator's", &d),
+        ("optimizer state's", &train),
+    ] {
+        if let Some(name) = first_non_finite(values.iter().map(|(k, v)| (k, v))) {
             return Err(Error::NonFinite(format!(
-                "the {net}'s {name} is not finite at step {}",
+                "the {what} {name} is not finite at step {}",
                 p.step
             )));
         }

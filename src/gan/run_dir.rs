@@ -35,6 +35,8 @@ pub(crate) struct NewRunDir {
     /// Folders this call created, the run folder first, then its parents outwards.
     created: Vec<PathBuf>,
     lock: RunLock,
+    /// Whether this call made the lock file (removed with the rest on a failed start).
+    lock_created: bool,
 }
 
 /// Checks that `run_dir` may hold a new run and creates it.
@@ -46,33 +48,39 @@ pub(crate) fn prepare(run_dir: &Path) -> Result<NewRunDir> {
         )));
     }
     refuse_parent_of_missing(run_dir)?;
+    // Someone else's folder is refused before anything is written into it.
+    let occupied = || {
+        std::fs::read_dir(run_dir).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name() != std::ffi::OsStr::new(run_lock::LOCK))
+        })
+    };
+    if occupied() && TrainConfig::read_run(run_dir).is_err() {
+        return Err(Error::Config(format!(
+            "{} is not empty and is not a tapegan run; choose another --out or empty it",
+            run_dir.display()
+        )));
+    }
     let created: Vec<PathBuf> = run_dir
         .ancestors()
         .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
         .map(Path::to_path_buf)
         .collect();
     std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
-    // Taken before looking inside: a run being trained there would otherwise look like one
-    // that stopped before its first checkpoint, and lose its outputs.
-    // (On failure nothing is undone: the folder is the other process's.)
+    // Taken before the old outputs are cleared: a run being trained there would otherwise
+    // look like one that stopped before its first checkpoint, and lose its outputs. (On
+    // failure nothing is undone: the folder is the other process's.)
+    let lock_file = run_dir.join(run_lock::LOCK);
+    let lock_created = !lock_file.exists();
     let lock = RunLock::acquire(run_dir)?;
-    let occupied = std::fs::read_dir(run_dir).is_ok_and(|d| {
-        d.flatten()
-            .any(|e| e.file_name() != std::ffi::OsStr::new(run_lock::LOCK))
-    });
-    if occupied {
-        if TrainConfig::read_run(run_dir).is_err() {
-            return Err(Error::Config(format!(
-                "{} is not empty and is not a tapegan run; choose another --out or empty it",
-                run_dir.display()
-            )));
-        }
+    if occupied() {
         clear_outputs(run_dir)?;
     }
     Ok(NewRunDir {
         path: run_dir.to_path_buf(),
         created,
         lock,
+        lock_created,
     })
 }
 
@@ -140,6 +148,9 @@ impl NewRunDir {
             }
             None => {
                 let _ = clear_outputs(&self.path);
+                if self.lock_created {
+                    let _ = std::fs::remove_file(self.path.join(run_lock::LOCK));
+                }
             }
         }
     }

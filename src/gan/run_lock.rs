@@ -1,94 +1,60 @@
-//! One process per run directory: a `lock` file holding the owner's process id.
+//! One process per run directory: an operating-system lock on `tapegan.lock` in the folder.
 //!
 //! Two trainings into one folder would clear each other's outputs and interleave their
 //! checkpoints, so a second `train` (or `--resume`) of a folder in use is refused. The lock is
-//! removed when the trainer is dropped; a lock left by a process that no longer runs (killed
-//! with SIGKILL, a power loss) is taken over.
+//! the kernel's (`flock` on Unix, `LockFileEx` on Windows), not the file's existence: it ends
+//! with its process however that ends (a crash, SIGKILL, a second Ctrl-C), so a stale lock
+//! cannot block a run, and process ids (reused after a reboot, 1 in every container) play no
+//! part. The file stays; it holds the owner's id for the error message only.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
 /// The lock file's name inside a run directory.
-pub const LOCK: &str = "lock";
+pub const LOCK: &str = "tapegan.lock";
 
-/// Holds a run directory until dropped.
+/// Holds a run directory until dropped (or until the process ends).
 #[derive(Debug)]
 pub struct RunLock {
-    path: PathBuf,
+    _file: File,
 }
 
 impl RunLock {
     /// Takes the lock of `run_dir` (which must exist) for this process.
     pub fn acquire(run_dir: &Path) -> Result<RunLock> {
         let path = run_dir.join(LOCK);
-        // Two tries: the second after removing a lock whose owner has gone.
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    writeln!(f, "{}", std::process::id()).map_err(|e| Error::io(&path, e))?;
-                    return Ok(RunLock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let owner = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    match owner {
-                        Some(pid) if process_runs(pid) => {
-                            return Err(Error::Config(format!(
-                                "{} is in use by tapegan process {pid}; wait for it to end or \
-                                 choose another --out",
-                                run_dir.display()
-                            )))
-                        }
-                        Some(_) => {
-                            let _ = std::fs::remove_file(&path);
-                        }
-                        // Empty: its owner is writing its id this instant (or crashed doing so).
-                        None => {
-                            return Err(Error::Config(format!(
-                                "{} is in use by another tapegan process; if none runs, delete \
-                                 {}",
-                                run_dir.display(),
-                                path.display()
-                            )))
-                        }
-                    }
-                }
-                Err(e) => return Err(Error::io(&path, e)),
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut owner = String::new();
+                let _ = file.read_to_string(&mut owner);
+                let owner = match owner.trim() {
+                    "" => String::new(),
+                    id => format!(" {id}"),
+                };
+                return Err(Error::Config(format!(
+                    "{} is in use by tapegan process{owner}; wait for it to end or choose \
+                     another --out",
+                    run_dir.display()
+                )));
             }
+            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
         }
-        Err(Error::Config(format!(
-            "{}: another tapegan process took the run directory at the same time",
-            run_dir.display()
-        )))
+        // Informational: a failure to write the id costs only the id in a later message.
+        let _ = file
+            .set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| writeln!(file, "{}", std::process::id()));
+        Ok(RunLock { _file: file })
     }
-}
-
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// Whether a process with this id runs (on Unix, `kill(pid, 0)`; elsewhere every lock is
-/// taken to be live, the safe answer).
-#[cfg(unix)]
-fn process_runs(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists and may be signalled.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-#[cfg(not(unix))]
-fn process_runs(_pid: u32) -> bool {
-    true
 }

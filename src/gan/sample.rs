@@ -23,14 +23,6 @@ pub fn load_generator(gpu: &Gpu, run_dir: &Path) -> Result<(TrainConfig, Net)> {
     let (g, _) = crate::models::build(gpu, &cfg, &mut init)?;
     let dir = checkpoint::checkpoint_dir(run_dir)?;
     checkpoint::load_net(&dir, GENERATOR, &g, &cfg.preset)?;
-    // Checked as a resume checks it (after the checkpoint, which names a changed preset more
-    // clearly): settings that cannot work would fail later, unclearly.
-    cfg.validate().map_err(|e| {
-        Error::Config(format!(
-            "{}: {e} (edit the file to use this run)",
-            run_dir.join("config.toml").display()
-        ))
-    })?;
     Ok((cfg, g))
 }
 

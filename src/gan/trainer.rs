@@ -186,7 +186,7 @@ impl Trainer {
                 )));
             }
         }
-        cfg.validate().map_err(|e| match saved.validate() {
+        cfg.check_values().map_err(|e| match saved.check_values() {
             // A run written by an older tapegan may hold settings that are checked now.
             Err(_) => Error::Config(format!(
                 "{}: {e} (edit the file to resume this run)",
@@ -264,10 +264,12 @@ impl Trainer {
         let opt_g = optimizer(named_parameters(&g), &cfg, cfg.lr_g, None)?;
         let opt_d = optimizer(named_parameters(&d), &cfg, cfg.lr_d, clip)?;
         let loader = DataLoader::new(gpu, &data, cfg.batch, cfg.seed)?;
-        let per_iteration = if cfg.same_real_batch {
-            1
-        } else {
+        // Real batches drawn per generator step: one, except in a critic loop drawing afresh.
+        let critic = matches!(cfg.loss, LossKind::Wgan | LossKind::WganGp);
+        let per_iteration = if critic && !cfg.same_real_batch {
             cfg.n_critic as u64
+        } else {
+            1
         };
         let total = if cfg.steps > 0 {
             cfg.steps
@@ -418,7 +420,7 @@ impl Trainer {
             }
             self.step_once()?;
             let s = self.step;
-            if s % self.cfg.log_every.max(1) == 0 || s == self.total {
+            if s.is_multiple_of(self.cfg.log_every.max(1)) || s == self.total {
                 if let Some(row) = self.flush_log()? {
                     if let Some(mut f) = self.on_log.take() {
                         f(&row, self);
@@ -426,20 +428,20 @@ impl Trainer {
                     }
                 }
             }
-            if self.cfg.sample_every > 0 && s % self.cfg.sample_every == 0 {
+            if self.cfg.sample_every > 0 && s.is_multiple_of(self.cfg.sample_every) {
                 self.write_samples(&format!("step_{s:06}"))?;
             }
-            if self.cfg.checkpoint_every > 0 && s % self.cfg.checkpoint_every == 0 {
+            if self.cfg.checkpoint_every > 0 && s.is_multiple_of(self.cfg.checkpoint_every) {
                 self.save_checkpoint()?;
             }
-            if self.cfg.eval_every > 0 && s % self.cfg.eval_every == 0 {
+            if self.cfg.eval_every > 0 && s.is_multiple_of(self.cfg.eval_every) {
                 self.evaluate()?;
             }
         }
         self.save_checkpoint()?;
         self.write_samples(&format!("step_{:06}", self.step))?;
         self.write_samples("final")?;
-        if self.cfg.eval_every > 0 && self.step % self.cfg.eval_every != 0 {
+        if self.cfg.eval_every > 0 && !self.step.is_multiple_of(self.cfg.eval_every) {
             self.evaluate()?;
         }
         outputs::finish(&self.run_dir, &self.log, &self.cfg)?;

@@ -349,7 +349,7 @@ impl Gpu {
             }
             rec.stats.uploads += 1;
         }
-        if data.len() % 4 == 0 {
+        if data.len().is_multiple_of(4) {
             inner.queue.write_buffer(dst.buffer(), offset, data);
         } else {
             let mut padded = data.to_vec();

@@ -23,7 +23,10 @@ impl Gaussian {
     /// Mean and unbiased covariance (divisor N − 1, as `numpy.cov`) of `n = data.len() / dim`
     /// row-major samples. Fewer than two samples give a zero covariance.
     pub fn fit(data: &[f32], dim: usize) -> Gaussian {
-        assert!(dim > 0 && data.len() % dim == 0, "data is not [N, {dim}]");
+        assert!(
+            dim > 0 && data.len().is_multiple_of(dim),
+            "data is not [N, {dim}]"
+        );
         let n = data.len() / dim;
         let mut mean = vec![0.0f64; dim];
         for row in data.chunks(dim) {

@@ -60,7 +60,7 @@ pub(crate) fn unary_raw(
     x.expect_dtype(op, DType::F32)?;
     let y = Tensor::empty(x.gpu(), x.shape(), DType::F32, op)?;
     let numel = x.numel();
-    let vec4 = numel % 4 == 0;
+    let vec4 = numel.is_multiple_of(4);
     let (t, apply, n) = if vec4 {
         ("vec4<f32>", APPLY1_VEC4, numel / 4)
     } else {

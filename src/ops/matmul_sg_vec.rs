@@ -36,16 +36,24 @@ pub(crate) enum ReadB {
 /// `r` rows and `cb` column loads per lane.
 /// Every vec4 must start on a multiple of 4 floats, so the other strides must be multiples of 4.
 pub(crate) fn choose(r: usize, cb: usize, s: &Problem) -> (ReadA, ReadB) {
-    let a = if s.sak == 1 && s.sam % 4 == 0 && s.a_bs % 4 == 0 {
+    let a = if s.sak == 1 && s.sam.is_multiple_of(4) && s.a_bs.is_multiple_of(4) {
         ReadA::AlongK
-    } else if s.sam == 1 && s.sak % 4 == 0 && s.a_bs % 4 == 0 && r % 4 == 0 {
+    } else if s.sam == 1
+        && s.sak.is_multiple_of(4)
+        && s.a_bs.is_multiple_of(4)
+        && r.is_multiple_of(4)
+    {
         ReadA::AlongM
     } else {
         ReadA::Scalar
     };
-    let b = if s.sbk == 1 && s.sbn % 4 == 0 && s.b_bs % 4 == 0 {
+    let b = if s.sbk == 1 && s.sbn.is_multiple_of(4) && s.b_bs.is_multiple_of(4) {
         ReadB::AlongK
-    } else if s.sbn == 1 && s.sbk % 4 == 0 && s.b_bs % 4 == 0 && cb % 4 == 0 {
+    } else if s.sbn == 1
+        && s.sbk.is_multiple_of(4)
+        && s.b_bs.is_multiple_of(4)
+        && cb.is_multiple_of(4)
+    {
         ReadB::AlongN
     } else {
         ReadB::Scalar

@@ -55,7 +55,9 @@ impl Tile {
             return false;
         }
         let wg = self.invocations();
-        (32..=256).contains(&wg) && (self.bm * self.bk) % wg == 0 && (self.bn * self.bk) % wg == 0
+        (32..=256).contains(&wg)
+            && (self.bm * self.bk).is_multiple_of(wg)
+            && (self.bn * self.bk).is_multiple_of(wg)
     }
 
     /// Parses `BMxBNxBK/TMxTN`.

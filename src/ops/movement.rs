@@ -112,7 +112,7 @@ impl Tensor {
         let unknown = shape.iter().filter(|&&d| d < 0).count();
         let resolved: Vec<usize> = match unknown {
             0 => shape.iter().map(|&d| d as usize).collect(),
-            1 if known > 0 && self.numel() % known == 0 => shape
+            1 if known > 0 && self.numel().is_multiple_of(known) => shape
                 .iter()
                 .map(|&d| {
                     if d < 0 {

@@ -105,7 +105,7 @@ impl View {
     /// (fewer loop iterations and index computations per element; the load itself is not 4×
     /// cheaper).
     fn width(&self) -> usize {
-        if self.b % 4 == 0 {
+        if self.b.is_multiple_of(4) {
             4
         } else {
             1

@@ -59,7 +59,7 @@ fn fused(x: &Tensor, axis: isize) -> bool {
 fn launch(a: &Tensor, g: Option<&Tensor>, log: bool) -> Result<Tensor> {
     let len = *a.shape().last().expect("fused softmax has rank ≥ 1");
     let rows = a.numel() / len;
-    let vec4 = len % 4 == 0;
+    let vec4 = len.is_multiple_of(4);
     let (t, hmax, hsum, unit) = if vec4 {
         (
             "vec4<f32>",

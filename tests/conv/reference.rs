@@ -95,7 +95,7 @@ pub(crate) fn convt_at(
 ) -> f64 {
     let small_at = |a: usize, i: usize, k: usize| -> Option<usize> {
         let t = (i + r.p[a]) as isize - k as isize;
-        (t >= 0 && t as usize % r.s[a] == 0 && (t as usize / r.s[a]) < r.small[a])
+        (t >= 0 && (t as usize).is_multiple_of(r.s[a]) && (t as usize / r.s[a]) < r.small[a])
             .then(|| t as usize / r.s[a])
     };
     let mut acc = b.map_or(0.0, |b| b[c] as f64);
