@@ -229,6 +229,26 @@ fn a_crash_during_a_checkpoint_save_keeps_the_previous_one() {
 fn a_corrupt_checkpoint_is_a_clear_error() {
     let dir = run_dir("corrupt");
     train(tiny("toy-wgan-gp", 1), &dir);
+    // Optimizer state for a parameter the run does not have: another network's file.
+    let training = dir.join("checkpoint/training.safetensors");
+    let (values, meta) = read_state(&training).unwrap();
+    let mut entries: Vec<(String, HostValue)> = values.into_iter().collect();
+    entries.push((
+        "d.net.9.weight.exp_avg".into(),
+        HostValue::F32 {
+            shape: vec![1],
+            data: vec![0.0],
+        },
+    ));
+    tapegan::io::write_state(&training, &entries, &meta).unwrap();
+    let e = Trainer::resume(&gpu(), &dir, &[])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("training.safetensors: unexpected tensor 'd.net.9.weight.exp_avg'"),
+        "{e}"
+    );
     std::fs::write(
         dir.join("checkpoint/generator.safetensors"),
         b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage",

@@ -215,6 +215,22 @@ pub fn load(run_dir: &Path, preset: &str, gan: &mut Gan) -> Result<Progress> {
             }
         }
     }
+    // Strict, like the networks' state dicts: a moment buffer this run has no parameter for
+    // means the file belongs to other networks.
+    let expected: Vec<String> = [("g.", &gan.opt_g), ("d.", &gan.opt_d)]
+        .iter()
+        .flat_map(|(prefix, opt)| {
+            opt.state()
+                .into_iter()
+                .map(move |(n, _)| format!("{prefix}{n}"))
+        })
+        .collect();
+    if let Some(extra) = values.keys().filter(|k| !expected.contains(k)).min() {
+        return Err(Error::Data(format!(
+            "{}: unexpected tensor '{extra}': this run's optimizers have no such parameter",
+            path.display()
+        )));
+    }
     check_finite(&dir.join(GENERATOR), &g_values)?;
     check_finite(&dir.join(DISCRIMINATOR), &d_values)?;
     check_finite(&path, &values)?;
