@@ -49,6 +49,18 @@ fn optimizer_entries(prefix: &str, opt: &Optimizer) -> Result<Vec<(String, HostV
         .collect())
 }
 
+/// A checkpoint file names the preset it was written for (files without the metadata, such as
+/// state dicts saved by PyTorch, are taken as they are).
+fn check_written_for(path: &Path, meta: &BTreeMap<String, String>, preset: &str) -> Result<()> {
+    match meta.get("preset").filter(|p| p.as_str() != preset) {
+        Some(p) => Err(Error::Data(format!(
+            "{}: written by a {p} run, but this run is {preset}",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The first name, in name order, of a tensor with a NaN or infinite value.
 fn first_non_finite<'a>(
     values: impl Iterator<Item = (&'a String, &'a HostValue)>,
@@ -173,12 +185,7 @@ pub fn checkpoint_dir(run_dir: &Path) -> Result<std::path::PathBuf> {
 pub fn load_net(dir: &Path, file: &str, net: &dyn Module, preset: &str) -> Result<()> {
     let path = dir.join(file);
     let (values, meta) = read_state(&path)?;
-    if let Some(p) = meta.get("preset").filter(|p| p.as_str() != preset) {
-        return Err(Error::Data(format!(
-            "{}: written by a {p} run, but the run's config.toml says {preset}",
-            path.display()
-        )));
-    }
+    check_written_for(&path, &meta, preset)?;
     check_finite(&path, &values)?;
     load_state_dict(net, &values).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
 }
@@ -199,12 +206,7 @@ pub fn load(run_dir: &Path, preset: &str, gan: &mut Gan) -> Result<Progress> {
         (DISCRIMINATOR, &d_meta),
         (TRAINING, &m),
     ] {
-        if let Some(p) = meta.get("preset").filter(|p| p.as_str() != preset) {
-            return Err(Error::Data(format!(
-                "{}: written by a {p} run, but this run is {preset}",
-                dir.join(file).display()
-            )));
-        }
+        check_written_for(&dir.join(file), meta, preset)?;
         if let (Some(a), Some(b)) = (meta.get("step"), m.get("step")) {
             if a != b {
                 return Err(Error::Data(format!(

@@ -89,8 +89,10 @@ pub fn draw(
         let (x, _) = generate(g, &zc, lc.as_ref(), false)?;
         shape.truncate(1);
         shape.extend_from_slice(&x.shape()[1..]);
-        samples.extend(x.to_vec()?);
-        z.extend(zc.to_vec()?);
+        let [xs, zs] =
+            <[Vec<f32>; 2]>::try_from(Tensor::read_all(&[&x, &zc])?).expect("two tensors read");
+        samples.extend(xs);
+        z.extend(zs);
     }
     if !samples.iter().all(|v| v.is_finite()) {
         return Err(non_finite_samples());

@@ -107,7 +107,7 @@ impl Gan {
     /// Runs one iteration.
     pub fn iteration(&mut self, loader: &mut DataLoader, rng: &mut Generator) -> Result<Losses> {
         match (self.cfg.loss, self.cfg.shared_forward) {
-            (LossKind::Wgan | LossKind::WganGp, _) => self.critic_iteration(loader, rng),
+            (loss, _) if loss.trains_a_critic() => self.critic_iteration(loader, rng),
             (_, true) => self.shared_iteration(loader, rng),
             (_, false) => self.separate_iteration(loader, rng),
         }

@@ -180,8 +180,7 @@ impl Trainer {
         let opt_d = optimizer(named_parameters(&d), &cfg, cfg.lr_d, clip)?;
         let loader = DataLoader::new(gpu, &data, cfg.batch, cfg.seed)?;
         // Real batches drawn per generator step: one, except in a critic loop drawing afresh.
-        let critic = matches!(cfg.loss, LossKind::Wgan | LossKind::WganGp);
-        let per_iteration = if critic && !cfg.same_real_batch {
+        let per_iteration = if cfg.loss.trains_a_critic() && !cfg.same_real_batch {
             cfg.n_critic as u64
         } else {
             1

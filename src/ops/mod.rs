@@ -112,8 +112,8 @@ const KERNEL_OVERRIDES: &[(&str, &[&str])] = &[
 /// device opens rather than silently the default kernel or a failure mid-training.
 pub(crate) fn check_kernel_overrides(workgroup_bytes: u32) -> Result<()> {
     for (var, allowed) in KERNEL_OVERRIDES {
-        if let Ok(v) = std::env::var(var) {
-            if !v.is_empty() && !allowed.contains(&v.as_str()) {
+        if let Some(v) = env_value(var) {
+            if !allowed.contains(&v.as_str()) {
                 return Err(Error::Config(format!(
                     "{var}={v} is not a kernel family: use one of {} or unset it",
                     allowed.join(", ")
@@ -121,8 +121,10 @@ pub(crate) fn check_kernel_overrides(workgroup_bytes: u32) -> Result<()> {
             }
         }
     }
-    let set = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
-    if let (Some(_), Some(k)) = (set("TAPEGAN_MATMUL_TILE"), set("TAPEGAN_MATMUL_KERNEL")) {
+    if let (Some(_), Some(k)) = (
+        env_value("TAPEGAN_MATMUL_TILE"),
+        env_value("TAPEGAN_MATMUL_KERNEL"),
+    ) {
         if k != "tiled" {
             return Err(Error::Config(format!(
                 "TAPEGAN_MATMUL_TILE forces the tiled matmul, which conflicts with \
@@ -133,15 +135,18 @@ pub(crate) fn check_kernel_overrides(workgroup_bytes: u32) -> Result<()> {
     matmul_tiled::check_forced_tile(workgroup_bytes)
 }
 
+/// Environment variable `var`; set but empty means unset, as for most tools' variables.
+fn env_value(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.is_empty())
+}
+
 /// The value of environment variable `var` that forces a kernel family (checked by
 /// [`check_kernel_overrides`]), read once into `cell` rather than on every launch.
 pub(crate) fn env_override(
     cell: &'static std::sync::OnceLock<Option<String>>,
     var: &str,
 ) -> Option<&'static str> {
-    // Set but empty means unset, as for most tools' variables.
-    cell.get_or_init(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        .as_deref()
+    cell.get_or_init(|| env_value(var)).as_deref()
 }
 
 /// Bytes of a `#[repr(C)]` parameter block.

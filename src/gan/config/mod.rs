@@ -36,6 +36,11 @@ pub enum LossKind {
 }
 
 impl LossKind {
+    /// The Wasserstein losses, trained with a critic loop of `n_critic` updates.
+    pub fn trains_a_critic(self) -> bool {
+        matches!(self, LossKind::Wgan | LossKind::WganGp)
+    }
+
     /// The name used in config files and `--set loss=…` (serde's, so the two cannot differ).
     pub fn name(self) -> String {
         match toml::Value::try_from(self) {
@@ -236,6 +241,12 @@ impl TrainConfig {
     pub fn from_toml(text: &str, origin: &str) -> Result<TrainConfig> {
         toml::from_str(text).map_err(|e| toml_error(origin, text, &e))
     }
+}
+
+/// Whether two settings' values differ, compared as text so that NaN equals NaN (the range
+/// checks say what is wrong with a NaN; a comparison should not).
+pub(crate) fn differs(a: Option<&toml::Value>, b: Option<&toml::Value>) -> bool {
+    a.map(ToString::to_string) != b.map(ToString::to_string)
 }
 
 /// A TOML error as one line: the origin, the line it points at and the message.

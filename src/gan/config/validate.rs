@@ -1,7 +1,7 @@
 //! Checks of a [`TrainConfig`]: ranges that keep a run finite and on the adapter, and
 //! combinations that cannot work or would silently do nothing.
 
-use super::{LossKind, TrainConfig};
+use super::{differs, LossKind, TrainConfig};
 use crate::error::{Error, Result};
 
 /// Largest `n_critic`: a step runs all its critic updates before an interrupt is seen.
@@ -24,7 +24,7 @@ impl TrainConfig {
             toml::Table::try_from(self).map_err(|e| Error::Config(e.to_string()))?,
             toml::Table::try_from(&preset.config).map_err(|e| Error::Config(e.to_string()))?,
         );
-        let critic = matches!(self.loss, LossKind::Wgan | LossKind::WganGp);
+        let critic = self.loss.trains_a_critic();
         let data = self.data.split(':').next().unwrap_or("");
         let digits = matches!(data, "mnist" | "mnist-test");
         let points = matches!(data, "grid25" | "ring8");
@@ -76,10 +76,8 @@ impl TrainConfig {
                 "the 2-D mixtures (grid25, ring8)",
             ),
         ] {
-            // Compared as text, so that NaN equals NaN here (other checks name it).
             let value = mine.get(key).map(ToString::to_string);
-            let changed = value != default.get(key).map(ToString::to_string);
-            if changed && value != neutral && !applies {
+            if differs(mine.get(key), default.get(key)) && value != neutral && !applies {
                 return Err(Error::Config(format!(
                     "{key} would be ignored: it applies to {scope} only, and this {} run has \
                      loss = {} and data = {}",

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::{checkpoint, extra_names, Trainer};
 use crate::error::{Error, Result};
+use crate::gan::config::differs;
 use crate::gan::run_lock::RunLock;
 use crate::gan::runlog::RunLog;
 use crate::gan::TrainConfig;
@@ -44,9 +45,7 @@ impl Trainer {
             toml::Table::try_from(&cfg).map_err(|e| Error::Config(e.to_string()))?,
         );
         for (k, v) in &b {
-            // Compared as text, where NaN equals NaN (validate says what is wrong with it).
-            let changed = a.get(k).map(ToString::to_string) != Some(v.to_string());
-            if changed && !RESUMABLE_KEYS.contains(&k.as_str()) {
+            if differs(a.get(k), Some(v)) && !RESUMABLE_KEYS.contains(&k.as_str()) {
                 return Err(Error::Config(format!(
                     "cannot resume with {k} = {}: the run was trained with {k} = {}; only {} may change",
                     show(v),
