@@ -30,6 +30,15 @@ pub struct ExecStats {
     pub submits: u64,
     pub readbacks: u64,
     pub uploads: u64,
+    /// Buffer-to-texture copies of operands read through textures (`texture_operands.rs`).
+    pub texture_copies: u64,
+}
+
+/// One resource bound to a kernel: a storage buffer or a texture view.
+#[derive(Clone, Copy)]
+pub(crate) enum Bind<'a> {
+    Buffer(&'a Storage),
+    Texture(&'a wgpu::TextureView),
 }
 
 pub(crate) struct Recorder {
@@ -63,7 +72,7 @@ impl Recorder {
         }
     }
 
-    fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+    pub(super) fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
         self.encoder.get_or_insert_with(|| {
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("tapegan.step"),
@@ -71,7 +80,7 @@ impl Recorder {
         })
     }
 
-    fn end_pass(&mut self) {
+    pub(super) fn end_pass(&mut self) {
         self.pass = None;
     }
 
@@ -93,6 +102,10 @@ impl Recorder {
         self.stats.submits += 1;
         Some(queue.submit([encoder.finish()]))
     }
+}
+
+fn buffer_binds<'a>(buffers: &[&'a Storage]) -> Vec<Bind<'a>> {
+    buffers.iter().map(|s| Bind::Buffer(s)).collect()
 }
 
 /// Dispatch grid for `threads` invocations in workgroups of `wg`: x is capped at 65535 and the
@@ -122,7 +135,7 @@ impl Gpu {
             return Ok(());
         }
         let compiled = self.0.pipelines.get(&self.0.device, kernel, defs)?;
-        self.dispatch(&compiled, params, buffers, groups)
+        self.dispatch(&compiled, params, &buffer_binds(buffers), groups)
     }
 
     /// Like [`Gpu::launch`] for a kernel whose source is generated: `key` names the variant
@@ -166,14 +179,29 @@ impl Gpu {
         if groups.contains(&0) {
             return Ok(());
         }
-        self.dispatch(compiled, params, buffers, groups)
+        self.dispatch(compiled, params, &buffer_binds(buffers), groups)
+    }
+
+    /// Like [`Gpu::launch_compiled`] with textures among the bindings: `binds` are bound
+    /// at 1, 2, … in order.
+    pub(crate) fn launch_bound(
+        &self,
+        compiled: &Compiled,
+        params: &[u8],
+        binds: &[Bind],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        self.dispatch(compiled, params, binds, groups)
     }
 
     fn dispatch(
         &self,
         compiled: &Compiled,
         params: &[u8],
-        buffers: &[&Storage],
+        binds: &[Bind],
         groups: [u32; 3],
     ) -> Result<()> {
         let inner = &self.0;
@@ -189,7 +217,7 @@ impl Gpu {
         rec.arena.extend_from_slice(params);
         rec.arena.resize(offset + slot, 0);
 
-        let mut entries = Vec::with_capacity(buffers.len() + 1);
+        let mut entries = Vec::with_capacity(binds.len() + 1);
         entries.push(wgpu::BindGroupEntry {
             binding: 0,
             resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -198,10 +226,13 @@ impl Gpu {
                 size: wgpu::BufferSize::new(slot as u64),
             }),
         });
-        for (i, s) in buffers.iter().enumerate() {
+        for (i, b) in binds.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
-                resource: s.buffer().as_entire_binding(),
+                resource: match b {
+                    Bind::Buffer(s) => s.buffer().as_entire_binding(),
+                    Bind::Texture(v) => wgpu::BindingResource::TextureView(v),
+                },
             });
         }
         let bind_group = inner.device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -9,15 +9,18 @@ mod peak;
 mod pipeline;
 mod pool;
 mod profile;
+mod texture_operands;
 
 pub use adapter::{
     backend_name, list_adapters, quiet_platform_probes, AdapterSummary, ADAPTER_ENV,
     NO_ADAPTER_HELP,
 };
 pub use context::Gpu;
+pub(crate) use exec::Bind;
 pub use exec::{grid, ExecStats};
 pub use peak::measure_fma_peak;
 pub(crate) use pipeline::Compiled;
 pub use pipeline::{render, substitute, Kernel};
 pub use pool::{PoolStats, Storage};
 pub use profile::DispatchTime;
+pub(crate) use texture_operands::{OperandTexture, TEXELS_PER_ROW};

@@ -179,6 +179,12 @@ fn declared_bindings(source: &str) -> Vec<(u32, wgpu::BindingType)> {
                 has_dynamic_offset: false,
                 min_binding_size: None,
             }
+        } else if line.contains("texture_2d<f32>") {
+            wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            }
         } else {
             continue;
         };

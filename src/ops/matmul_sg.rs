@@ -6,11 +6,13 @@
 //! as vec4s along their contiguous dimension where the strides allow (`matmul_sg_vec.rs`):
 //! the matmuls of an mlp-wgan-gp step 905–927 → 830–850 ms on lavapipe.
 
-use super::bytes_of;
-use super::matmul_sg_vec::{self, ReadA, ReadB};
+use std::sync::OnceLock;
+
+use super::matmul_sg_vec::{self, ReadA, ReadB, Source};
 use super::reduce::MAX_LOOP;
+use super::{bytes_of, env_override};
 use crate::error::Result;
-use crate::gpu::{Gpu, Kernel, Storage};
+use crate::gpu::{Bind, Gpu, Kernel, OperandTexture, Storage};
 use crate::kernel;
 
 const MATMUL_SG: Kernel = kernel!("matmul_sg", "matmul_strided.wgsl", "matmul_sg.wgsl");
@@ -170,7 +172,13 @@ pub(crate) fn params(
     }
 }
 
-fn generate(sg: usize, t: Tile, ra: ReadA, rb: ReadB) -> Vec<(&'static str, String)> {
+fn generate(
+    sg: usize,
+    t: Tile,
+    ra: ReadA,
+    rb: ReadB,
+    src: (Source, Source),
+) -> Vec<(&'static str, String)> {
     let tn = sg * t.cb;
     let mut decl = String::new();
     for i in 0..t.r {
@@ -213,6 +221,7 @@ fn generate(sg: usize, t: Tile, ra: ReadA, rb: ReadB) -> Vec<(&'static str, Stri
     let vbody = matmul_sg_vec::body(sg, t.r, t.cb, ra, rb);
     let k4 = if vbody.is_empty() { "0u" } else { "p.k / 4u" };
     vec![
+        ("OPERANDS", matmul_sg_vec::operands(src.0, src.1)),
         ("K4", k4.to_string()),
         ("VBODY", vbody),
         ("SG", sg.to_string()),
@@ -224,6 +233,39 @@ fn generate(sg: usize, t: Tile, ra: ReadA, rb: ReadB) -> Vec<(&'static str, Stri
         ("BODY", body),
         ("STORE", store),
     ]
+}
+
+/// Products smaller than this many FMAs read their operands from their buffers: copying
+/// them into textures costs more than the cheaper loads save. Measured on lavapipe
+/// (`cargo bench --bench kernels -- "matmul "`, both sources): 64³ (2^18) runs 0.042 ms from
+/// buffers and 0.067 ms through textures, 128³ (2^21) 0.199 and 0.163 ms.
+const TEXTURE_MIN_FMAS: usize = 1 << 20;
+
+/// An operand is worth copying when each of its elements feeds at least this many FMAs (the
+/// other operand's width); below that the copy costs about what it saves.
+const TEXTURE_MIN_REUSE: usize = 16;
+
+/// Whether the kernel reads A and B (already oriented: `m`×`n` output) through textures:
+/// the measured rule above, unless `TAPEGAN_MATMUL_OPERANDS=texture|buffer` forces either
+/// (so that one machine tests both).
+fn texture_operands(pr: &Problem, m: usize, n: usize) -> (bool, bool) {
+    static FORCED: OnceLock<Option<String>> = OnceLock::new();
+    match env_override(&FORCED, "TAPEGAN_MATMUL_OPERANDS") {
+        Some("texture") => (true, true),
+        Some(_) => (false, false),
+        None => {
+            let big = pr.batch * pr.m * pr.n * pr.k >= TEXTURE_MIN_FMAS;
+            (big && n >= TEXTURE_MIN_REUSE, big && m >= TEXTURE_MIN_REUSE)
+        }
+    }
+}
+
+/// Binds the texture copy of an operand where there is one, else its buffer.
+fn bind<'a>(t: &'a Option<OperandTexture>, s: &'a Storage) -> Bind<'a> {
+    match t {
+        Some(v) => Bind::Texture(v.view()),
+        None => Bind::Buffer(s),
+    }
 }
 
 /// Fraction of a tiling's computed elements that are real outputs.
@@ -265,12 +307,31 @@ pub(crate) fn launch(
     let (m, n) = (o.m, o.n);
     let (first, second) = if swap { (b, a) } else { (a, b) };
     let (ra, rb) = matmul_sg_vec::choose(tile.r, tile.cb, &o);
+    let (ta_wanted, tb_wanted) = texture_operands(pr, m, n);
+    let ta = if ta_wanted && ra != ReadA::Scalar {
+        gpu.operand_texture(first, first.bytes())
+    } else {
+        None
+    };
+    let tb = if tb_wanted && rb != ReadB::Scalar {
+        gpu.operand_texture(second, second.bytes())
+    } else {
+        None
+    };
+    let src = |t: &Option<OperandTexture>| {
+        if t.is_some() {
+            Source::Texture
+        } else {
+            Source::Buffer
+        }
+    };
+    let src = (src(&ta), src(&tb));
     let key = format!(
-        "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}",
+        "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}|src={src:?}",
         tile.r, tile.cb
     );
     let make = || {
-        let defs = generate(sg, tile, ra, rb);
+        let defs = generate(sg, tile, ra, rb, src);
         let refs: Vec<(&str, &str)> = defs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         crate::gpu::render(MATMUL_SG.source, &refs)
     };
@@ -285,15 +346,18 @@ pub(crate) fn launch(
         ));
     }
     let groups = groups.map(|g| g as u32);
+    let compiled = gpu.generated(&key, make)?;
+    let binds = [
+        Bind::Buffer(first),
+        Bind::Buffer(second),
+        Bind::Buffer(c),
+        Bind::Buffer(bias.unwrap_or(first)),
+        bind(&ta, first),
+        bind(&tb, second),
+    ];
     for (p, kn) in chunk_params(pr, &o, swap, bias.is_some(), slope) {
         gpu.note_flops(2.0 * (pr.batch * m * n * kn) as f64);
-        gpu.launch_generated(
-            &key,
-            make,
-            bytes_of(&p),
-            &[first, second, c, bias.unwrap_or(first), first, second],
-            groups,
-        )?;
+        gpu.launch_bound(&compiled, bytes_of(&p), &binds, groups)?;
     }
     Ok(())
 }

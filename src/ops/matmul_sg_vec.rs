@@ -15,6 +15,7 @@
 //! them): their values feed only accumulators that are never stored.
 
 use super::matmul_sg::Problem;
+use crate::gpu::TEXELS_PER_ROW;
 
 /// How the kernel reads A.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +62,41 @@ pub(crate) fn choose(r: usize, cb: usize, s: &Problem) -> (ReadA, ReadB) {
     (a, b)
 }
 
+/// Where the vector loop reads an operand from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The operand's storage buffer, as an array of vec4.
+    Buffer,
+    /// A texture holding a copy of the buffer (`gpu::operand_texture`).
+    Texture,
+}
+
+/// Declarations of bindings 5 (A) and 6 (B) and their vec4 load functions `ld_a(q)` /
+/// `ld_b(q)` (q counts vec4s from the buffer's start).
+pub(crate) fn operands(a: Source, b: Source) -> String {
+    let mut s = String::new();
+    for (binding, name, src) in [(5, "a", a), (6, "b", b)] {
+        match src {
+            Source::Buffer => {
+                s += &format!(
+                    "@group(0) @binding({binding}) var<storage, read> {name}4: array<vec4<f32>>;\n\
+                     fn ld_{name}(q: u32) -> vec4<f32> {{ return {name}4[q]; }}\n"
+                );
+            }
+            Source::Texture => {
+                s += &format!(
+                    "@group(0) @binding({binding}) var {name}4: texture_2d<f32>;\n\
+                     fn ld_{name}(q: u32) -> vec4<f32> {{\n\
+                     \x20   return textureLoad({name}4, vec2<u32>(q & {m}u, q >> {sh}u), 0);\n}}\n",
+                    m = TEXELS_PER_ROW - 1,
+                    sh = TEXELS_PER_ROW.trailing_zeros()
+                );
+            }
+        }
+    }
+    s
+}
+
 const LANE: [&str; 4] = ["x", "y", "z", "w"];
 
 /// Body of the vector loop (`kq` counts groups of four k) for SG lanes, `r` rows and `cb`
@@ -75,13 +111,13 @@ pub(crate) fn body(sg: usize, r: usize, cb: usize, ra: ReadA, rb: ReadB) -> Stri
     match ra {
         ReadA::AlongK => {
             for i in 0..r {
-                s += &format!("        let av{i} = a4[(ar{i} + kq * 4u * p.sak) / 4u];\n");
+                s += &format!("        let av{i} = ld_a((ar{i} + kq * 4u * p.sak) / 4u);\n");
             }
         }
         ReadA::AlongM => {
             for t in 0..4 {
                 s += &format!(
-                    "        let am{t} = a4[(abase + row0 + {} * p.sak) / 4u];\n",
+                    "        let am{t} = ld_a((abase + row0 + {} * p.sak) / 4u);\n",
                     k_at(t)
                 );
             }
@@ -110,7 +146,7 @@ pub(crate) fn body(sg: usize, r: usize, cb: usize, ra: ReadA, rb: ReadB) -> Stri
     match rb {
         ReadB::AlongK => {
             for c in 0..cb {
-                s += &format!("        let bv{c} = b4[(bc{c} + kq * 4u * p.sbk) / 4u];\n");
+                s += &format!("        let bv{c} = ld_b((bc{c} + kq * 4u * p.sbk) / 4u);\n");
             }
             for c in 0..cb {
                 for l in 0..sg {
@@ -125,7 +161,7 @@ pub(crate) fn body(sg: usize, r: usize, cb: usize, ra: ReadA, rb: ReadB) -> Stri
             for q in 0..cb / 4 {
                 for t in 0..4 {
                     s += &format!(
-                        "        let bn{q}_{t} = b4[(bbase + {} * p.sbk + col0 + {}u * (j + {}u)) / 4u];\n",
+                        "        let bn{q}_{t} = ld_b((bbase + {} * p.sbk + col0 + {}u * (j + {}u)) / 4u);\n",
                         k_at(t),
                         4,
                         sg * q

@@ -3,6 +3,7 @@
 use super::common::*;
 use super::reference;
 use super::support::*;
+use tapegan::ops::MatmulKernel;
 
 /// `x` (batch × r × c, row-major) with each matrix transposed when `tr`.
 fn stored(x: &[f32], batch: usize, r: usize, c: usize, tr: bool) -> Vec<f32> {
@@ -161,6 +162,45 @@ fn matmul_every_tile() {
     ];
     check_matmuls(&shapes, 1600, 1700);
     check_batches_and_bias();
+}
+
+#[test]
+fn matmul_operands_in_textures_and_buffers() {
+    // The subgroup-sharing kernel of CPU adapters reads large products' vec4 operands through
+    // texture copies and small ones from their buffers; forcing each source checks both on
+    // every shape: vector reads along k, m and n with edge tiles and K mod 4 ≠ 0, several
+    // operand sizes in one test (textures of different heights, recycled between products),
+    // a product with more rows than one texture row holds, batches, bias and a K split into
+    // chunks.
+    if rerun_with_env(
+        "matmul::matmul_operands_in_textures_and_buffers",
+        "TAPEGAN_MATMUL_OPERANDS",
+        &["texture", "buffer"],
+    ) {
+        return;
+    }
+    let g = gpu();
+    let copies = g.exec_stats().texture_copies;
+    let shapes = [
+        (36, 13, 40),
+        (64, 20, 12),
+        (130, 37, 260),
+        (300, 128, 784),
+        (3, 20_000, 5),
+    ];
+    check_matmuls(&shapes, 1800, 1900);
+    check_batches_and_bias();
+    // Threads sharing one device record interleaved: each product must keep its own copies.
+    std::thread::scope(|s| {
+        for t in 0..3u64 {
+            s.spawn(move || check_matmuls(&[(64, 48, 80), (40, 96, 36)], 2000 + t, 2100 + t));
+        }
+    });
+    let copied = g.exec_stats().texture_copies > copies;
+    let forced = std::env::var("TAPEGAN_MATMUL_OPERANDS").unwrap();
+    if matches!(MatmulKernel::of(&g), MatmulKernel::Sharing(_)) {
+        assert_eq!(copied, forced == "texture", "texture copies with {forced}");
+    }
 }
 
 /// Batched products (one with a K the tiled kernel splits) and a Linear with bias and a

@@ -1,0 +1,142 @@
+//! Operands read through textures: a kernel may read a storage buffer's contents as the
+//! texels of an rgba32float texture holding a copy of it, through `textureLoad`.
+//!
+//! Why: on lavapipe (Mesa 22.3) every storage-buffer load is a scalar loop over the SIMD
+//! lanes, while a texel load with per-lane addresses is one branch-free gather
+//! (docs/PERFORMANCE.md, "Where operands come from"). A kernel that does many FMAs per loaded
+//! element gains from the cheaper load even though the operand is copied first (a memcpy on
+//! a CPU adapter).
+//!
+//! Layout: the buffer's bytes fill the texture row by row, [`TEXELS_PER_ROW`] texels (four
+//! floats each) per row, so float `4·q + e` is component `e` of texel (q mod 1024, q / 1024) —
+//! a mask and a shift in the kernel.
+//!
+//! Textures are recycled like storage buffers (`pool.rs`): an [`OperandTexture`] is owned by
+//! the launch that copied into it and goes back to its height's free list when dropped, after
+//! the dispatches reading it are recorded. The next copy into it is recorded after them, so
+//! wgpu orders it after their reads; and no other thread can copy into a texture a launch
+//! still holds (one shared texture per slot was wrong exactly there).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::context::Gpu;
+use super::pool::Storage;
+
+/// Texels per texture row: 16 KiB, a multiple of the 256-byte row alignment of copies.
+pub(crate) const TEXELS_PER_ROW: u32 = 1024;
+const ROW_BYTES: u64 = TEXELS_PER_ROW as u64 * 16;
+
+/// Free operand textures by height (a power of two: a handful of sizes serve every operand).
+#[derive(Clone, Default)]
+pub(crate) struct TexturePool(Arc<Mutex<HashMap<u32, Vec<wgpu::Texture>>>>);
+
+impl TexturePool {
+    /// Drops every free texture (held ones return to an emptied pool).
+    pub(crate) fn trim(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+/// A texture holding a copy of an operand, returned to the pool when dropped.
+pub(crate) struct OperandTexture {
+    texture: Option<wgpu::Texture>,
+    view: wgpu::TextureView,
+    height: u32,
+    pool: TexturePool,
+}
+
+impl OperandTexture {
+    pub(crate) fn view(&self) -> &wgpu::TextureView {
+        &self.view
+    }
+}
+
+impl Drop for OperandTexture {
+    fn drop(&mut self) {
+        if let Some(t) = self.texture.take() {
+            let mut free = self.pool.0.lock().unwrap();
+            free.entry(self.height).or_default().push(t);
+        }
+    }
+}
+
+impl Gpu {
+    /// Records a copy of the first `bytes` of `s` (rounded up to whole texels) into a texture
+    /// and returns it; None when the data needs more rows than the adapter's textures have
+    /// (the caller reads the buffer instead).
+    pub(crate) fn operand_texture(&self, s: &Storage, bytes: u64) -> Option<OperandTexture> {
+        let inner = &self.0;
+        let bytes = bytes.div_ceil(16).max(1) * 16;
+        let rows = bytes.div_ceil(ROW_BYTES);
+        let height = rows.next_power_of_two();
+        if height > inner.limits.max_texture_dimension_2d as u64 {
+            return None;
+        }
+        let height = height as u32;
+        let pooled = inner
+            .textures
+            .0
+            .lock()
+            .unwrap()
+            .get_mut(&height)
+            .and_then(Vec::pop);
+        let texture = pooled.unwrap_or_else(|| {
+            inner.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("tapegan.operand"),
+                size: wgpu::Extent3d {
+                    width: TEXELS_PER_ROW,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba32Float,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            })
+        });
+        let full = bytes / ROW_BYTES;
+        let rest = (bytes % ROW_BYTES) / 16;
+        let mut rec = inner.recorder.lock().unwrap();
+        rec.end_pass();
+        let enc = rec.encoder(&inner.device);
+        let mut copy = |offset: u64, y: u32, width: u32, height: u32| {
+            enc.copy_buffer_to_texture(
+                wgpu::TexelCopyBufferInfo {
+                    buffer: s.buffer(),
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset,
+                        bytes_per_row: Some(ROW_BYTES as u32),
+                        rows_per_image: None,
+                    },
+                },
+                wgpu::TexelCopyTextureInfo {
+                    texture: &texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d { x: 0, y, z: 0 },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                wgpu::Extent3d {
+                    width,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+            );
+        };
+        if full > 0 {
+            copy(0, 0, TEXELS_PER_ROW, full as u32);
+        }
+        if rest > 0 {
+            copy(full * ROW_BYTES, full as u32, rest as u32, 1);
+        }
+        rec.stats.texture_copies += 1;
+        Some(OperandTexture {
+            view: texture.create_view(&Default::default()),
+            texture: Some(texture),
+            height,
+            pool: inner.textures.clone(),
+        })
+    }
+}
