@@ -23,4 +23,4 @@ pub(crate) use pipeline::Compiled;
 pub use pipeline::{render, substitute, Kernel};
 pub use pool::{PoolStats, Storage};
 pub use profile::DispatchTime;
-pub(crate) use texture_operands::{OperandTexture, TEXELS_PER_ROW};
+pub(crate) use texture_operands::{texel_wgsl, OperandTexture};

@@ -7,9 +7,11 @@
 //! element gains from the cheaper load even though the operand is copied first (a memcpy on
 //! a CPU adapter).
 //!
-//! Layout: the buffer's bytes fill the texture row by row, [`TEXELS_PER_ROW`] texels (four
-//! floats each) per row, so float `4·q + e` is component `e` of texel (q mod 1024, q / 1024) —
-//! a mask and a shift in the kernel.
+//! Layout: the buffer's bytes fill the texture row by row, 1024 rgba32float texels (16 KiB)
+//! per row, so vec4 q of the buffer is texel (q mod 1024, q / 1024) — a mask and a shift in
+//! the kernel ([`texel_wgsl`]). Only kernels that read vec4s gain: the conv gather kernel
+//! reading its scalar operands through r32float copies ran 10–35 % slower than from its
+//! buffers on lavapipe (docs/PERFORMANCE.md).
 //!
 //! Textures are recycled like storage buffers (`pool.rs`): an [`OperandTexture`] is owned by
 //! the launch that copied into it and goes back to its height's free list when dropped, after
@@ -24,8 +26,20 @@ use super::context::Gpu;
 use super::pool::Storage;
 
 /// Texels per texture row: 16 KiB, a multiple of the 256-byte row alignment of copies.
-pub(crate) const TEXELS_PER_ROW: u32 = 1024;
+const TEXELS_PER_ROW: u32 = 1024;
 const ROW_BYTES: u64 = TEXELS_PER_ROW as u64 * 16;
+
+/// WGSL declaring `var {name}: texture_2d<f32>` at `binding` and `fn {load}(q: u32)`
+/// returning vec4 q of the copied buffer.
+pub(crate) fn texel_wgsl(binding: u32, name: &str, load: &str) -> String {
+    format!(
+        "@group(0) @binding({binding}) var {name}: texture_2d<f32>;\n\
+         fn {load}(q: u32) -> vec4<f32> {{\n    \
+         return textureLoad({name}, vec2<u32>(q & {}u, q >> {}u), 0);\n}}\n",
+        TEXELS_PER_ROW - 1,
+        TEXELS_PER_ROW.trailing_zeros()
+    )
+}
 
 /// Free operand textures by height (a power of two: a handful of sizes serve every operand).
 #[derive(Clone, Default)]

@@ -6,11 +6,9 @@
 //! as vec4s along their contiguous dimension where the strides allow (`matmul_sg_vec.rs`):
 //! the matmuls of an mlp-wgan-gp step 905–927 → 830–850 ms on lavapipe.
 
-use std::sync::OnceLock;
-
 use super::matmul_sg_vec::{self, ReadA, ReadB, Source};
 use super::reduce::MAX_LOOP;
-use super::{bytes_of, env_override};
+use super::{bytes_of, operand_source};
 use crate::error::Result;
 use crate::gpu::{Bind, Gpu, Kernel, OperandTexture, Storage};
 use crate::kernel;
@@ -235,29 +233,20 @@ fn generate(
     ]
 }
 
-/// Products smaller than this many FMAs read their operands from their buffers: copying
-/// them into textures costs more than the cheaper loads save. Measured on lavapipe
-/// (`cargo bench --bench kernels -- "matmul "`, both sources): 64³ (2^18) runs 0.042 ms from
-/// buffers and 0.067 ms through textures, 128³ (2^21) 0.199 and 0.163 ms.
-const TEXTURE_MIN_FMAS: usize = 1 << 20;
-
 /// An operand is worth copying when each of its elements feeds at least this many FMAs (the
 /// other operand's width); below that the copy costs about what it saves.
 const TEXTURE_MIN_REUSE: usize = 16;
 
-/// Whether the kernel reads A and B (already oriented: `m`×`n` output) through textures:
-/// the measured rule above, unless `TAPEGAN_MATMUL_OPERANDS=texture|buffer` forces either
-/// (so that one machine tests both).
+/// Whether the kernel reads A and B (already oriented: `m`×`n` output) through textures.
 fn texture_operands(pr: &Problem, m: usize, n: usize) -> (bool, bool) {
-    static FORCED: OnceLock<Option<String>> = OnceLock::new();
-    match env_override(&FORCED, "TAPEGAN_MATMUL_OPERANDS") {
-        Some("texture") => (true, true),
-        Some(_) => (false, false),
-        None => {
-            let big = pr.batch * pr.m * pr.n * pr.k >= TEXTURE_MIN_FMAS;
-            (big && n >= TEXTURE_MIN_REUSE, big && m >= TEXTURE_MIN_REUSE)
-        }
+    let fmas = pr.batch * pr.m * pr.n * pr.k;
+    if !operand_source::textures_for(fmas) {
+        return (false, false);
     }
+    if operand_source::forced() == Some(true) {
+        return (true, true);
+    }
+    (n >= TEXTURE_MIN_REUSE, m >= TEXTURE_MIN_REUSE)
 }
 
 /// Binds the texture copy of an operand where there is one, else its buffer.

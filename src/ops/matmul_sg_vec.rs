@@ -15,7 +15,7 @@
 //! them): their values feed only accumulators that are never stored.
 
 use super::matmul_sg::Problem;
-use crate::gpu::TEXELS_PER_ROW;
+use crate::gpu::texel_wgsl;
 
 /// How the kernel reads A.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,23 +76,13 @@ pub(crate) enum Source {
 pub(crate) fn operands(a: Source, b: Source) -> String {
     let mut s = String::new();
     for (binding, name, src) in [(5, "a", a), (6, "b", b)] {
-        match src {
-            Source::Buffer => {
-                s += &format!(
-                    "@group(0) @binding({binding}) var<storage, read> {name}4: array<vec4<f32>>;\n\
-                     fn ld_{name}(q: u32) -> vec4<f32> {{ return {name}4[q]; }}\n"
-                );
-            }
-            Source::Texture => {
-                s += &format!(
-                    "@group(0) @binding({binding}) var {name}4: texture_2d<f32>;\n\
-                     fn ld_{name}(q: u32) -> vec4<f32> {{\n\
-                     \x20   return textureLoad({name}4, vec2<u32>(q & {m}u, q >> {sh}u), 0);\n}}\n",
-                    m = TEXELS_PER_ROW - 1,
-                    sh = TEXELS_PER_ROW.trailing_zeros()
-                );
-            }
-        }
+        s += &match src {
+            Source::Buffer => format!(
+                "@group(0) @binding({binding}) var<storage, read> {name}4: array<vec4<f32>>;\n\
+                 fn ld_{name}(q: u32) -> vec4<f32> {{ return {name}4[q]; }}\n"
+            ),
+            Source::Texture => texel_wgsl(binding, &format!("{name}4"), &format!("ld_{name}")),
+        };
     }
     s
 }

@@ -27,6 +27,7 @@ mod matmul_tiled;
 mod movement;
 mod norm;
 mod normalize;
+mod operand_source;
 mod random;
 mod reduce;
 mod softmax;
@@ -105,7 +106,7 @@ const KERNEL_OVERRIDES: &[(&str, &[&str])] = &[
     ("TAPEGAN_CONV_BLOCKS", &["gemm", "gpu", "cpu", "columns"]),
     ("TAPEGAN_SOFTMAX_KERNEL", &["rows", "workgroup"]),
     ("TAPEGAN_OPTIM_KERNEL", &["batched", "single"]),
-    ("TAPEGAN_MATMUL_OPERANDS", &["texture", "buffer"]),
+    ("TAPEGAN_OPERANDS", &["texture", "buffer"]),
 ];
 
 /// Rejects a kernel override the launch code would not recognise (or a forced tile the

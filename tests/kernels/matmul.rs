@@ -174,7 +174,7 @@ fn matmul_operands_in_textures_and_buffers() {
     // chunks.
     if rerun_with_env(
         "matmul::matmul_operands_in_textures_and_buffers",
-        "TAPEGAN_MATMUL_OPERANDS",
+        "TAPEGAN_OPERANDS",
         &["texture", "buffer"],
     ) {
         return;
@@ -197,7 +197,7 @@ fn matmul_operands_in_textures_and_buffers() {
         }
     });
     let copied = g.exec_stats().texture_copies > copies;
-    let forced = std::env::var("TAPEGAN_MATMUL_OPERANDS").unwrap();
+    let forced = std::env::var("TAPEGAN_OPERANDS").unwrap();
     if matches!(MatmulKernel::of(&g), MatmulKernel::Sharing(_)) {
         assert_eq!(copied, forced == "texture", "texture copies with {forced}");
     }
