@@ -103,17 +103,17 @@ fn bad_arguments_are_one_line_errors() {
         (
             "TAPEGAN_MATMUL_KERNEL",
             "fast",
-            "=fast is not a kernel family",
+            "=fast is not a value it takes",
         ),
         (
             "TAPEGAN_CONV_BLOCKS",
             "gpus",
-            "=gpus is not a kernel family",
+            "=gpus is not a value it takes",
         ),
         (
             "TAPEGAN_SOFTMAX_KERNEL",
             "row",
-            "=row is not a kernel family",
+            "=row is not a value it takes",
         ),
         ("TAPEGAN_MATMUL_TILE", "3x3", "=3x3 is not a valid tile"),
         // 32 × 32 outputs per invocation: a shader that would compile for minutes.

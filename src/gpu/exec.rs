@@ -176,10 +176,7 @@ impl Gpu {
         buffers: &[&Storage],
         groups: [u32; 3],
     ) -> Result<()> {
-        if groups.contains(&0) {
-            return Ok(());
-        }
-        self.dispatch(compiled, params, &buffer_binds(buffers), groups)
+        self.launch_bound(compiled, params, &buffer_binds(buffers), groups)
     }
 
     /// Like [`Gpu::launch_compiled`] with textures among the bindings: `binds` are bound

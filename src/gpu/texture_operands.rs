@@ -76,12 +76,12 @@ impl Drop for OperandTexture {
 }
 
 impl Gpu {
-    /// Records a copy of the first `bytes` of `s` (rounded up to whole texels) into a texture
+    /// Records a copy of `s` (its requested bytes, rounded up to whole texels) into a texture
     /// and returns it; None when the data needs more rows than the adapter's textures have
     /// (the caller reads the buffer instead).
-    pub(crate) fn operand_texture(&self, s: &Storage, bytes: u64) -> Option<OperandTexture> {
+    pub(crate) fn operand_texture(&self, s: &Storage) -> Option<OperandTexture> {
         let inner = &self.0;
-        let bytes = bytes.div_ceil(16).max(1) * 16;
+        let bytes = s.bytes().div_ceil(16).max(1) * 16;
         let rows = bytes.div_ceil(ROW_BYTES);
         let height = rows.next_power_of_two();
         if height > inner.limits.max_texture_dimension_2d as u64 {

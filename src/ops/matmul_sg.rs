@@ -233,22 +233,6 @@ fn generate(
     ]
 }
 
-/// An operand is worth copying when each of its elements feeds at least this many FMAs (the
-/// other operand's width); below that the copy costs about what it saves.
-const TEXTURE_MIN_REUSE: usize = 16;
-
-/// Whether the kernel reads A and B (already oriented: `m`×`n` output) through textures.
-fn texture_operands(pr: &Problem, m: usize, n: usize) -> (bool, bool) {
-    let fmas = pr.batch * pr.m * pr.n * pr.k;
-    if !operand_source::textures_for(fmas) {
-        return (false, false);
-    }
-    if operand_source::forced() == Some(true) {
-        return (true, true);
-    }
-    (n >= TEXTURE_MIN_REUSE, m >= TEXTURE_MIN_REUSE)
-}
-
 /// Binds the texture copy of an operand where there is one, else its buffer.
 fn bind<'a>(t: &'a Option<OperandTexture>, s: &'a Storage) -> Bind<'a> {
     match t {
@@ -296,14 +280,25 @@ pub(crate) fn launch(
     let (m, n) = (o.m, o.n);
     let (first, second) = if swap { (b, a) } else { (a, b) };
     let (ra, rb) = matmul_sg_vec::choose(tile.r, tile.cb, &o);
-    let (ta_wanted, tb_wanted) = texture_operands(pr, m, n);
+    let groups = [n.div_ceil(sg * tile.cb), m.div_ceil(sg * tile.r), pr.batch];
+    if groups.iter().any(|&g| g > 65535) {
+        return Err(crate::Error::shape(
+            "matmul",
+            format!(
+                "product of {m}×{n} (batch {}) is too large for one dispatch",
+                pr.batch
+            ),
+        ));
+    }
+    let fmas = pr.batch * pr.m * pr.n * pr.k;
+    let (ta_wanted, tb_wanted) = operand_source::textures(gpu, fmas, m, n);
     let ta = if ta_wanted && ra != ReadA::Scalar {
-        gpu.operand_texture(first, first.bytes())
+        gpu.operand_texture(first)
     } else {
         None
     };
     let tb = if tb_wanted && rb != ReadB::Scalar {
-        gpu.operand_texture(second, second.bytes())
+        gpu.operand_texture(second)
     } else {
         None
     };
@@ -316,24 +311,14 @@ pub(crate) fn launch(
     };
     let src = (src(&ta), src(&tb));
     let key = format!(
-        "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}|src={src:?}",
-        tile.r, tile.cb
+        "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}|SA={:?}|SB={:?}",
+        tile.r, tile.cb, src.0, src.1
     );
     let make = || {
         let defs = generate(sg, tile, ra, rb, src);
         let refs: Vec<(&str, &str)> = defs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         crate::gpu::render(MATMUL_SG.source, &refs)
     };
-    let groups = [n.div_ceil(sg * tile.cb), m.div_ceil(sg * tile.r), pr.batch];
-    if groups.iter().any(|&g| g > 65535) {
-        return Err(crate::Error::shape(
-            "matmul",
-            format!(
-                "product of {m}×{n} (batch {}) is too large for one dispatch",
-                pr.batch
-            ),
-        ));
-    }
     let groups = groups.map(|g| g as u32);
     let compiled = gpu.generated(&key, make)?;
     let binds = [

@@ -117,7 +117,7 @@ pub(crate) fn check_kernel_overrides(workgroup_bytes: u32) -> Result<()> {
         if let Some(v) = env_value(var) {
             if !allowed.contains(&v.as_str()) {
                 return Err(Error::Config(format!(
-                    "{var}={v} is not a kernel family: use one of {} or unset it",
+                    "{var}={v} is not a value it takes: use one of {} or unset it",
                     allowed.join(", ")
                 )));
             }

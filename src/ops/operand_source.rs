@@ -11,19 +11,26 @@
 use std::sync::OnceLock;
 
 use super::env_override;
+use crate::gpu::Gpu;
 
 /// Products with fewer FMAs read their buffers.
 const TEXTURE_MIN_FMAS: usize = 1 << 20;
 
-/// The source `TAPEGAN_OPERANDS=texture|buffer` forces (true: textures), if any: so that one
-/// machine tests both.
-pub(crate) fn forced() -> Option<bool> {
-    static FORCED: OnceLock<Option<String>> = OnceLock::new();
-    env_override(&FORCED, "TAPEGAN_OPERANDS").map(|v| v == "texture")
-}
+/// An operand is worth copying when each of its elements feeds at least this many FMAs (the
+/// other operand's width); below that the copy costs about what it saves.
+const TEXTURE_MIN_REUSE: usize = 16;
 
-/// Whether a product of `fmas` FMAs reads its operands through textures: as forced, else by
-/// the measured rule above.
-pub(crate) fn textures_for(fmas: usize) -> bool {
-    forced().unwrap_or(fmas >= TEXTURE_MIN_FMAS)
+/// Whether a product of `fmas` FMAs with an `m`×`n` output reads A and B through textures:
+/// on CPU adapters by the measured rules above (GPUs run the sharing kernel only when it is
+/// forced, and nothing was measured there), unless `TAPEGAN_OPERANDS=texture|buffer` forces
+/// either for both, so that one machine tests both.
+pub(crate) fn textures(gpu: &Gpu, fmas: usize, m: usize, n: usize) -> (bool, bool) {
+    static FORCED: OnceLock<Option<String>> = OnceLock::new();
+    match env_override(&FORCED, "TAPEGAN_OPERANDS") {
+        Some(v) => (v == "texture", v == "texture"),
+        None if gpu.is_cpu() && fmas >= TEXTURE_MIN_FMAS => {
+            (n >= TEXTURE_MIN_REUSE, m >= TEXTURE_MIN_REUSE)
+        }
+        None => (false, false),
+    }
 }

@@ -203,6 +203,14 @@ fn matmul_operands_in_textures_and_buffers() {
     }
 }
 
+#[test]
+fn matmul_one_operand_in_a_texture() {
+    // Under the default rule a product with one narrow side copies only the operand the wide
+    // side reuses (8 rows: B stays in its buffer, read as vec4s, A comes from a texture), so
+    // one kernel mixes both sources.
+    check_matmuls(&[(8, 4096, 64), (64, 4096, 8)], 2200, 2300);
+}
+
 /// Batched products (one with a K the tiled kernel splits) and a Linear with bias and a
 /// split K: the cases every matmul family and tile must pass besides plain products.
 fn check_batches_and_bias() {
