@@ -24,8 +24,6 @@ pub(crate) struct GpuInner {
     pub sharing: std::sync::OnceLock<Option<usize>>,
     /// The submission of the last [`Gpu::pace`] call, which the next one waits for.
     pub paced: Mutex<Option<wgpu::SubmissionIndex>>,
-    /// Textures that operands are copied into for kernels that read them as texels.
-    pub textures: super::texture_operands::TexturePool,
 }
 
 /// A handle to one GPU device. Clone freely.
@@ -85,7 +83,6 @@ impl Gpu {
             errors,
             sharing: std::sync::OnceLock::new(),
             paced: Mutex::new(None),
-            textures: Default::default(),
         })))
     }
 
@@ -145,8 +142,7 @@ impl Gpu {
 
     /// Returns every free pooled buffer and operand texture to the driver.
     pub fn trim_pool(&self) {
-        self.0.pool.trim();
-        self.0.textures.trim();
+        self.0.pool.trim()
     }
 
     /// Number of pipelines compiled so far.

@@ -104,10 +104,6 @@ impl Recorder {
     }
 }
 
-fn buffer_binds<'a>(buffers: &[&'a Storage]) -> Vec<Bind<'a>> {
-    buffers.iter().map(|s| Bind::Buffer(s)).collect()
-}
-
 /// Dispatch grid for `threads` invocations in workgroups of `wg`: x is capped at 65535 and the
 /// rest goes to y. Kernels recover the linear index with `linear_id` from `common.wgsl`.
 pub fn grid(threads: u64, wg: u32) -> [u32; 3] {
@@ -135,7 +131,12 @@ impl Gpu {
             return Ok(());
         }
         let compiled = self.0.pipelines.get(&self.0.device, kernel, defs)?;
-        self.dispatch(&compiled, params, &buffer_binds(buffers), groups)
+        self.dispatch(
+            &compiled,
+            params,
+            buffers.iter().map(|s| Bind::Buffer(s)),
+            groups,
+        )
     }
 
     /// Like [`Gpu::launch`] for a kernel whose source is generated: `key` names the variant
@@ -176,7 +177,12 @@ impl Gpu {
         buffers: &[&Storage],
         groups: [u32; 3],
     ) -> Result<()> {
-        self.launch_bound(compiled, params, &buffer_binds(buffers), groups)
+        self.dispatch(
+            compiled,
+            params,
+            buffers.iter().map(|s| Bind::Buffer(s)),
+            groups,
+        )
     }
 
     /// Like [`Gpu::launch_compiled`] with textures among the bindings: `binds` are bound
@@ -188,19 +194,19 @@ impl Gpu {
         binds: &[Bind],
         groups: [u32; 3],
     ) -> Result<()> {
-        if groups.contains(&0) {
-            return Ok(());
-        }
-        self.dispatch(compiled, params, binds, groups)
+        self.dispatch(compiled, params, binds.iter().copied(), groups)
     }
 
-    fn dispatch(
+    fn dispatch<'b>(
         &self,
         compiled: &Compiled,
         params: &[u8],
-        binds: &[Bind],
+        binds: impl ExactSizeIterator<Item = Bind<'b>>,
         groups: [u32; 3],
     ) -> Result<()> {
+        if groups.contains(&0) {
+            return Ok(()); // nothing to run (an empty tensor)
+        }
         let inner = &self.0;
         let mut rec = inner.recorder.lock().unwrap();
         let slot = params.len().max(16).div_ceil(16) * 16;
@@ -223,7 +229,7 @@ impl Gpu {
                 size: wgpu::BufferSize::new(slot as u64),
             }),
         });
-        for (i, b) in binds.iter().enumerate() {
+        for (i, b) in binds.enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
                 resource: match b {

@@ -21,6 +21,7 @@ pub use exec::{grid, ExecStats};
 pub use peak::measure_fma_peak;
 pub(crate) use pipeline::Compiled;
 pub use pipeline::{render, substitute, Kernel};
+pub(crate) use pool::PooledTexture;
 pub use pool::{PoolStats, Storage};
 pub use profile::DispatchTime;
-pub(crate) use texture_operands::{texel_wgsl, OperandTexture};
+pub(crate) use texture_operands::texel_wgsl;

@@ -4,7 +4,9 @@
 //! quarter steps between powers of two, so at most 25 % is wasted). A dropped [`Storage`] goes
 //! back to its class's free list. Reuse is safe without fences because every write into a
 //! pooled buffer is a command recorded on the one queue after the commands that last read it
-//! (uploads flush pending work first; see `exec.rs`).
+//! (uploads flush pending work first; see `exec.rs`). The operand textures of
+//! `texture_operands.rs` are recycled the same way ([`PooledTexture`]), on their own free lists
+//! and in the same memory figures.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,11 +36,58 @@ struct Stats {
     creations: AtomicU64,
 }
 
+impl Stats {
+    /// Counts an object of `class` bytes taken from the pool (`created`: a new one).
+    fn take(&self, class: u64, created: bool) {
+        if created {
+            self.creations.fetch_add(1, Ordering::Relaxed);
+            self.allocated.fetch_add(class, Ordering::Relaxed);
+        }
+        let now = self.in_use.fetch_add(class, Ordering::Relaxed) + class;
+        self.peak_in_use.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Counts an object of `class` bytes given back to the pool.
+    fn give(&self, class: u64) {
+        self.in_use.fetch_sub(class, Ordering::Relaxed);
+    }
+}
+
+/// Free objects by size class.
+struct FreeLists<T>(Mutex<HashMap<u64, Vec<T>>>);
+
+impl<T> Default for FreeLists<T> {
+    fn default() -> Self {
+        FreeLists(Mutex::default())
+    }
+}
+
+impl<T> FreeLists<T> {
+    fn take(&self, class: u64) -> Option<T> {
+        self.0.lock().unwrap().get_mut(&class).and_then(Vec::pop)
+    }
+
+    fn put(&self, class: u64, item: T) {
+        if let Ok(mut free) = self.0.lock() {
+            free.entry(class).or_default().push(item);
+        }
+    }
+
+    /// Drops every free object; returns their bytes.
+    fn clear(&self) -> u64 {
+        let mut free = self.0.lock().unwrap();
+        let bytes = free.iter().map(|(c, list)| c * list.len() as u64).sum();
+        free.clear();
+        bytes
+    }
+}
+
 pub(crate) struct PoolInner {
     device: wgpu::Device,
     /// The device's largest storage binding (buffers are bound whole).
     max_binding: u64,
-    free: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
+    free: FreeLists<wgpu::Buffer>,
+    textures: FreeLists<(wgpu::Texture, wgpu::TextureView)>,
     stats: Stats,
 }
 
@@ -46,16 +95,16 @@ pub(crate) struct PoolInner {
 #[derive(Clone)]
 pub(crate) struct BufferPool(Arc<PoolInner>);
 
-/// Memory figures of a pool.
+/// Memory figures of a pool (buffers and operand textures together).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PoolStats {
-    /// Bytes held in GPU buffers, free or in use.
+    /// Bytes held in GPU buffers and textures, free or in use.
     pub allocated: u64,
-    /// Bytes in buffers currently owned by tensors.
+    /// Bytes in buffers owned by tensors and textures held by a launch.
     pub in_use: u64,
     /// Largest `in_use` seen.
     pub peak_in_use: u64,
-    /// Number of `create_buffer` calls so far.
+    /// Number of buffers and textures created so far.
     pub creations: u64,
 }
 
@@ -64,7 +113,8 @@ impl BufferPool {
         BufferPool(Arc::new(PoolInner {
             max_binding: device.limits().max_storage_buffer_binding_size,
             device,
-            free: Mutex::new(HashMap::new()),
+            free: FreeLists::default(),
+            textures: FreeLists::default(),
             stats: Stats::default(),
         }))
     }
@@ -78,16 +128,9 @@ impl BufferPool {
             c if c > limit && bytes <= limit => bytes.div_ceil(256) * 256,
             c => c,
         };
-        let reused = self
-            .0
-            .free
-            .lock()
-            .unwrap()
-            .get_mut(&class)
-            .and_then(Vec::pop);
+        let reused = self.0.free.take(class);
+        self.0.stats.take(class, reused.is_none());
         let buffer = reused.unwrap_or_else(|| {
-            self.0.stats.creations.fetch_add(1, Ordering::Relaxed);
-            self.0.stats.allocated.fetch_add(class, Ordering::Relaxed);
             self.0.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("tapegan.pool"),
                 size: class,
@@ -95,8 +138,6 @@ impl BufferPool {
                 mapped_at_creation: false,
             })
         });
-        let now = self.0.stats.in_use.fetch_add(class, Ordering::Relaxed) + class;
-        self.0.stats.peak_in_use.fetch_max(now, Ordering::Relaxed);
         Storage {
             buffer: Some(buffer),
             bytes,
@@ -105,14 +146,25 @@ impl BufferPool {
         }
     }
 
-    /// Releases every free buffer back to the driver.
+    /// A texture of `bytes` bytes (its size class: one per texture shape), recycled if one is
+    /// free, else made by `create` (with the view kernels bind).
+    pub fn texture(
+        &self,
+        bytes: u64,
+        create: impl FnOnce() -> (wgpu::Texture, wgpu::TextureView),
+    ) -> PooledTexture {
+        let reused = self.0.textures.take(bytes);
+        self.0.stats.take(bytes, reused.is_none());
+        PooledTexture {
+            texture: Some(reused.unwrap_or_else(create)),
+            class: bytes,
+            pool: self.0.clone(),
+        }
+    }
+
+    /// Releases every free buffer and texture back to the driver.
     pub fn trim(&self) {
-        let mut free = self.0.free.lock().unwrap();
-        let released: u64 = free
-            .iter()
-            .map(|(class, list)| class * list.len() as u64)
-            .sum();
-        free.clear();
+        let released = self.0.free.clear() + self.0.textures.clear();
         self.0
             .stats
             .allocated
@@ -155,13 +207,34 @@ impl Storage {
 impl Drop for Storage {
     fn drop(&mut self) {
         if let Some(buf) = self.buffer.take() {
-            self.pool
-                .stats
-                .in_use
-                .fetch_sub(self.class, Ordering::Relaxed);
-            if let Ok(mut free) = self.pool.free.lock() {
-                free.entry(self.class).or_default().push(buf);
-            }
+            self.pool.stats.give(self.class);
+            self.pool.free.put(self.class, buf);
+        }
+    }
+}
+
+/// A pooled texture and its view, held by one launch; returns to the pool when dropped.
+pub(crate) struct PooledTexture {
+    texture: Option<(wgpu::Texture, wgpu::TextureView)>,
+    class: u64,
+    pool: Arc<PoolInner>,
+}
+
+impl PooledTexture {
+    pub(crate) fn texture(&self) -> &wgpu::Texture {
+        &self.texture.as_ref().expect("texture present until drop").0
+    }
+
+    pub(crate) fn view(&self) -> &wgpu::TextureView {
+        &self.texture.as_ref().expect("texture present until drop").1
+    }
+}
+
+impl Drop for PooledTexture {
+    fn drop(&mut self) {
+        if let Some(t) = self.texture.take() {
+            self.pool.stats.give(self.class);
+            self.pool.textures.put(self.class, t);
         }
     }
 }

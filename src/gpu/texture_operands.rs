@@ -13,17 +13,14 @@
 //! reading its scalar operands through r32float copies ran 10–35 % slower than from its
 //! buffers on lavapipe (docs/PERFORMANCE.md).
 //!
-//! Textures are recycled like storage buffers (`pool.rs`): an [`OperandTexture`] is owned by
-//! the launch that copied into it and goes back to its height's free list when dropped, after
-//! the dispatches reading it are recorded. The next copy into it is recorded after them, so
-//! wgpu orders it after their reads; and no other thread can copy into a texture a launch
-//! still holds (one shared texture per slot was wrong exactly there).
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+//! Textures come from the buffer pool (`pool.rs`, [`PooledTexture`]): one is owned by the launch
+//! that copied into it and goes back to the pool when dropped, after the dispatches reading it
+//! are recorded. The next copy into it is recorded after them, so wgpu orders it after their
+//! reads; and no other thread can copy into a texture a launch still holds (one shared texture
+//! per slot was wrong exactly there).
 
 use super::context::Gpu;
-use super::pool::Storage;
+use super::pool::{PooledTexture, Storage};
 
 /// Texels per texture row: 16 KiB, a multiple of the 256-byte row alignment of copies.
 const TEXELS_PER_ROW: u32 = 1024;
@@ -41,45 +38,11 @@ pub(crate) fn texel_wgsl(binding: u32, name: &str, load: &str) -> String {
     )
 }
 
-/// Free operand textures by height (a power of two: a handful of sizes serve every operand).
-#[derive(Clone, Default)]
-pub(crate) struct TexturePool(Arc<Mutex<HashMap<u32, Vec<wgpu::Texture>>>>);
-
-impl TexturePool {
-    /// Drops every free texture (held ones return to an emptied pool).
-    pub(crate) fn trim(&self) {
-        self.0.lock().unwrap().clear();
-    }
-}
-
-/// A texture holding a copy of an operand, returned to the pool when dropped.
-pub(crate) struct OperandTexture {
-    texture: Option<wgpu::Texture>,
-    view: wgpu::TextureView,
-    height: u32,
-    pool: TexturePool,
-}
-
-impl OperandTexture {
-    pub(crate) fn view(&self) -> &wgpu::TextureView {
-        &self.view
-    }
-}
-
-impl Drop for OperandTexture {
-    fn drop(&mut self) {
-        if let Some(t) = self.texture.take() {
-            let mut free = self.pool.0.lock().unwrap();
-            free.entry(self.height).or_default().push(t);
-        }
-    }
-}
-
 impl Gpu {
     /// Records a copy of `s` (its requested bytes, rounded up to whole texels) into a texture
     /// and returns it; None when the data needs more rows than the adapter's textures have
     /// (the caller reads the buffer instead).
-    pub(crate) fn operand_texture(&self, s: &Storage) -> Option<OperandTexture> {
+    pub(crate) fn operand_texture(&self, s: &Storage) -> Option<PooledTexture> {
         let inner = &self.0;
         let bytes = s.bytes().div_ceil(16).max(1) * 16;
         let rows = bytes.div_ceil(ROW_BYTES);
@@ -88,15 +51,8 @@ impl Gpu {
             return None;
         }
         let height = height as u32;
-        let pooled = inner
-            .textures
-            .0
-            .lock()
-            .unwrap()
-            .get_mut(&height)
-            .and_then(Vec::pop);
-        let texture = pooled.unwrap_or_else(|| {
-            inner.device.create_texture(&wgpu::TextureDescriptor {
+        let texture = inner.pool.texture(height as u64 * ROW_BYTES, || {
+            let t = inner.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("tapegan.operand"),
                 size: wgpu::Extent3d {
                     width: TEXELS_PER_ROW,
@@ -109,7 +65,9 @@ impl Gpu {
                 format: wgpu::TextureFormat::Rgba32Float,
                 usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
                 view_formats: &[],
-            })
+            });
+            let view = t.create_view(&Default::default());
+            (t, view)
         });
         let full = bytes / ROW_BYTES;
         let rest = (bytes % ROW_BYTES) / 16;
@@ -127,7 +85,7 @@ impl Gpu {
                     },
                 },
                 wgpu::TexelCopyTextureInfo {
-                    texture: &texture,
+                    texture: texture.texture(),
                     mip_level: 0,
                     origin: wgpu::Origin3d { x: 0, y, z: 0 },
                     aspect: wgpu::TextureAspect::All,
@@ -146,11 +104,6 @@ impl Gpu {
             copy(full * ROW_BYTES, full as u32, rest as u32, 1);
         }
         rec.stats.texture_copies += 1;
-        Some(OperandTexture {
-            view: texture.create_view(&Default::default()),
-            texture: Some(texture),
-            height,
-            pool: inner.textures.clone(),
-        })
+        Some(texture)
     }
 }

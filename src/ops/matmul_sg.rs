@@ -10,7 +10,7 @@ use super::matmul_sg_vec::{self, ReadA, ReadB, Source};
 use super::reduce::MAX_LOOP;
 use super::{bytes_of, operand_source};
 use crate::error::Result;
-use crate::gpu::{Bind, Gpu, Kernel, OperandTexture, Storage};
+use crate::gpu::{Bind, Gpu, Kernel, PooledTexture, Storage};
 use crate::kernel;
 
 const MATMUL_SG: Kernel = kernel!("matmul_sg", "matmul_strided.wgsl", "matmul_sg.wgsl");
@@ -234,7 +234,7 @@ fn generate(
 }
 
 /// Binds the texture copy of an operand where there is one, else its buffer.
-fn bind<'a>(t: &'a Option<OperandTexture>, s: &'a Storage) -> Bind<'a> {
+fn bind<'a>(t: &'a Option<PooledTexture>, s: &'a Storage) -> Bind<'a> {
     match t {
         Some(v) => Bind::Texture(v.view()),
         None => Bind::Buffer(s),
@@ -302,7 +302,7 @@ pub(crate) fn launch(
     } else {
         None
     };
-    let src = |t: &Option<OperandTexture>| {
+    let src = |t: &Option<PooledTexture>| {
         if t.is_some() {
             Source::Texture
         } else {
