@@ -34,8 +34,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 // One destination pixel: whether it exists, the source coordinates of tap 0, the offset of
-// its source image (at channel ci0) and its destination offset in channel 0.
-struct Pixel { live: bool, by: i32, bx: i32, sbase: u32, dofs: u32 }
+// its source image (at channel ci0), its destination offset in channel 0 and its image.
+struct Pixel { live: bool, by: i32, bx: i32, sbase: u32, dofs: u32, img: u32 }
 
 // The phase of a workgroup: destination pixel (ry + sy·qy, rx + sx·qx) (conv: 0 and 1) and
 // its taps kh = k0y + ksy·t for t < nty (likewise for x).
@@ -76,7 +76,7 @@ fn pixel(pix: u32, f: Phase) -> Pixel {
     }
     let live = pix < p.npix && y < p.dh && x < p.dw;
     let simg = p.sh * p.sw;
-    return Pixel(live, by, bx, (n * p.cs + p.ci0) * simg, (n * p.cd * p.dh + y) * p.dw + x);
+    return Pixel(live, by, bx, (n * p.cs + p.ci0) * simg, (n * p.cd * p.dh + y) * p.dw + x, n);
 }
 
 // Source offset of `px` at tap offset (dy, dx), or none (0xffffffff) if outside the image.
@@ -87,3 +87,12 @@ fn tap(px: Pixel, dy: i32, dx: i32) -> u32 {
     return select(0xffffffffu, px.sbase + u32(sy) * p.sw + u32(sx), ok);
 }
 
+// Like `tap`, for a source copied channels last ([N, SH, SW, CS], CS a multiple of 4) and read
+// as vec4s: the index of the vec4 holding channels ci0…ci0+3 of the tapped pixel.
+fn tap_cl(px: Pixel, dy: i32, dx: i32) -> u32 {
+    let sy = px.by + dy;
+    let sx = px.bx + dx;
+    let ok = px.live && sy >= 0 && sy < i32(p.sh) && sx >= 0 && sx < i32(p.sw);
+    let pixel = (px.img * p.sh + u32(sy)) * p.sw + u32(sx);
+    return select(0xffffffffu, (pixel * p.cs + p.ci0) / 4u, ok);
+}

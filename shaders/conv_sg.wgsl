@@ -17,8 +17,14 @@
 // pixel of the subgroup is skipped (subgroupAny keeps the control flow uniform, which the
 // broadcasts need).
 // Variants: SG; TP, TC (tile sizes); DECL/TAP/LOAD/BODY/STORE generated (src/ops/conv_sg.rs).
+// Reads: one input channel per step from the operands in their own layouts (C_STEP 1), or
+// four (C_STEP 4) from channels-last copies bound at 5 (source, [N, SH, SW, CS]) and 6
+// (weight, [CD, taps, CS]) and read as vec4s through ld_a / ld_b (OPERANDS: buffers or
+// textures, src/ops/conv_channels_last.rs); each vec4 then feeds BODY once per component.
+// W_START and W_STEP place the weight index in either layout.
 // dst[o] = v, or += v in the accumulating variant (flag ACCUM). A separate variant because
 // reading dst in every store of the unrolled tile makes lavapipe's compile 3× slower.
+{{OPERANDS}}
 fn put(o: u32, v: f32) {
     {{PUT}}
 }
@@ -43,11 +49,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
             if (!subgroupAny(any_ok)) {
                 continue;
             }
-            var wi = khh * p.kw + kww + p.ci0 * p.w_ci;
-            for (var ci = p.ci0; ci < p.ci1; ci++) {
+            var wi = {{W_START}};
+            for (var ci = p.ci0; ci < p.ci1; ci += {{C_STEP}}u) {
 {{LOAD}}
 {{BODY}}
-                wi += p.w_ci;
+                wi += {{W_STEP}};
             }
         }
     }

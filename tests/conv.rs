@@ -140,6 +140,10 @@ fn awkward_geometries_match_cpu() {
     conv(5, 3, 4, 4, 1, 0).check(81);
     conv(40, 9, 4, 4, 1, 0).check(82);
     conv(70, 2, 5, 5, 1, 0).check(83);
+    // Reductions longer than one invocation may loop (input channels × 49 taps): split into
+    // dispatches that add into the output, reading four channels per load and one.
+    conv(1336, 8, 7, 7, 1, 3).batch(1).check(84);
+    conv(1337, 8, 7, 7, 1, 3).batch(1).check(85);
 }
 
 #[test]
@@ -190,6 +194,25 @@ fn every_kernel_family_matches_cpu() {
     layer(3, 4, [3, 4], [2, 5], geom([3, 2], [3, 4], [0, 0])).check(100);
     layer(3, 4, [5, 3], [5, 7], geom([3, 4], [1, 2], [2, 3])).check(101);
     infinite_input_stays_out_of_padded_taps();
+}
+
+#[test]
+fn gather_operands_in_textures_and_buffers() {
+    // The gather kernel reads channels-last copies of its operands four channels at a time,
+    // from their buffers by default and through texture copies when TAPEGAN_OPERANDS says
+    // so: both are checked on any adapter by rerunning in child processes.
+    if rerun_with_env(
+        "gather_operands_in_textures_and_buffers",
+        "TAPEGAN_OPERANDS",
+        &["texture", "buffer"],
+    ) {
+        return;
+    }
+    dcgan_28_layers_match_cpu();
+    attention_1x1_convs_match_cpu();
+    convt(512, 256, 4, 4, 2, 1).batch(1).check(110);
+    conv(64, 128, 32, 4, 2, 1).batch(1).check(111);
+    conv(1336, 8, 7, 7, 1, 3).batch(1).check(112);
 }
 
 /// An infinite input reaches only the outputs its taps touch: no kernel may multiply it by

@@ -17,11 +17,13 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use super::bytes_of;
+use super::conv_channels_last::ChannelsLast;
 use super::conv_family::{blocks, dense_as_matmul, gemm_mode, through_columns, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_sg::GatherPlan;
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
+use crate::gpu::Bind;
 use crate::gpu::Kernel;
 use crate::tensor::{fmt_shape, DType, Tensor};
 
@@ -342,8 +344,19 @@ fn gather_launch(
     let gpu = src.gpu();
     let cpu = gpu.is_cpu();
     let mode = blocks(gpu);
+    // Four input channels per load where the channel count allows (conv_sg.rs).
     let plan = match mode {
-        Blocks::Shared(sg) => GatherPlan::new(sg, cd, npix, phases),
+        Blocks::Shared(sg) => GatherPlan::new(sg, cd, npix, phases, cs.is_multiple_of(4)),
+        _ => None,
+    };
+    let cl = match &plan {
+        Some(plan) if plan.vec4_operands() => Some(ChannelsLast::new(
+            op,
+            src,
+            w,
+            [n, cs, s_hw[0] * s_hw[1], cd, taps],
+            [w_co, w_ci],
+        )?),
         _ => None,
     };
     let (cb, pb, wg) = gather_block(mode != Blocks::Gpu, cd, npix);
@@ -392,6 +405,10 @@ fn gather_launch(
         out.storage(),
         bias.unwrap_or(w).storage(),
     ];
+    let binds: Vec<Bind> = match &cl {
+        Some(cl) => cl.binds(out.storage(), bufs[3]).to_vec(),
+        None => bufs.iter().map(|b| Bind::Buffer(b)).collect(),
+    };
     for ci0 in (0..cs).step_by(chunk) {
         let mut flags = if transposed { TRANSPOSED } else { 0 };
         if ci0 == 0 && bias.is_some() {
@@ -412,7 +429,7 @@ fn gather_launch(
         let per_out = (ci0..(ci0 + chunk).min(cs)).len() * taps / phases;
         gpu.note_flops(2.0 * (n * cd * d_hw[0] * d_hw[1] * per_out) as f64);
         match &plan {
-            Some(plan) => plan.launch(gpu, bytes_of(&p), &bufs, groups, ci0 > 0)?,
+            Some(plan) => plan.launch(gpu, bytes_of(&p), &binds, groups, ci0 > 0)?,
             None => gpu.launch(&kernel, &defs, bytes_of(&p), &bufs, groups)?,
         }
     }

@@ -17,9 +17,10 @@
 //! Not helpful there: two reduction steps per iteration (so a spilled accumulator is loaded
 //! and stored once per two FMAs): same time; accumulators in an array: 4× slower.
 
+use super::matmul_sg_vec::{operands, Source};
 use super::reduce::MAX_LOOP;
 use crate::error::Result;
-use crate::gpu::{Gpu, Storage};
+use crate::gpu::{Bind, Gpu};
 
 /// Rows per lane (own side) and loads per lane of the shared side: the tile is SG·R × SG·CB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub(super) struct Tile {
 /// far cheaper than a storage load here) and compiles in ~5 s on lavapipe; 8×16 compiled for
 /// 25 s and ran no faster (Conv(128→256): 770 CPU ms at 8×8, 840 at 8×16, 1000 at 8×4). The
 /// narrow ones serve dimensions of 8–32 without wasting most of a tile.
-const TILES: [Tile; 7] = [
+pub(super) const TILES: [Tile; 7] = [
     Tile { r: 8, cb: 8 },
     Tile { r: 8, cb: 4 },
     Tile { r: 4, cb: 8 },
@@ -40,6 +41,19 @@ const TILES: [Tile; 7] = [
     Tile { r: 2, cb: 8 },
     Tile { r: 8, cb: 1 },
     Tile { r: 1, cb: 8 },
+];
+
+/// Candidate tiles of the vec4 variant, whose reduction step is four channels (four times
+/// the FMAs per iteration): 4×4 has as many per iteration as the scalar 8×8. Measured on
+/// lavapipe (AVX-512, `cargo bench --bench conv`), dcgan-64 ConvT(512→256) forward: 4×4
+/// 74.9 ms, 4×3 88.3, 8×2 84.6, 2×8 81.5, 2×4 93.6, 8×4 119.6, 4×8 121.0, 8×8 107.6 (the
+/// scalar kernel: 94.7).
+const TILES_VEC4: [Tile; 5] = [
+    Tile { r: 4, cb: 4 },
+    Tile { r: 4, cb: 2 },
+    Tile { r: 2, cb: 4 },
+    Tile { r: 4, cb: 1 },
+    Tile { r: 1, cb: 4 },
 ];
 
 /// Workgroups below which a tiling is penalised (the adapter's threads would idle).
@@ -58,12 +72,18 @@ fn score(sg: usize, t: Tile, m: usize, n: usize, batch: usize) -> f64 {
 /// The best tile for an `m` × `n` GEMM repeated `batch` times, whether its own side (rows) is
 /// along `m` (else `n`), and its score; `None` when a dimension is narrower than a subgroup,
 /// where sharing has nothing to share and the register-blocked kernels do better.
-pub(super) fn choose(sg: usize, m: usize, n: usize, batch: usize) -> Option<(Tile, bool, f64)> {
+pub(super) fn choose(
+    sg: usize,
+    tiles: &[Tile],
+    m: usize,
+    n: usize,
+    batch: usize,
+) -> Option<(Tile, bool, f64)> {
     if m < sg || n < sg {
         return None;
     }
     let mut best: Option<(Tile, bool, f64)> = None;
-    for t in TILES {
+    for &t in tiles {
         for own_m in [true, false] {
             let s = if own_m {
                 score(sg, t, m, n, batch)
@@ -162,22 +182,38 @@ pub(super) fn render(prefix: &str, template: &str, defs: &[(&str, String)]) -> S
 const GEOM_SRC: &str = include_str!("../../shaders/conv2d_geom.wgsl");
 const GATHER_SRC: &str = include_str!("../../shaders/conv_sg.wgsl");
 
-/// A gather-kernel variant: the tile and which side the lanes own.
+/// A gather-kernel variant: the tile, which side the lanes own, and how operands are read.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct GatherPlan {
     g: Gen,
     /// Lanes own pixels (and share channels), else own channels (and share pixels).
     own_px: bool,
+    /// Source and weight come channels last and are read four input channels per load
+    /// (`vec4_operands`), else in their own layouts one channel per load.
+    vec4: bool,
 }
 
+/// WGSL components of a vec4, in order.
+const LANES: [&str; 4] = ["x", "y", "z", "w"];
+
 impl GatherPlan {
-    /// The plan for `cd` output channels × `npix` pixels in each of `phases`, if sharing pays.
-    pub fn new(sg: usize, cd: usize, npix: usize, phases: usize) -> Option<Self> {
-        let (t, own_ch, _) = choose(sg, cd, npix, phases)?;
+    /// The plan for `cd` output channels × `npix` pixels in each of `phases`, if sharing pays;
+    /// with `vec4`, for operands copied channels last (see [`GatherPlan::vec4_operands`]).
+    pub fn new(sg: usize, cd: usize, npix: usize, phases: usize, vec4: bool) -> Option<Self> {
+        let tiles: &[Tile] = if vec4 { &TILES_VEC4 } else { &TILES };
+        let (t, own_ch, _) = choose(sg, tiles, cd, npix, phases)?;
         Some(GatherPlan {
             g: Gen { sg, t },
             own_px: !own_ch,
+            vec4,
         })
+    }
+
+    /// Whether this plan reads channels-last copies of the operands four channels at a time:
+    /// a vec4 load costs lavapipe about what a scalar one does, so this loads a quarter as
+    /// many elements per FMA. It needs the input channels in multiples of four.
+    pub fn vec4_operands(&self) -> bool {
+        self.vec4
     }
 
     /// (pixels, channels) per tile.
@@ -193,10 +229,16 @@ impl GatherPlan {
     /// Input channels per dispatch for `taps` taps: an invocation loops about
     /// taps·(channels + 1) times, kept within lavapipe's loop budget.
     pub fn channel_chunk(&self, taps: usize) -> usize {
-        (MAX_LOOP / taps.max(1)).saturating_sub(1).max(1)
+        let steps = (MAX_LOOP / taps.max(1)).saturating_sub(1).max(1);
+        if self.vec4 {
+            4 * steps
+        } else {
+            steps
+        }
     }
 
-    fn source(&self, accum: bool) -> String {
+    /// The kernel's WGSL; `reads` says where the vec4 variant reads the source and the weight.
+    fn source(&self, accum: bool, reads: (Source, Source)) -> String {
         let g = self.g;
         let (tp, tc) = self.tile_dims();
         // (load name, index in the tile) of each own and each shared element.
@@ -208,24 +250,84 @@ impl GatherPlan {
             (shared.collect(), own.collect())
         };
         let (mut decl, mut tap, mut load) = (String::new(), String::new(), String::new());
+        // Scalar reads load `name` itself; vec4 reads load `name4`, whose components feed the
+        // body once each (below).
+        let (tap_fn, v, src_ld, src_step, wt_ld, w_co) = if self.vec4 {
+            let w_co = "(p.kh * p.kw * p.cs / 4u)";
+            (
+                "tap_cl",
+                "4",
+                "select(vec4<f32>(0.0), ld_a(xa{k}), ok{k})",
+                "1u",
+                "ld_b",
+                w_co,
+            )
+        } else {
+            (
+                "tap",
+                "",
+                "select(0.0, src[xa{k}], ok{k})",
+                "simg",
+                "wt",
+                "p.w_co",
+            )
+        };
         for (k, (name, idx)) in pixels.iter().enumerate() {
             decl += &format!("    let px{k} = pixel(pix0 + {idx}, f);\n");
             tap += &format!(
-                "            let t{k} = tap(px{k}, dir * i32(ty), dir * i32(tx));\n            \
+                "            let t{k} = {tap_fn}(px{k}, dir * i32(ty), dir * i32(tx));\n            \
                  let ok{k} = t{k} != 0xffffffffu;\n            \
                  var xa{k} = select(0u, t{k}, ok{k});\n            \
                  any_ok = any_ok || ok{k};\n"
             );
+            let ld = src_ld.replace("{k}", &k.to_string());
             load += &format!(
-                "                let {name} = select(0.0, src[xa{k}], ok{k});\n                \
-                 xa{k} += simg;\n"
+                "                let {name}{v} = {ld};\n                xa{k} += {src_step};\n"
             );
         }
         for (k, (name, idx)) in channels.iter().enumerate() {
-            decl += &format!("    let wrow{k} = min(co0 + {idx}, p.cd - 1u) * p.w_co;\n");
-            load += &format!("                let {name} = wt[wrow{k} + wi];\n");
+            decl += &format!("    let wrow{k} = min(co0 + {idx}, p.cd - 1u) * {w_co};\n");
+            let idx = format!("wrow{k} + wi");
+            let ld = if self.vec4 {
+                format!("{wt_ld}({idx})")
+            } else {
+                format!("{wt_ld}[{idx}]")
+            };
+            load += &format!("                let {name}{v} = {ld};\n");
         }
         decl += &g.acc_decl();
+        let body = if self.vec4 {
+            // One reduction step per component, each in its own block (it rebinds the names).
+            let names: Vec<&String> = pixels.iter().chain(&channels).map(|(n, _)| n).collect();
+            let mut s = String::new();
+            for lane in LANES {
+                s += "                {\n";
+                for n in &names {
+                    s += &format!("                    let {n} = {n}4.{lane};\n");
+                }
+                s += &g.body("                    ");
+                s += "                }\n";
+            }
+            s
+        } else {
+            g.body("                ")
+        };
+        // The vec4 reads: `ld_a` (binding 5) the channels-last source, `ld_b` (6) the weight.
+        let (operands, w_start, c_step, w_step) = if self.vec4 {
+            (
+                operands(reads.0, reads.1),
+                "((khh * p.kw + kww) * p.cs + p.ci0) / 4u",
+                "4",
+                "1u",
+            )
+        } else {
+            (
+                String::new(),
+                "khh * p.kw + kww + p.ci0 * p.w_ci",
+                "1",
+                "p.w_ci",
+            )
+        };
         let store = if self.own_px {
             self.store_own_pixels()
         } else {
@@ -238,8 +340,12 @@ impl GatherPlan {
             ("DECL", decl),
             ("TAP", tap),
             ("LOAD", load),
-            ("BODY", g.body("                ")),
+            ("BODY", body),
             ("STORE", store),
+            ("OPERANDS", operands),
+            ("W_START", w_start.to_string()),
+            ("C_STEP", c_step.to_string()),
+            ("W_STEP", w_step.to_string()),
             (
                 "PUT",
                 if accum {
@@ -301,18 +407,31 @@ impl GatherPlan {
     }
 
     /// Records one dispatch (input channels [ci0, ci1) as set in `params`), adding to the
-    /// output if `accum`.
+    /// output if `accum`. `binds` are bindings 1–4 (source, weight, destination, bias), and
+    /// for the vec4 variant 5 and 6: the channels-last source and weight, each a buffer or a
+    /// texture copy of one.
     pub fn launch(
         &self,
         gpu: &Gpu,
         params: &[u8],
-        buffers: &[&Storage],
+        binds: &[Bind],
         groups: [u32; 3],
         accum: bool,
     ) -> Result<()> {
         let own = if self.own_px { "px" } else { "ch" };
         let acc = if accum { "|accum" } else { "" };
-        let key = format!("conv_sg|{}|own={own}{acc}", self.g.key());
-        gpu.launch_generated(&key, || self.source(accum), params, buffers, groups)
+        let read = |i: usize| match binds.get(i) {
+            Some(Bind::Texture(_)) => Source::Texture,
+            _ => Source::Buffer,
+        };
+        let reads = (read(4), read(5));
+        let v4 = if self.vec4 {
+            format!("|vec4|SA={:?}|SB={:?}", reads.0, reads.1)
+        } else {
+            String::new()
+        };
+        let key = format!("conv_sg|{}|own={own}{acc}{v4}", self.g.key());
+        let compiled = gpu.generated(&key, || self.source(accum, reads))?;
+        gpu.launch_bound(&compiled, params, binds, groups)
     }
 }

@@ -4,7 +4,7 @@
 //! entries, for a big side with few channels). Tiles and the shared generated code are in
 //! `conv_sg.rs`, which explains the technique.
 
-use super::conv_sg::{choose, render, Gen};
+use super::conv_sg::{choose, render, Gen, TILES};
 use crate::error::Result;
 use crate::gpu::{Gpu, Storage};
 
@@ -30,8 +30,8 @@ pub(super) struct WgradPlan {
 impl WgradPlan {
     /// The plan for `cs` small × `cb` big channels and `taps` taps, if sharing pays.
     pub fn new(sg: usize, cs: usize, cb: usize, taps: usize) -> Option<Self> {
-        let per_tap = choose(sg, cs, cb, taps);
-        let by_entries = choose(sg, cs, cb * taps, 1);
+        let per_tap = choose(sg, &TILES, cs, cb, taps);
+        let by_entries = choose(sg, &TILES, cs, cb * taps, 1);
         let ((t, own_small, _), entries) = match (per_tap, by_entries) {
             (Some(a), Some(b)) if b.2 > ENTRIES_MARGIN * a.2 => (b, true),
             (Some(a), _) => (a, false),

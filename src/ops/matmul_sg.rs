@@ -234,7 +234,7 @@ fn generate(
 }
 
 /// Binds the texture copy of an operand where there is one, else its buffer.
-fn bind<'a>(t: &'a Option<PooledTexture>, s: &'a Storage) -> Bind<'a> {
+pub(super) fn bind<'a>(t: &'a Option<PooledTexture>, s: &'a Storage) -> Bind<'a> {
     match t {
         Some(v) => Bind::Texture(v.view()),
         None => Bind::Buffer(s),

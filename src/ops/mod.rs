@@ -4,6 +4,7 @@
 
 pub(crate) mod broadcast;
 mod conv;
+mod conv_channels_last;
 mod conv_col2im;
 mod conv_family;
 mod conv_gemm;
@@ -32,6 +33,7 @@ mod random;
 mod reduce;
 mod softmax;
 mod subgroup_probe;
+mod transpose;
 
 pub use conv_geom::{Conv2dGeom, Padding};
 pub use elementwise_ops::Compare;

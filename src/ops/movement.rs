@@ -79,6 +79,29 @@ fn copy_strided(
     )
 }
 
+/// A new contiguous tensor of `shape` whose element at coordinates c is
+/// `x[Σ c·strides]`: any permutation or strided view of `x`'s buffer, unrecorded (for
+/// kernels that want an operand in another layout, e.g. channels last).
+pub(crate) fn gather_layout(
+    op: &'static str,
+    x: &Tensor,
+    shape: &[usize],
+    strides: &[usize],
+) -> Result<Tensor> {
+    let out = Tensor::empty(x.gpu(), shape, x.dtype(), op)?;
+    copy_strided(
+        op,
+        x,
+        &out,
+        shape,
+        strides,
+        0,
+        &contiguous_strides(shape),
+        0,
+    )?;
+    Ok(out)
+}
+
 impl Tensor {
     /// The same elements in a new shape (shares the buffer); see also
     /// [`Tensor::reshape_infer`].

@@ -1,0 +1,72 @@
+//! The operands of the convolution gather kernel's vec4 variant (`conv_sg.rs`): copies of the
+//! source and the weight with the input channels last and contiguous, so that one vec4 load
+//! reads four channels, and the kernel's bindings.
+//!
+//! The copies cost one pass over each operand per call; the kernel then loads a quarter as
+//! many elements (measured in `conv_sg.rs`). Texture copies of them are read instead only
+//! when forced (`operand_source::conv_textures`).
+
+use super::matmul_sg::bind;
+use super::movement::gather_layout;
+use super::operand_source;
+use super::transpose::transpose_last2;
+use crate::error::Result;
+use crate::gpu::{Bind, PooledTexture, Storage};
+use crate::tensor::Tensor;
+
+/// Channels-last copies of one call's operands, and texture copies of them where forced.
+pub(super) struct ChannelsLast {
+    /// `[N, SH, SW, CS]`.
+    src: Tensor,
+    /// `[CD, taps, CS]`.
+    w: Tensor,
+    src_texture: Option<PooledTexture>,
+    w_texture: Option<PooledTexture>,
+}
+
+impl ChannelsLast {
+    /// Copies `src` (`[n, cs, pixels]`) and `w` (element (co, ci, k) at co·w_co + ci·w_ci + k,
+    /// for `cd` output channels and `taps` taps).
+    pub fn new(
+        op: &'static str,
+        src: &Tensor,
+        w: &Tensor,
+        [n, cs, pixels, cd, taps]: [usize; 5],
+        [w_co, w_ci]: [usize; 2],
+    ) -> Result<Self> {
+        let src = transpose_last2(op, src, [n, cs, pixels])?;
+        // A batched transpose for the conv layout [cd, cs, taps] and the transposed-conv
+        // layout [cs, cd, taps], a strided copy for anything else.
+        let w = if w_ci == taps && w_co == cs * taps {
+            transpose_last2(op, w, [cd, cs, taps])?
+        } else if w_co == taps && w_ci == cd * taps {
+            transpose_last2(op, w, [1, cs, cd * taps])?
+        } else {
+            gather_layout(op, w, &[cd, taps, cs], &[w_co, 1, w_ci])?
+        };
+        let texture = |t: &Tensor| {
+            operand_source::conv_textures()
+                .then(|| t.gpu().operand_texture(t.storage()))
+                .flatten()
+        };
+        Ok(ChannelsLast {
+            src_texture: texture(&src),
+            w_texture: texture(&w),
+            src,
+            w,
+        })
+    }
+
+    /// Bindings 1–6 of the vec4 kernel: source, weight, destination, bias, then the vec4
+    /// reads of source and weight (their textures where made).
+    pub fn binds<'a>(&'a self, dst: &'a Storage, bias: &'a Storage) -> [Bind<'a>; 6] {
+        [
+            Bind::Buffer(self.src.storage()),
+            Bind::Buffer(self.w.storage()),
+            Bind::Buffer(dst),
+            Bind::Buffer(bias),
+            bind(&self.src_texture, self.src.storage()),
+            bind(&self.w_texture, self.w.storage()),
+        ]
+    }
+}

@@ -1,0 +1,58 @@
+//! Batched transposes `[B, R, C] → [B, C, R]` (unrecorded): the channels-last copies of a
+//! convolution's source and weight that the vec4 gather kernel reads (`conv_sg.rs`).
+//!
+//! When R and C are multiples of four, `shaders/transpose4.wgsl` moves 4×4 blocks with vec4
+//! loads and stores; otherwise the rank-generic strided copy (`movement.rs`) does it one
+//! element per invocation.
+
+use super::bytes_of;
+use super::movement::gather_layout;
+use crate::error::Result;
+use crate::gpu::{grid, Kernel};
+use crate::kernel;
+use crate::tensor::Tensor;
+
+const TRANSPOSE4: Kernel = kernel!("transpose4", "transpose4.wgsl");
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    b: u32,
+    r4: u32,
+    c4: u32,
+    pad: u32,
+}
+
+/// A new contiguous `[b, c, r]` tensor holding `x` (contiguous `[b, r, c]` in any shape)
+/// with its last two dimensions exchanged.
+pub(crate) fn transpose_last2(
+    op: &'static str,
+    x: &Tensor,
+    [b, r, c]: [usize; 3],
+) -> Result<Tensor> {
+    debug_assert_eq!(x.numel(), b * r * c);
+    if !(r.is_multiple_of(4) && c.is_multiple_of(4)) {
+        return gather_layout(op, x, &[b, c, r], &[r * c, 1, c]);
+    }
+    let out = Tensor::empty(x.gpu(), &[b, c, r], x.dtype(), op)?;
+    let blocks = (b * r * c / 16) as u64;
+    if blocks == 0 {
+        return Ok(out);
+    }
+    let u =
+        |v: usize| u32::try_from(v).map_err(|_| crate::Error::shape(op, "dimension exceeds u32"));
+    let p = Params {
+        b: u(b)?,
+        r4: u(r / 4)?,
+        c4: u(c / 4)?,
+        pad: 0,
+    };
+    x.gpu().launch(
+        &TRANSPOSE4,
+        &[],
+        bytes_of(&p),
+        &[x.storage(), out.storage()],
+        grid(blocks, 64),
+    )?;
+    Ok(out)
+}
