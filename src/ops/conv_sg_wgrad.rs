@@ -25,10 +25,14 @@ pub(super) struct WgradPlan {
     entries: bool,
     /// Lanes own small channels (rows) and share the other side, else the reverse.
     own_small: bool,
+    /// Reads channels-last copies of both operands four channels per load (the per-tap
+    /// kernel with R and CB multiples of 4 only).
+    vec4: bool,
 }
 
 impl WgradPlan {
-    /// The plan for `cs` small × `cb` big channels and `taps` taps, if sharing pays.
+    /// The plan for `cs` small × `cb` big channels and `taps` taps, if sharing pays; reading
+    /// channels-last copies when both channel counts are multiples of 4 and the tile allows.
     pub fn new(sg: usize, cs: usize, cb: usize, taps: usize) -> Option<Self> {
         let per_tap = choose(sg, &TILES, cs, cb, taps);
         let by_entries = choose(sg, &TILES, cs, cb * taps, 1);
@@ -38,11 +42,23 @@ impl WgradPlan {
             (None, Some(b)) => (b, true),
             (None, None) => return None,
         };
+        let vec4 = !entries
+            && cs.is_multiple_of(4)
+            && cb.is_multiple_of(4)
+            && t.r.is_multiple_of(4)
+            && t.cb.is_multiple_of(4);
         Some(WgradPlan {
             g: Gen { sg, t },
             entries,
             own_small,
+            vec4,
         })
+    }
+
+    /// Whether the kernel reads channels-last copies of big and small (bindings 4 and 5):
+    /// a vec4 load costs lavapipe about what a scalar one does, so a quarter of the loads.
+    pub fn vec4_operands(&self) -> bool {
+        self.vec4
     }
 
     /// Workgroups along x (shared side) and y (own side, times the taps when per tap).
@@ -58,7 +74,8 @@ impl WgradPlan {
         (shared.div_ceil(tn), gy)
     }
 
-    /// Records the dispatch; `buffers` are big, small and the output.
+    /// Records the dispatch; `buffers` are big, small and the output, then for the vec4
+    /// variant the channels-last copies of big and small.
     pub fn launch(
         &self,
         gpu: &Gpu,
@@ -68,10 +85,13 @@ impl WgradPlan {
     ) -> Result<()> {
         let kind = if self.entries { "_taps" } else { "" };
         let own = if self.own_small { "small" } else { "big" };
-        let key = format!("conv_sg_wgrad{kind}|{}|own={own}", self.g.key());
+        let v4 = if self.vec4 { "|vec4" } else { "" };
+        let key = format!("conv_sg_wgrad{kind}|{}|own={own}{v4}", self.g.key());
         let make = || {
             if self.entries {
                 self.entries_source()
+            } else if self.vec4 {
+                self.per_tap_vec4_source()
             } else {
                 self.per_tap_source()
             }
@@ -138,13 +158,6 @@ impl WgradPlan {
             load += &format!("                let {name} = big[ba + of{k}];\n");
         }
         decl += &g.acc_decl();
-        // out[(split, co, ci) · taps + tap] for own row i and tile column col.
-        let store = self.store(|co, ci| {
-            format!(
-                "if ({co} < p.cs && {ci} < p.cb) {{ out[(split_base + ({co}) * p.cb + {ci}) \
-                 * p.taps + tap] = "
-            )
-        });
         let (tm, tn) = g.dims();
         let defs = [
             ("SG", g.sg.to_string()),
@@ -153,7 +166,110 @@ impl WgradPlan {
             ("DECL", decl),
             ("LOAD", load),
             ("BODY", g.body("                ")),
-            ("STORE", store),
+            ("STORE", self.per_tap_store()),
+            ("OPERANDS", String::new()),
+            ("SA", "(n * p.cs * p.sh + oy) * p.sw + ox0".into()),
+            (
+                "BA",
+                "(n * p.cb * p.bh + iy) * p.bw + ox0 * p.sx + kww - p.px".into(),
+            ),
+            ("SA_STEP", "1u".into()),
+            ("BA_STEP", "p.sx".into()),
+        ];
+        render(PARAMS_SRC, WGRAD_SRC, &defs)
+    }
+
+    /// out[(split, co, ci) · taps + tap] for own row i and tile column col.
+    fn per_tap_store(&self) -> String {
+        self.store(|co, ci| {
+            format!(
+                "if ({co} < p.cs && {ci} < p.cb) {{ out[(split_base + ({co}) * p.cb + {ci}) \
+                 * p.taps + tap] = "
+            )
+        })
+    }
+
+    /// The per-tap kernel reading channels-last copies as vec4s: lane j's own rows
+    /// j·R … j·R + R − 1 are R/4 loads, its shared columns 4·(j + SG·q) + e (q < CB/4) are
+    /// CB/4 loads, and each broadcast vec4 feeds four tile columns. Vec4 offsets are clamped
+    /// to the last whole vec4 (channel counts are multiples of 4); their values past the
+    /// edge feed only accumulators that are not stored.
+    fn per_tap_vec4_source(&self) -> String {
+        let g = self.g;
+        let (sg, r, cb) = (g.sg, g.t.r, g.t.cb);
+        // (binding name, loop pointer, channel count) of the own and the shared side.
+        let small = ("small4", "sa", "p.cs");
+        let big = ("big4", "ba", "p.cb");
+        let (own, shared) = if self.own_small {
+            (small, big)
+        } else {
+            (big, small)
+        };
+        let mut decl = String::new();
+        let mut load = String::new();
+        for q in 0..r / 4 {
+            decl += &format!(
+                "    let ofo{q} = min(row0 + j * {r}u + {}u, {} - 4u) / 4u;\n",
+                4 * q,
+                own.2
+            );
+            load += &format!(
+                "                let av{q} = {}[{} + ofo{q}];\n",
+                own.0, own.1
+            );
+        }
+        for q in 0..cb / 4 {
+            decl += &format!(
+                "    let ofs{q} = min(col0 + 4u * (j + {}u), {} - 4u) / 4u;\n",
+                sg * q,
+                shared.2
+            );
+            load += &format!(
+                "                let bv{q} = {}[{} + ofs{q}];\n",
+                shared.0, shared.1
+            );
+        }
+        decl += &g.acc_decl();
+        const LANE: [&str; 4] = ["x", "y", "z", "w"];
+        let mut body = String::new();
+        for q in 0..cb / 4 {
+            for l in 0..sg {
+                body +=
+                    &format!("                let bb{q}_{l} = subgroupBroadcast(bv{q}, {l}u);\n");
+                for (e, lane) in LANE.iter().enumerate() {
+                    let col = 4 * (l + sg * q) + e;
+                    for i in 0..r {
+                        body += &format!(
+                            "                acc{i}_{col} = fma(av{}.{}, bb{q}_{l}.{lane}, acc{i}_{col});\n",
+                            i / 4,
+                            LANE[i % 4]
+                        );
+                    }
+                }
+            }
+        }
+        let (tm, tn) = g.dims();
+        let defs = [
+            ("SG", sg.to_string()),
+            ("TM", tm.to_string()),
+            ("TN", tn.to_string()),
+            ("DECL", decl),
+            ("LOAD", load),
+            ("BODY", body),
+            ("STORE", self.per_tap_store()),
+            (
+                "OPERANDS",
+                "@group(0) @binding(4) var<storage, read> big4: array<vec4<f32>>;\n\
+                 @group(0) @binding(5) var<storage, read> small4: array<vec4<f32>>;\n"
+                    .into(),
+            ),
+            ("SA", "((n * p.sh + oy) * p.sw + ox0) * (p.cs / 4u)".into()),
+            (
+                "BA",
+                "((n * p.bh + iy) * p.bw + ox0 * p.sx + kww - p.px) * (p.cb / 4u)".into(),
+            ),
+            ("SA_STEP", "p.cs / 4u".into()),
+            ("BA_STEP", "p.sx * (p.cb / 4u)".into()),
         ];
         render(PARAMS_SRC, WGRAD_SRC, &defs)
     }

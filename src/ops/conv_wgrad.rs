@@ -12,6 +12,7 @@ use super::conv_geom::ConvDims;
 use super::conv_launch::{check_groups, nchw, u32s, unrolled, LOOP_BUDGET};
 use super::conv_sg_wgrad::WgradPlan;
 use super::reduce::MAX_LOOP;
+use super::transpose::transpose_last2;
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
 use crate::tensor::{fmt_shape, DType, Tensor};
@@ -167,10 +168,27 @@ pub(crate) fn wgrad_raw(
         ("LB", lb_s.as_str()),
         ("WG", wg_s.as_str()),
     ];
+    // Channels-last copies ([N, H, W, C]) for a plan with vec4 reads (bindings 4 and 5).
+    let cl = match &plan {
+        Some(plan) if plan.vec4_operands() => Some((
+            transpose_last2(op, big, [n, cb, bh * bw])?,
+            transpose_last2(op, small, [n, cs, sh * sw])?,
+        )),
+        _ => None,
+    };
     big.gpu()
         .note_flops(2.0 * (cs * cb * taps * n * sh * sw) as f64);
     if let Some(plan) = &plan {
-        let bufs = [big.storage(), small.storage(), out.storage()];
+        let bufs = match &cl {
+            Some((b4, s4)) => vec![
+                b4.storage(),
+                s4.storage(),
+                out.storage(),
+                b4.storage(),
+                s4.storage(),
+            ],
+            None => vec![big.storage(), small.storage(), out.storage()],
+        };
         plan.launch(big.gpu(), bytes_of(&p), &bufs, groups)?;
     } else {
         // conv2d_weight_grad.wgsl binds (uniform side, lane side); the taps kernel (big, small).
