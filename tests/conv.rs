@@ -151,11 +151,13 @@ fn every_kernel_family_matches_cpu() {
     // The adapter picks one kernel family (subgroup sharing on lavapipe). The others — GPU
     // blocks (8×8, 64-wide workgroups), CPU blocks, convolutions as implicit GEMMs on the
     // tiled matmul and transposed convolutions through columns — are checked on any adapter
-    // by rerunning this test in a child process with TAPEGAN_CONV_BLOCKS set.
+    // by rerunning this test in a child process with TAPEGAN_CONV_BLOCKS set; so are the
+    // sharing kernels' two ways of reading (vec4 from channels-last copies, which by default
+    // only large layers use, and scalar).
     if rerun_with_env(
         "every_kernel_family_matches_cpu",
         "TAPEGAN_CONV_BLOCKS",
-        &["gpu", "cpu", "gemm", "columns"],
+        &["gpu", "cpu", "gemm", "columns", "vec4", "scalar"],
     ) {
         return;
     }
@@ -198,13 +200,15 @@ fn every_kernel_family_matches_cpu() {
 
 #[test]
 fn gather_operands_in_textures_and_buffers() {
-    // The gather kernel reads channels-last copies of its operands four channels at a time,
-    // from their buffers by default and through texture copies when TAPEGAN_OPERANDS says
-    // so: both are checked on any adapter by rerunning in child processes.
-    if rerun_with_env(
+    // The gather kernel's vec4 variant reads channels-last copies of its operands, from
+    // their buffers by default and through texture copies when TAPEGAN_OPERANDS says so:
+    // both are checked on any adapter by rerunning in child processes (with the vec4
+    // variant forced, which by default only layers too large for this test use).
+    if rerun_with_envs(
         "gather_operands_in_textures_and_buffers",
         "TAPEGAN_OPERANDS",
         &["texture", "buffer"],
+        &[("TAPEGAN_CONV_BLOCKS", "vec4")],
     ) {
         return;
     }

@@ -2,7 +2,9 @@
 //! CPU or a GPU, implicit GEMMs (`conv_gemm.rs`), a matrix product for windows that cover
 //! their input, or columns for narrow transposed convs (`conv_col2im.rs`). By adapter class,
 //! unless `TAPEGAN_CONV_BLOCKS=gemm|gpu|cpu|columns` forces a family so that the tests can
-//! check every one on one machine; results never depend on the choice.
+//! check every one on one machine; results never depend on the choice. The values `vec4`
+//! and `scalar` keep the family and force how the subgroup-sharing kernels read their
+//! operands (`conv_sg::vec4_pays`), for the tests and for comparing the two.
 
 /// Output channels below which a CPU adapter's gather kernel cannot share its loads across
 /// channels (one subgroup of lanes holds 8 channels on AVX2 lavapipe): a window covering the
@@ -38,10 +40,25 @@ pub(super) fn blocks(gpu: &crate::gpu::Gpu) -> Blocks {
     }
 }
 
-/// The kernel family `TAPEGAN_CONV_BLOCKS` forces, if any (read once).
-pub(super) fn forced_family() -> Option<&'static str> {
+/// The value of `TAPEGAN_CONV_BLOCKS`, if set (read once).
+fn forced() -> Option<&'static str> {
     static OVERRIDE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     super::env_override(&OVERRIDE, "TAPEGAN_CONV_BLOCKS")
+}
+
+/// The kernel family `TAPEGAN_CONV_BLOCKS` forces, if any.
+pub(super) fn forced_family() -> Option<&'static str> {
+    forced().filter(|v| !matches!(*v, "vec4" | "scalar"))
+}
+
+/// Whether `TAPEGAN_CONV_BLOCKS` forces the subgroup-sharing kernels' vec4 reads on
+/// (`vec4`: wherever the channel counts allow) or off (`scalar`).
+pub(super) fn forced_vec4() -> Option<bool> {
+    match forced() {
+        Some("vec4") => Some(true),
+        Some("scalar") => Some(false),
+        _ => None,
+    }
 }
 
 /// Whether convolutions, transposed convolutions and weight gradients may run as implicit GEMMs

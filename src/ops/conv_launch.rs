@@ -20,7 +20,7 @@ use super::bytes_of;
 use super::conv_channels_last::ChannelsLast;
 use super::conv_family::{blocks, dense_as_matmul, gemm_mode, through_columns, Blocks};
 use super::conv_geom::ConvDims;
-use super::conv_sg::GatherPlan;
+use super::conv_sg::{vec4_pays, GatherPlan};
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
 use crate::gpu::Bind;
@@ -344,9 +344,10 @@ fn gather_launch(
     let gpu = src.gpu();
     let cpu = gpu.is_cpu();
     let mode = blocks(gpu);
-    // Four input channels per load where the channel count allows (conv_sg.rs).
+    // Four input channels per load where that pays (conv_sg.rs).
+    let fmas = n * cd * d_hw[0] * d_hw[1] * cs * taps / phases;
     let plan = match mode {
-        Blocks::Shared(sg) => GatherPlan::new(sg, cd, npix, phases, cs.is_multiple_of(4)),
+        Blocks::Shared(sg) => GatherPlan::new(sg, cd, npix, phases, vec4_pays(fmas, &[cs])),
         _ => None,
     };
     let cl = match &plan {

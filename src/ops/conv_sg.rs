@@ -17,6 +17,7 @@
 //! Not helpful there: two reduction steps per iteration (so a spilled accumulator is loaded
 //! and stored once per two FMAs): same time; accumulators in an array: 4× slower.
 
+use super::conv_family::forced_vec4;
 use super::matmul_sg_vec::{operands, Source};
 use super::reduce::MAX_LOOP;
 use crate::error::Result;
@@ -55,6 +56,22 @@ const TILES_VEC4: [Tile; 5] = [
     Tile { r: 4, cb: 1 },
     Tile { r: 1, cb: 4 },
 ];
+
+/// FMAs of a call from which the vec4 variants (channels-last copies, four channels per
+/// load) run. Measured on lavapipe (AVX-512, `cargo bench --bench conv`, both variants, ms
+/// per call): they win on dcgan-64's layers (2–4·10^9 FMAs each; ConvT(512→256) forward
+/// 94.7 → 67.4, Conv(64→128) 82.1 → 73.4, weight gradients 66–91 → 57–73) and lose on
+/// dcgan-28's (≤ 1.3·10^8; ConvT(128→64) forward 3.2 → 3.6, Conv(64→128) 2.4 → 2.8), where
+/// the copies and the smaller tile weigh more than the loads saved.
+const VEC4_MIN_FMAS: usize = 1 << 29;
+
+/// Whether a convolution kernel of `fmas` FMAs over `channels` (all the channel counts its
+/// vec4 loads run along) reads channels-last copies four channels per load: by size, unless
+/// `TAPEGAN_CONV_BLOCKS=vec4|scalar` says (`conv_family::forced_vec4`).
+pub(super) fn vec4_pays(fmas: usize, channels: &[usize]) -> bool {
+    let wanted = forced_vec4().unwrap_or(fmas >= VEC4_MIN_FMAS);
+    wanted && channels.iter().all(|c| c.is_multiple_of(4))
+}
 
 /// Workgroups below which a tiling is penalised (the adapter's threads would idle).
 const MIN_TILES: usize = 4;

@@ -32,8 +32,8 @@ pub(super) struct WgradPlan {
 
 impl WgradPlan {
     /// The plan for `cs` small × `cb` big channels and `taps` taps, if sharing pays; reading
-    /// channels-last copies when both channel counts are multiples of 4 and the tile allows.
-    pub fn new(sg: usize, cs: usize, cb: usize, taps: usize) -> Option<Self> {
+    /// channels-last copies when `vec4` (`conv_sg::vec4_pays`) and the tile allows.
+    pub fn new(sg: usize, cs: usize, cb: usize, taps: usize, vec4: bool) -> Option<Self> {
         let per_tap = choose(sg, &TILES, cs, cb, taps);
         let by_entries = choose(sg, &TILES, cs, cb * taps, 1);
         let ((t, own_small, _), entries) = match (per_tap, by_entries) {
@@ -42,11 +42,7 @@ impl WgradPlan {
             (None, Some(b)) => (b, true),
             (None, None) => return None,
         };
-        let vec4 = !entries
-            && cs.is_multiple_of(4)
-            && cb.is_multiple_of(4)
-            && t.r.is_multiple_of(4)
-            && t.cb.is_multiple_of(4);
+        let vec4 = vec4 && !entries && t.r.is_multiple_of(4) && t.cb.is_multiple_of(4);
         Some(WgradPlan {
             g: Gen { sg, t },
             entries,

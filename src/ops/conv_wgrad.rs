@@ -10,6 +10,7 @@ use super::bytes_of;
 use super::conv_family::{blocks, gemm_mode, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_launch::{check_groups, nchw, u32s, unrolled, LOOP_BUDGET};
+use super::conv_sg::vec4_pays;
 use super::conv_sg_wgrad::WgradPlan;
 use super::reduce::MAX_LOOP;
 use super::transpose::transpose_last2;
@@ -79,7 +80,10 @@ pub(crate) fn wgrad_raw(
     let cpu = big.gpu().is_cpu();
     let mode = blocks(big.gpu());
     let plan = match mode {
-        Blocks::Shared(sg) => WgradPlan::new(sg, cs, cb, taps),
+        Blocks::Shared(sg) => {
+            let vec4 = vec4_pays(cs * cb * taps * n * sh * sw, &[cs, cb]);
+            WgradPlan::new(sg, cs, cb, taps, vec4)
+        }
         _ => None,
     };
     // Register-blocked: lanes take the side with more channels. When that is the small side

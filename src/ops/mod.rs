@@ -105,7 +105,10 @@ pub(crate) fn norm_axes(op: &'static str, axes: &[isize], rank: usize) -> Result
 /// on one machine), with the values each accepts.
 const KERNEL_OVERRIDES: &[(&str, &[&str])] = &[
     ("TAPEGAN_MATMUL_KERNEL", &["sharing", "tiled", "register"]),
-    ("TAPEGAN_CONV_BLOCKS", &["gemm", "gpu", "cpu", "columns"]),
+    (
+        "TAPEGAN_CONV_BLOCKS",
+        &["gemm", "gpu", "cpu", "columns", "vec4", "scalar"],
+    ),
     ("TAPEGAN_SOFTMAX_KERNEL", &["rows", "workgroup"]),
     ("TAPEGAN_OPTIM_KERNEL", &["batched", "single"]),
     ("TAPEGAN_OPERANDS", &["texture", "buffer"]),

@@ -316,6 +316,11 @@ pub fn norm(a: &[f32]) -> f64 {
 /// Returns false without running anything when `var` is already set, i.e. inside a child
 /// (set but empty counts as unset, as for the product's own variables).
 pub fn rerun_with_env(name: &str, var: &str, values: &[&str]) -> bool {
+    rerun_with_envs(name, var, values, &[])
+}
+
+/// [`rerun_with_env`], with the variables `also` set in every child as well.
+pub fn rerun_with_envs(name: &str, var: &str, values: &[&str], also: &[(&str, &str)]) -> bool {
     if std::env::var(var).is_ok_and(|v| !v.is_empty()) {
         return false;
     }
@@ -323,7 +328,8 @@ pub fn rerun_with_env(name: &str, var: &str, values: &[&str]) -> bool {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap());
         child
             .args(["--exact", name, "--test-threads=1"])
-            .env(var, value);
+            .env(var, value)
+            .envs(also.iter().copied());
         // A forced tile and a forced matmul family contradict each other (an error when the
         // device opens): the child gets only the one it is run for.
         for other in ["TAPEGAN_MATMUL_TILE", "TAPEGAN_MATMUL_KERNEL"] {
