@@ -38,13 +38,19 @@ def preset_config(name):
     """The preset's defaults, read from `tapegan` itself (a tiny run's config.toml)."""
     import tomllib
 
-    out = f"/tmp/compare-cfg-{name}"
+    import tempfile
+
     exe = os.path.join(ROOT, "target", "release", "tapegan")
-    subprocess.run([exe, "train", "--preset", name, "--steps", "1", "--out", out, "-q",
-                    "--set", "limit=600", "--set", "sample_every=0"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with open(os.path.join(out, "config.toml"), "rb") as f:
-        return tomllib.load(f)
+    # A fresh run directory each time: tapegan refuses to start over an existing run.
+    with tempfile.TemporaryDirectory(prefix=f"compare-cfg-{name}-") as tmp:
+        out = os.path.join(tmp, "run")
+        run = subprocess.run([exe, "train", "--preset", name, "--steps", "1", "--out", out,
+                              "-q", "--set", "limit=600", "--set", "sample_every=0"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if run.returncode != 0:
+            sys.exit(f"error: reading the {name} preset's settings failed:\n{run.stderr}")
+        with open(os.path.join(out, "config.toml"), "rb") as f:
+            return tomllib.load(f)
 
 
 def noise(cfg, n):

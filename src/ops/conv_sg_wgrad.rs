@@ -4,7 +4,8 @@
 //! entries, for a big side with few channels). Tiles and the shared generated code are in
 //! `conv_sg.rs`, which explains the technique.
 
-use super::conv_sg::{choose, render, Gen, TILES};
+use super::conv_sg::{render, Gen};
+use super::conv_sg_tiles::{choose, TILES};
 use crate::error::Result;
 use crate::gpu::{Gpu, Storage};
 

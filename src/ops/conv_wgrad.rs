@@ -10,7 +10,7 @@ use super::bytes_of;
 use super::conv_family::{blocks, gemm_mode, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_launch::{check_groups, nchw, u32s, unrolled, LOOP_BUDGET};
-use super::conv_sg::vec4_pays;
+use super::conv_sg_tiles::vec4_pays;
 use super::conv_sg_wgrad::WgradPlan;
 use super::reduce::MAX_LOOP;
 use super::transpose::transpose_last2;

@@ -11,6 +11,7 @@ mod conv_gemm;
 mod conv_geom;
 mod conv_launch;
 mod conv_sg;
+mod conv_sg_tiles;
 mod conv_sg_wgrad;
 mod conv_wgrad;
 mod creation;
