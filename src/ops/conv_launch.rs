@@ -407,9 +407,13 @@ fn gather_launch(
         out.storage(),
         bias.unwrap_or(w).storage(),
     ];
-    let binds: Vec<Bind> = match &cl {
-        Some(cl) => cl.binds(out.storage(), bufs[3]).to_vec(),
-        None => bufs.iter().map(|b| Bind::Buffer(b)).collect(),
+    let (cl_binds, plain_binds) = (
+        cl.as_ref().map(|cl| cl.binds(out.storage(), bufs[3])),
+        bufs.map(Bind::Buffer),
+    );
+    let binds: &[Bind] = match &cl_binds {
+        Some(b) => b,
+        None => &plain_binds,
     };
     for ci0 in (0..cs).step_by(chunk) {
         let mut flags = if transposed { TRANSPOSED } else { 0 };
@@ -431,7 +435,7 @@ fn gather_launch(
         let per_out = (ci0..(ci0 + chunk).min(cs)).len() * taps / phases;
         gpu.note_flops(2.0 * (n * cd * d_hw[0] * d_hw[1] * per_out) as f64);
         match &plan {
-            Some(plan) => plan.launch(gpu, bytes_of(&p), &binds, groups, ci0 > 0)?,
+            Some(plan) => plan.launch(gpu, bytes_of(&p), binds, groups, ci0 > 0)?,
             None => gpu.launch(&kernel, &defs, bytes_of(&p), &bufs, groups)?,
         }
     }

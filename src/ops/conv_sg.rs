@@ -18,7 +18,7 @@
 //! and stored once per two FMAs): same time; accumulators in an array: 4× slower.
 
 use super::conv_sg_tiles::{choose, Tile, TILES, TILES_VEC4};
-use super::matmul_sg_vec::{operands, Source};
+use super::matmul_sg_vec::{operands, Source, LANE};
 use super::reduce::MAX_LOOP;
 use crate::error::Result;
 use crate::gpu::{Bind, Gpu};
@@ -117,9 +117,6 @@ pub(super) struct GatherPlan {
     /// (`vec4_operands`), else in their own layouts one channel per load.
     vec4: bool,
 }
-
-/// WGSL components of a vec4, in order.
-const LANES: [&str; 4] = ["x", "y", "z", "w"];
 
 impl GatherPlan {
     /// The plan for `cd` output channels × `npix` pixels in each of `phases`, if sharing pays;
@@ -225,7 +222,7 @@ impl GatherPlan {
             // One reduction step per component, each in its own block (it rebinds the names).
             let names: Vec<&String> = pixels.iter().chain(&channels).map(|(n, _)| n).collect();
             let mut s = String::new();
-            for lane in LANES {
+            for lane in LANE {
                 s += "                {\n";
                 for n in &names {
                     s += &format!("                    let {n} = {n}4.{lane};\n");

@@ -6,6 +6,7 @@
 
 use super::conv_sg::{render, Gen};
 use super::conv_sg_tiles::{choose, TILES};
+use super::matmul_sg_vec::LANE;
 use crate::error::Result;
 use crate::gpu::{Gpu, Storage};
 
@@ -155,35 +156,53 @@ impl WgradPlan {
             load += &format!("                let {name} = big[ba + of{k}];\n");
         }
         decl += &g.acc_decl();
-        let (tm, tn) = g.dims();
-        let defs = [
-            ("SG", g.sg.to_string()),
-            ("TM", tm.to_string()),
-            ("TN", tn.to_string()),
-            ("DECL", decl),
-            ("LOAD", load),
-            ("BODY", g.body("                ")),
-            ("STORE", self.per_tap_store()),
-            ("OPERANDS", String::new()),
-            ("SA", "(n * p.cs * p.sh + oy) * p.sw + ox0".into()),
-            (
-                "BA",
-                "(n * p.cb * p.bh + iy) * p.bw + ox0 * p.sx + kww - p.px".into(),
-            ),
-            ("SA_STEP", "1u".into()),
-            ("BA_STEP", "p.sx".into()),
-        ];
-        render(PARAMS_SRC, WGRAD_SRC, &defs)
+        self.per_tap_render(decl, load, g.body("                "))
     }
 
+    /// The per-tap kernel from its generated declarations, loads and body, walking its
+    /// operands in NCHW (scalars) or, for the vec4 variant, channels last (vec4s);
     /// out[(split, co, ci) · taps + tap] for own row i and tile column col.
-    fn per_tap_store(&self) -> String {
-        self.store(|co, ci| {
+    fn per_tap_render(&self, decl: String, load: String, body: String) -> String {
+        let (operands, sa, ba, sa_step, ba_step) = if self.vec4 {
+            (
+                "@group(0) @binding(4) var<storage, read> big4: array<vec4<f32>>;\n\
+                 @group(0) @binding(5) var<storage, read> small4: array<vec4<f32>>;\n",
+                "((n * p.sh + oy) * p.sw + ox0) * (p.cs / 4u)",
+                "((n * p.bh + iy) * p.bw + ox0 * p.sx + kww - p.px) * (p.cb / 4u)",
+                "p.cs / 4u",
+                "p.sx * (p.cb / 4u)",
+            )
+        } else {
+            (
+                "",
+                "(n * p.cs * p.sh + oy) * p.sw + ox0",
+                "(n * p.cb * p.bh + iy) * p.bw + ox0 * p.sx + kww - p.px",
+                "1u",
+                "p.sx",
+            )
+        };
+        let store = self.store(|co, ci| {
             format!(
                 "if ({co} < p.cs && {ci} < p.cb) {{ out[(split_base + ({co}) * p.cb + {ci}) \
                  * p.taps + tap] = "
             )
-        })
+        });
+        let (tm, tn) = self.g.dims();
+        let defs = [
+            ("SG", self.g.sg.to_string()),
+            ("TM", tm.to_string()),
+            ("TN", tn.to_string()),
+            ("DECL", decl),
+            ("LOAD", load),
+            ("BODY", body),
+            ("STORE", store),
+            ("OPERANDS", operands.into()),
+            ("SA", sa.into()),
+            ("BA", ba.into()),
+            ("SA_STEP", sa_step.into()),
+            ("BA_STEP", ba_step.into()),
+        ];
+        render(PARAMS_SRC, WGRAD_SRC, &defs)
     }
 
     /// The per-tap kernel reading channels-last copies as vec4s: lane j's own rows
@@ -227,7 +246,6 @@ impl WgradPlan {
             );
         }
         decl += &g.acc_decl();
-        const LANE: [&str; 4] = ["x", "y", "z", "w"];
         let mut body = String::new();
         for q in 0..cb / 4 {
             for l in 0..sg {
@@ -245,30 +263,7 @@ impl WgradPlan {
                 }
             }
         }
-        let (tm, tn) = g.dims();
-        let defs = [
-            ("SG", sg.to_string()),
-            ("TM", tm.to_string()),
-            ("TN", tn.to_string()),
-            ("DECL", decl),
-            ("LOAD", load),
-            ("BODY", body),
-            ("STORE", self.per_tap_store()),
-            (
-                "OPERANDS",
-                "@group(0) @binding(4) var<storage, read> big4: array<vec4<f32>>;\n\
-                 @group(0) @binding(5) var<storage, read> small4: array<vec4<f32>>;\n"
-                    .into(),
-            ),
-            ("SA", "((n * p.sh + oy) * p.sw + ox0) * (p.cs / 4u)".into()),
-            (
-                "BA",
-                "((n * p.bh + iy) * p.bw + ox0 * p.sx + kww - p.px) * (p.cb / 4u)".into(),
-            ),
-            ("SA_STEP", "p.cs / 4u".into()),
-            ("BA_STEP", "p.sx * (p.cb / 4u)".into()),
-        ];
-        render(PARAMS_SRC, WGRAD_SRC, &defs)
+        self.per_tap_render(decl, load, body)
     }
 
     fn entries_source(&self) -> String {

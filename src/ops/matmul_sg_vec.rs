@@ -87,7 +87,8 @@ pub(crate) fn operands(a: Source, b: Source) -> String {
     s
 }
 
-const LANE: [&str; 4] = ["x", "y", "z", "w"];
+/// WGSL components of a vec4, in order (also used by the conv kernels' vec4 variants).
+pub(super) const LANE: [&str; 4] = ["x", "y", "z", "w"];
 
 /// Body of the vector loop (`kq` counts groups of four k) for SG lanes, `r` rows and `cb`
 /// column loads per lane. Empty when neither operand is read as vectors.

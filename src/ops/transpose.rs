@@ -8,6 +8,7 @@
 //! 7×7-pixel activations took 11.2 ms of 128 ms.
 
 use super::bytes_of;
+use super::conv_launch::u32s;
 use super::movement::gather_layout;
 use crate::error::Result;
 use crate::gpu::{grid, Kernel};
@@ -48,14 +49,8 @@ pub(crate) fn transpose_last2(
     if invocations == 0 {
         return Ok(out);
     }
-    let u =
-        |v: usize| u32::try_from(v).map_err(|_| crate::Error::shape(op, "dimension exceeds u32"));
-    let p = Params {
-        b: u(b)?,
-        r4: u(r / 4)?,
-        c: u(c_param)?,
-        pad: 0,
-    };
+    let [b, r4, c] = u32s(op, [b, r / 4, c_param])?;
+    let p = Params { b, r4, c, pad: 0 };
     x.gpu().launch(
         kernel,
         &[],
