@@ -26,11 +26,13 @@ pub(super) const TILES: [Tile; 7] = [
 ];
 
 /// Candidate tiles of the vec4 variant, whose reduction step is four channels (four times
-/// the FMAs per iteration): 4×4 has as many per iteration as the scalar 8×8. Measured on
-/// lavapipe (AVX-512, `cargo bench --bench conv`), dcgan-64 ConvT(512→256) forward: 4×4
-/// 74.9 ms, 4×3 88.3, 8×2 84.6, 2×8 81.5, 2×4 93.6, 8×4 119.6, 4×8 121.0, 8×8 107.6 (the
-/// scalar kernel: 94.7).
-pub(super) const TILES_VEC4: [Tile; 5] = [
+/// the FMAs per iteration). Measured on lavapipe (AVX-512, `cargo bench --bench conv`),
+/// dcgan-64 ConvT(512→256) forward with each accumulator's four FMAs in a row
+/// (`Gen::body_vec4`): 4×8 57.9 ms, 4×4 68.8, 8×4 62.5–68.4, 4×12 79.4, 4×16 75.4, 6×8 90.1,
+/// 2×16 86.6, 8×8 84.4; 4×8 was also the fastest on every other large layer of dcgan-64
+/// (10–15 % ahead of 4×4).
+pub(super) const TILES_VEC4: [Tile; 6] = [
+    Tile { r: 4, cb: 8 },
     Tile { r: 4, cb: 4 },
     Tile { r: 4, cb: 2 },
     Tile { r: 2, cb: 4 },
