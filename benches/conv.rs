@@ -1,6 +1,7 @@
 //! Convolution benchmarks: `cargo bench --bench conv [-- FILTER ...]`.
 //!
-//! For every Conv and ConvTranspose layer of SPEC.md's `dcgan-28` and `dcgan-64` at batch 64,
+//! For every Conv and ConvTranspose layer of SPEC.md's `dcgan-28` and `dcgan-64` at batch 64
+//! and of `dcgan-celeba` (rows "celeba") at its batch of 128,
 //! times the three kernels a training step runs per layer: forward, input gradient (the
 //! adjoint op) and weight gradient. Prints ms per call, GFLOP/s and the fraction of the
 //! adapter's FMA peak (`tapegan::gpu::measure_fma_peak`). A FILTER keeps the rows whose label
@@ -10,9 +11,9 @@
 //! (taps that fall on padding included), and the same count of the equivalent conv for a
 //! transposed conv; all three kernels of a layer do that much work.
 //!
-//! Timing: one warm-up call at batch 64 compiles the pipelines (kernel variants depend on
+//! Timing: one warm-up call at the timed batch compiles the pipelines (kernel variants depend on
 //! the batch: the implicit-GEMM tile does, so a smaller warm-up batch left a compilation in
-//! the timed loop). Then calls at batch 64 are recorded back to back and ended
+//! the timed loop). Then calls at that batch are recorded back to back and ended
 //! by `Gpu::synchronize` inside the timed region, repeated until ~0.4 s have passed (at least
 //! one call); the mean per call is reported. The "CPU ms" column is this process's CPU time
 //! (all threads, from /proc/self/stat) per call: on a CPU adapter it is the work done,
@@ -56,6 +57,19 @@ const DCGAN_64: [Layer; 10] = [
     Layer(false, 256, 512, 8, 4, 2, 1, true),
     Layer(false, 512, 1, 4, 4, 1, 0, true),
 ];
+
+/// dcgan-celeba's layers ("same" padding with k4 s2 is p1), at twice the batch of the others.
+const DCGAN_CELEBA: [Layer; 8] = [
+    Layer(true, 1024, 512, 4, 4, 2, 1, true),
+    Layer(true, 512, 256, 8, 4, 2, 1, true),
+    Layer(true, 256, 128, 16, 4, 2, 1, true),
+    Layer(true, 128, 3, 32, 4, 2, 1, true),
+    Layer(false, 3, 64, 64, 4, 2, 1, true),
+    Layer(false, 64, 128, 32, 4, 2, 1, true),
+    Layer(false, 128, 256, 16, 4, 2, 1, true),
+    Layer(false, 256, 1, 8, 4, 2, 1, true),
+];
+const CELEBA_BATCH: usize = 128;
 
 /// The tensors of one layer at batch `n`: input, weight, bias, output gradient.
 struct Operands {
@@ -128,14 +142,18 @@ impl Layer {
 
 fn main() -> Result<()> {
     let common::Bench { gpu, peak, filters } = common::Bench::new()?;
-    println!("FMA peak: {peak:.1} GFLOP/s; batch {BATCH}; nominal FLOPs\n");
+    println!("FMA peak: {peak:.1} GFLOP/s; batch {BATCH} (celeba {CELEBA_BATCH}); nominal FLOPs\n");
     println!(
         "{:<8} {:<34} {:<12} {:>10} {:>9} {:>7} {:>9}",
         "model", "layer", "kernel", "ms/call", "GFLOP/s", "% peak", "CPU ms"
     );
     let mut rng = Generator::new(7);
     let start = Instant::now();
-    for (model, layers) in [("dcgan-28", &DCGAN_28[..]), ("dcgan-64", &DCGAN_64[..])] {
+    for (model, layers, batch) in [
+        ("dcgan-28", &DCGAN_28[..], BATCH),
+        ("dcgan-64", &DCGAN_64[..], BATCH),
+        ("celeba", &DCGAN_CELEBA[..], CELEBA_BATCH),
+    ] {
         for layer in layers {
             let label = layer.label();
             for (which, kernel) in ["forward", "input grad", "weight grad"].iter().enumerate() {
@@ -143,14 +161,14 @@ fn main() -> Result<()> {
                 if !common::selected(&filters, &row) {
                     continue;
                 }
-                let ops = layer.operands(&gpu, &mut rng, BATCH)?;
+                let ops = layer.operands(&gpu, &mut rng, batch)?;
                 drop(layer.call(which, &ops)?);
                 let t = common::time_calls(&gpu, TARGET_S, &mut || {
                     drop(layer.call(which, &ops)?);
                     Ok(())
                 })?;
                 let (s, cpu) = (t.secs, t.cpu);
-                let gflops = layer.flops(BATCH) / s / 1e9;
+                let gflops = layer.flops(batch) / s / 1e9;
                 println!(
                     "{model:<8} {label:<34} {kernel:<12} {:>10.2} {gflops:>9.2} {:>6.1}% {:>9.1}",
                     s * 1e3,
