@@ -60,35 +60,31 @@ impl Gen {
     /// One reduction step: the shared loads `bl{c}` broadcast from every lane l to column
     /// c·SG + l, each multiplied into the own values `a{i}`.
     pub fn body(&self, indent: &str) -> String {
-        let mut s = String::new();
-        for c in 0..self.t.cb {
-            for l in 0..self.sg {
-                let col = c * self.sg + l;
-                s += &format!("{indent}let bv{col} = subgroupBroadcast(bl{c}, {l}u);\n");
-                for i in 0..self.t.r {
-                    s += &format!("{indent}acc{i}_{col} = fma(a{i}, bv{col}, acc{i}_{col});\n");
-                }
-            }
-        }
-        s
+        self.step(indent, "", &[""])
     }
 
-    /// One reduction step of four channels: the vec4 shared loads `bl{c}4` broadcast from
-    /// every lane l to column c·SG + l, and each accumulator given its four products in a
-    /// row. Why this order: the R·SG·CB accumulators exceed the registers, so each is spilled
-    /// and reloaded around its FMAs; four FMAs per reload instead of one (the order of a
-    /// step per component) made dcgan-64's layers 10–15 % faster and let a 4×8 tile beat 4×4
+    /// One reduction step of four channels: the vec4 loads `bl{c}4` and `a{i}4` likewise,
+    /// each accumulator given its four products in a row. Why this order: the R·SG·CB
+    /// accumulators exceed the registers, so each is spilled and reloaded around its FMAs;
+    /// four FMAs per reload instead of one (the order of a step per component) made
+    /// dcgan-64's layers 10–15 % faster and let a 4×8 tile beat 4×4
     /// (`conv_sg_tiles::TILES_VEC4`).
     pub fn body_vec4(&self, indent: &str) -> String {
+        self.step(indent, "4", &LANE.map(|lane| format!(".{lane}")))
+    }
+
+    /// The step over loads named with `suffix`, each accumulator taking one product per
+    /// component in `parts` in a row.
+    fn step(&self, indent: &str, suffix: &str, parts: &[impl std::fmt::Display]) -> String {
         let mut s = String::new();
         for c in 0..self.t.cb {
             for l in 0..self.sg {
                 let col = c * self.sg + l;
-                s += &format!("{indent}let bv{col} = subgroupBroadcast(bl{c}4, {l}u);\n");
+                s += &format!("{indent}let bv{col} = subgroupBroadcast(bl{c}{suffix}, {l}u);\n");
                 for i in 0..self.t.r {
-                    for lane in LANE {
+                    for part in parts {
                         s += &format!(
-                            "{indent}acc{i}_{col} = fma(a{i}4.{lane}, bv{col}.{lane}, acc{i}_{col});\n"
+                            "{indent}acc{i}_{col} = fma(a{i}{suffix}{part}, bv{col}{part}, acc{i}_{col});\n"
                         );
                     }
                 }
