@@ -17,11 +17,11 @@
 // pixel of the subgroup is skipped (subgroupAny keeps the control flow uniform, which the
 // broadcasts need).
 // Variants: SG; TP, TC (tile sizes); DECL/TAP/LOAD/BODY/STORE generated (src/ops/conv_sg.rs).
-// Reads: one input channel per step from the operands in their own layouts (C_STEP 1), or
-// four (C_STEP 4) from channels-last copies bound at 5 (source, [N, SH, SW, CS]) and 6
-// (weight, [CD, taps, CS]) and read as vec4s through ld_a / ld_b (OPERANDS: buffers or
-// textures, src/ops/conv_channels_last.rs); BODY then gives each accumulator
-// its four products in a row.
+// Reads: two input channels per step from the operands in their own layouts (C_STEP 2; the
+// second is zero past the chunk's last channel), or four (C_STEP 4) from channels-last
+// copies bound at 5 (source, [N, SH, SW, CS]) and 6 (weight, [CD, taps, CS]) and read as
+// vec4s through ld_a / ld_b (OPERANDS: buffers or textures, src/ops/conv_channels_last.rs).
+// BODY then gives each accumulator the step's products in a row.
 // W_START and W_STEP place the weight index in either layout.
 // dst[o] = v, or += v in the accumulating variant (flag ACCUM). A separate variant because
 // reading dst in every store of the unrolled tile makes lavapipe's compile 3× slower.
