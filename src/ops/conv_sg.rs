@@ -207,31 +207,60 @@ impl GatherPlan {
         } else {
             (shared.collect(), own.collect())
         };
-        let (mut decl, mut tap, mut load) = (String::new(), String::new(), String::new());
-        // Scalar reads load two channels per step into `name_0` and `name_1` (the second
-        // zero past the chunk's last channel: `has1`), vec4 reads four into `name4`.
-        if !self.vec4 {
-            load += "                let has1 = ci + 1u < p.ci1;\n";
-        }
-        let (tap_fn, v, src_ld, src_step, wt_ld, w_co) = if self.vec4 {
-            let w_co = "(p.kh * p.kw * p.cs / 4u)";
+        // Per layout: the tap function, the weight's row stride and, for the template, the
+        // operand declarations and where and how fast the weight index and channel advance.
+        // Vec4 reads (`ld_a`: binding 5, the channels-last source; `ld_b`: 6, the weight)
+        // index vec4s.
+        let (tap_fn, w_co, operands, w_start, c_step, w_step) = if self.vec4 {
             (
                 "tap_cl",
+                "(p.kh * p.kw * p.cs / 4u)",
+                operands(reads.0, reads.1),
+                "((khh * p.kw + kww) * p.cs + p.ci0) / 4u",
                 "4",
-                "select(vec4<f32>(0.0), ld_a(xa{k}), ok{k})",
                 "1u",
-                "ld_b",
-                w_co,
             )
         } else {
             (
                 "tap",
-                "",
-                "select(0.0, src[xa{k}], ok{k})",
-                "2u * simg",
-                "wt",
                 "p.w_co",
+                String::new(),
+                "khh * p.kw + kww + p.ci0 * p.w_ci",
+                "2",
+                "2u * p.w_ci",
             )
+        };
+        // The loads of one step into `name4` (four channels), or `name_0` and `name_1` (two
+        // scalar channels, the second zero past the chunk's last channel: `has1`).
+        let ind = "                ";
+        let load_pixel = |name: &str, k: usize| {
+            if self.vec4 {
+                format!(
+                    "{ind}let {name}4 = select(vec4<f32>(0.0), ld_a(xa{k}), ok{k});\n\
+                     {ind}xa{k} += 1u;\n"
+                )
+            } else {
+                format!(
+                    "{ind}let {name}_0 = select(0.0, src[xa{k}], ok{k});\n\
+                     {ind}let {name}_1 = select(0.0, src[xa{k} + simg], ok{k} && has1);\n\
+                     {ind}xa{k} += 2u * simg;\n"
+                )
+            }
+        };
+        let load_channel = |name: &str, k: usize| {
+            if self.vec4 {
+                format!("{ind}let {name}4 = ld_b(wrow{k} + wi);\n")
+            } else {
+                format!(
+                    "{ind}let {name}_0 = wt[wrow{k} + wi];\n\
+                     {ind}let {name}_1 = select(0.0, wt[wrow{k} + wi + p.w_ci], has1);\n"
+                )
+            }
+        };
+        let (mut decl, mut tap) = (String::new(), String::new());
+        let mut load = match self.vec4 {
+            true => String::new(),
+            false => format!("{ind}let has1 = ci + 1u < p.ci1;\n"),
         };
         for (k, (name, idx)) in pixels.iter().enumerate() {
             decl += &format!("    let px{k} = pixel(pix0 + {idx}, f);\n");
@@ -241,50 +270,17 @@ impl GatherPlan {
                  var xa{k} = select(0u, t{k}, ok{k});\n            \
                  any_ok = any_ok || ok{k};\n"
             );
-            let ld = src_ld.replace("{k}", &k.to_string());
-            load += &if self.vec4 {
-                format!("                let {name}{v} = {ld};\n")
-            } else {
-                format!(
-                    "                let {name}_0 = {ld};\n                \
-                     let {name}_1 = select(0.0, src[xa{k} + simg], ok{k} && has1);\n"
-                )
-            };
-            load += &format!("                xa{k} += {src_step};\n");
+            load += &load_pixel(name, k);
         }
         for (k, (name, idx)) in channels.iter().enumerate() {
             decl += &format!("    let wrow{k} = min(co0 + {idx}, p.cd - 1u) * {w_co};\n");
-            let idx = format!("wrow{k} + wi");
-            load += &if self.vec4 {
-                format!("                let {name}{v} = {wt_ld}({idx});\n")
-            } else {
-                format!(
-                    "                let {name}_0 = {wt_ld}[{idx}];\n                \
-                     let {name}_1 = select(0.0, {wt_ld}[{idx} + p.w_ci], has1);\n"
-                )
-            };
+            load += &load_channel(name, k);
         }
         decl += &g.acc_decl();
         let body = if self.vec4 {
-            g.body_vec4("                ")
+            g.body_vec4(ind)
         } else {
-            g.body_pair("                ")
-        };
-        // The vec4 reads: `ld_a` (binding 5) the channels-last source, `ld_b` (6) the weight.
-        let (operands, w_start, c_step, w_step) = if self.vec4 {
-            (
-                operands(reads.0, reads.1),
-                "((khh * p.kw + kww) * p.cs + p.ci0) / 4u",
-                "4",
-                "1u",
-            )
-        } else {
-            (
-                String::new(),
-                "khh * p.kw + kww + p.ci0 * p.w_ci",
-                "2",
-                "2u * p.w_ci",
-            )
+            g.body_pair(ind)
         };
         let store = if self.own_px {
             self.store_own_pixels()
@@ -378,10 +374,7 @@ impl GatherPlan {
     ) -> Result<()> {
         let own = if self.own_px { "px" } else { "ch" };
         let acc = if accum { "|accum" } else { "" };
-        let read = |i: usize| match binds.get(i) {
-            Some(Bind::Texture(_)) => Source::Texture,
-            _ => Source::Buffer,
-        };
+        let read = |i: usize| binds.get(i).map_or(Source::Buffer, Source::of);
         let reads = (read(4), read(5));
         let v4 = if self.vec4 {
             format!("|vec4|SA={:?}|SB={:?}", reads.0, reads.1)

@@ -211,17 +211,17 @@ pub(crate) fn wgrad_raw(
     big.gpu()
         .note_flops(2.0 * (cs * cb * taps * n * sh * sw) as f64);
     if let Some(plan) = &plan {
-        let bufs = match &cl {
-            Some((b4, s4)) => vec![
-                b4.storage(),
-                s4.storage(),
-                out.storage(),
-                b4.storage(),
-                s4.storage(),
-            ],
-            None => vec![big.storage(), small.storage(), out.storage()],
-        };
-        plan.launch(big.gpu(), bytes_of(&p), &bufs, groups)?;
+        // The vec4 kernel binds the copies in place of the operands too (it reads only 4, 5).
+        let (b, s) = cl.as_ref().map_or((big, small), |(b4, s4)| (b4, s4));
+        let bufs = [
+            b.storage(),
+            s.storage(),
+            out.storage(),
+            b.storage(),
+            s.storage(),
+        ];
+        let n_bufs = if cl.is_some() { 5 } else { 3 };
+        plan.launch(big.gpu(), bytes_of(&p), &bufs[..n_bufs], groups)?;
     } else {
         // conv2d_weight_grad.wgsl binds (uniform side, lane side); the taps kernel (big, small).
         let (b1, b2) = if swap { (big, small) } else { (small, big) };

@@ -302,14 +302,15 @@ pub(crate) fn launch(
     } else {
         None
     };
-    let src = |t: &Option<PooledTexture>| {
-        if t.is_some() {
-            Source::Texture
-        } else {
-            Source::Buffer
-        }
-    };
-    let src = (src(&ta), src(&tb));
+    let binds = [
+        Bind::Buffer(first),
+        Bind::Buffer(second),
+        Bind::Buffer(c),
+        Bind::Buffer(bias.unwrap_or(first)),
+        bind(&ta, first),
+        bind(&tb, second),
+    ];
+    let src = (Source::of(&binds[4]), Source::of(&binds[5]));
     let key = format!(
         "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}|SA={:?}|SB={:?}",
         tile.r, tile.cb, src.0, src.1
@@ -321,14 +322,6 @@ pub(crate) fn launch(
     };
     let groups = groups.map(|g| g as u32);
     let compiled = gpu.generated(&key, make)?;
-    let binds = [
-        Bind::Buffer(first),
-        Bind::Buffer(second),
-        Bind::Buffer(c),
-        Bind::Buffer(bias.unwrap_or(first)),
-        bind(&ta, first),
-        bind(&tb, second),
-    ];
     for (p, kn) in chunk_params(pr, &o, swap, bias.is_some(), slope) {
         gpu.note_flops(2.0 * (pr.batch * m * n * kn) as f64);
         gpu.launch_bound(&compiled, bytes_of(&p), &binds, groups)?;

@@ -15,7 +15,7 @@
 //! them): their values feed only accumulators that are never stored.
 
 use super::matmul_sg::Problem;
-use crate::gpu::texel_wgsl;
+use crate::gpu::{texel_wgsl, Bind};
 
 /// How the kernel reads A.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +69,16 @@ pub(crate) enum Source {
     Buffer,
     /// A texture holding a copy of the buffer (`gpu::operand_texture`).
     Texture,
+}
+
+impl Source {
+    /// Where a binding reads from.
+    pub(crate) fn of(bind: &Bind) -> Source {
+        match bind {
+            Bind::Texture(_) => Source::Texture,
+            Bind::Buffer(_) => Source::Buffer,
+        }
+    }
 }
 
 /// Declarations of bindings 5 (A) and 6 (B) and their vec4 load functions `ld_a(q)` /
