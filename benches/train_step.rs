@@ -1,9 +1,14 @@
 //! `cargo bench --bench train_step [-- FILTER]`: milliseconds per training iteration of every
-//! preset at its configured batch size, with dispatches and submits per iteration.
+//! preset at its configured batch size, with process CPU milliseconds, dispatches and submits
+//! per iteration.
 //!
 //! Each preset is warmed up by one iteration (pipeline compilation), then timed over enough
 //! iterations for about two seconds (at least two), with a device synchronisation at the end
-//! of the timed region so that queued GPU work is counted.
+//! of the timed region so that queued GPU work is counted. On a CPU adapter the CPU column
+//! is the work done and is unaffected by other processes sharing the machine; compare
+//! builds with it where wall time is noisy.
+
+mod common;
 
 use std::time::Instant;
 
@@ -12,7 +17,7 @@ use tapegan::Gpu;
 
 fn main() {
     tapegan::gpu::quiet_platform_probes();
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let filters = common::filters();
     let gpu = Gpu::new().unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(1)
@@ -23,11 +28,11 @@ fn main() {
         gpu.adapter().driver
     );
     println!(
-        "{:<15} {:>6} {:>12} {:>12} {:>10} {:>8}",
-        "preset", "batch", "ms/iter", "iterations", "dispatch", "submits"
+        "{:<15} {:>6} {:>10} {:>10} {:>11} {:>9} {:>8}",
+        "preset", "batch", "ms/iter", "CPU ms", "iterations", "dispatch", "submits"
     );
     for p in tapegan::models::presets() {
-        if filter.as_deref().is_some_and(|f| !p.name.contains(f)) {
+        if !common::selected(&filters, p.name) {
             continue;
         }
         let mut cfg = p.config.clone();
@@ -50,6 +55,7 @@ fn main() {
             .and_then(|_| t.flush_log().map(|_| ()))
             .expect("warm-up iteration");
         let start = Instant::now();
+        let cpu_start = common::cpu_seconds();
         let before = gpu.exec_stats();
         let mut n = 0u64;
         while n < 2 || (start.elapsed().as_secs_f64() < 2.0 && n < 200) {
@@ -62,12 +68,17 @@ fn main() {
         t.flush_log().expect("finite losses");
         gpu.synchronize().expect("device");
         let ms = start.elapsed().as_secs_f64() * 1e3 / n as f64;
+        let cpu_ms = match (cpu_start, common::cpu_seconds()) {
+            (Some(a), Some(b)) => (b - a) * 1e3 / n as f64,
+            _ => f64::NAN,
+        };
         let after = gpu.exec_stats();
         println!(
-            "{:<15} {:>6} {:>12.1} {:>12} {:>10.0} {:>8.1}",
+            "{:<15} {:>6} {:>10.1} {:>10.1} {:>11} {:>9.0} {:>8.1}",
             p.name,
             cfg.batch,
             ms,
+            cpu_ms,
             n,
             (after.dispatches - before.dispatches) as f64 / n as f64,
             (after.submits - before.submits) as f64 / n as f64

@@ -13,8 +13,9 @@
 //   k ≡ y + p (mod s). Destination pixels are split into s_y·s_x phases (y mod s, x mod s);
 //   within a phase every pixel has the same tap set k = k0 + s·t and reads src row
 //   base − t, so the taps are iterated directly and none is tested and thrown away.
-//   A workgroup works inside one phase (grid z); pixel index pix counts the npix = N·jy·jx
-//   pixels of that phase (all N·DH·DW pixels for conv).
+//   conv2d.wgsl's workgroup works inside one phase (grid z), conv_sg.wgsl's loops over the
+//   phases; pixel index pix counts the npix = N·jy·jx pixels of a phase (all N·DH·DW pixels
+//   for conv), and pixel pix of every phase lies in the same s_y × s_x block.
 // Input channels [ci0, ci1) only: the host splits very long reductions into dispatches that
 // add into dst (flag ACCUM), because lavapipe stops any invocation after 65535 loop
 // iterations in total. Flags (uniform, so conv and transposed conv share one pipeline):
@@ -37,7 +38,7 @@ struct Params {
 // its source image (at channel ci0), its destination offset in channel 0 and its image.
 struct Pixel { live: bool, by: i32, bx: i32, sbase: u32, dofs: u32, img: u32 }
 
-// The phase of a workgroup: destination pixel (ry + sy·qy, rx + sx·qx) (conv: 0 and 1) and
+// Phase z: destination pixel (ry + sy·qy, rx + sx·qx) (conv: 0 and 1) and
 // its taps kh = k0y + ksy·t for t < nty (likewise for x).
 struct Phase { ry: u32, rx: u32, k0y: u32, k0x: u32, nty: u32, ntx: u32, ksy: u32, ksx: u32 }
 

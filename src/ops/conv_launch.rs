@@ -396,7 +396,13 @@ fn gather_launch(
         ],
     )?;
     let (tp, tc) = plan.map_or((wg * pb, cb), |p| p.tile_dims());
-    let groups = check_groups(op, [npix.div_ceil(tp), cd.div_ceil(tc), phases], &shape)?;
+    // The subgroup-sharing kernel loops over the phases itself (conv_sg.wgsl).
+    let phase_groups = if plan.is_some() { 1 } else { phases };
+    let groups = check_groups(
+        op,
+        [npix.div_ceil(tp), cd.div_ceil(tc), phase_groups],
+        &shape,
+    )?;
     let kernel = unrolled("conv2d", CONV_SRC, &[("CB", cb), ("PB", pb)]);
     let (cb_s, pb_s, wg_s) = (cb.to_string(), pb.to_string(), wg.to_string());
     let defs = [

@@ -156,18 +156,25 @@ pub(super) struct GatherPlan {
     /// Source and weight come channels last and are read four input channels per load
     /// (`vec4_operands`), else in their own layouts one channel per load.
     vec4: bool,
+    /// The workgroup loops over the phases of a strided transposed conv (conv_sg.wgsl), else
+    /// it runs the single phase of a conv without a loop: stores inside a loop are masked on
+    /// lavapipe, and the loop made store-bound layers (dcgan-64's ConvT(20→512, k4 s1)
+    /// 1→4) 40 % slower.
+    phased: bool,
 }
 
 impl GatherPlan {
     /// The plan for `cd` output channels × `npix` pixels in each of `phases`, if sharing pays;
     /// with `vec4`, for operands copied channels last (see [`GatherPlan::vec4_operands`]).
+    /// A workgroup runs every phase of its tile, so the phases add no workgroups.
     pub fn new(sg: usize, cd: usize, npix: usize, phases: usize, vec4: bool) -> Option<Self> {
         let tiles: &[Tile] = if vec4 { &TILES_VEC4 } else { &TILES };
-        let (t, own_ch, _) = choose(sg, tiles, cd, npix, phases)?;
+        let (t, own_ch, _) = choose(sg, tiles, cd, npix, 1)?;
         Some(GatherPlan {
             g: Gen { sg, t },
             own_px: !own_ch,
             vec4,
+            phased: phases > 1,
         })
     }
 
@@ -296,6 +303,15 @@ impl GatherPlan {
             ("LOAD", load),
             ("BODY", body),
             ("STORE", store),
+            (
+                "PHASES",
+                if self.phased {
+                    "for (var z = 0u; z < p.sy * p.sx; z++)"
+                } else {
+                    "let z = 0u;"
+                }
+                .to_string(),
+            ),
             ("OPERANDS", operands),
             ("W_START", w_start.to_string()),
             ("C_STEP", c_step.to_string()),
@@ -381,7 +397,8 @@ impl GatherPlan {
         } else {
             String::new()
         };
-        let key = format!("conv_sg|{}|own={own}{acc}{v4}", self.g.key());
+        let ph = if self.phased { "|phased" } else { "" };
+        let key = format!("conv_sg|{}|own={own}{acc}{v4}{ph}", self.g.key());
         let compiled = gpu.generated(&key, || self.source(accum, reads))?;
         gpu.launch_bound(&compiled, params, binds, groups)
     }
