@@ -11,20 +11,6 @@
 /// input runs as a matmul, a transposed conv through columns.
 const FEW_CHANNELS: usize = 8;
 
-/// Products per output below which a transposed convolution's gather kernel does not share
-/// loads (the register-blocked CPU kernel runs). With almost nothing to reduce the sharing
-/// kernel is bound by its stores, whose lanes each write a different channel at pixels two
-/// apart: dcgan-celeba's ConvT(1→256, k4 s2) 4→8 (4 products per output, the input gradient
-/// of its critic's last conv) took 44–76 ms per call on lavapipe sharing and 5–7 ms
-/// register-blocked, while Conv(1→64) (16 products) is 8 ms shared and 16 blocked.
-const MIN_SHARED_REDUCTION: usize = 8;
-
-/// Whether a gather kernel of `reduction` products per output (input channels × taps of a
-/// phase) may share loads.
-pub(super) fn shares_reduction(transposed: bool, reduction: usize) -> bool {
-    !transposed || reduction >= MIN_SHARED_REDUCTION
-}
-
 /// Which kernels a convolution uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Blocks {

@@ -18,9 +18,7 @@ use std::sync::{Mutex, OnceLock};
 
 use super::bytes_of;
 use super::conv_channels_last::ChannelsLast;
-use super::conv_family::{
-    blocks, dense_as_matmul, gemm_mode, shares_reduction, through_columns, Blocks,
-};
+use super::conv_family::{blocks, dense_as_matmul, gemm_mode, through_columns, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_sg::GatherPlan;
 use super::conv_sg_tiles::vec4_pays;
@@ -350,9 +348,7 @@ fn gather_launch(
     // Four input channels per load where that pays (conv_sg.rs).
     let fmas = n * cd * d_hw[0] * d_hw[1] * cs * taps / phases;
     let plan = match mode {
-        Blocks::Shared(sg) if shares_reduction(transposed, cs * taps / phases) => {
-            GatherPlan::new(sg, cd, npix, phases, vec4_pays(fmas, &[cs]))
-        }
+        Blocks::Shared(sg) => GatherPlan::new(sg, cd, npix, phases, vec4_pays(fmas, &[cs])),
         _ => None,
     };
     let cl = match &plan {
