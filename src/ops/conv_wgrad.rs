@@ -162,7 +162,12 @@ pub(crate) fn wgrad_raw(
         let max_binding = usize::try_from(big.gpu().max_binding_bytes()).unwrap_or(usize::MAX);
         rows = rows.min(cache_rows(row_bytes, weight_bytes, total_rows, max_binding));
     }
+    // Chunks of equal size: lavapipe hands each of its threads one contiguous run of
+    // workgroups (the dispatch split in equal counts, not by work), so a short last chunk
+    // leaves the thread that got it idle: 1024 rows as 341 + 341 + 341 + 1 gave one thread
+    // twice the other's work.
     let nsplit = total_rows.div_ceil(rows);
+    let rows = total_rows.div_ceil(nsplit);
     let groups = check_groups(op, [gx, gy, nsplit], &shape)?;
     let dims = u32s(
         op,
