@@ -12,8 +12,8 @@
 // turn: the phases of one pixel index are neighbouring destination pixels (a 2×2 block at
 // stride 2), so one workgroup writes whole cache lines. With a grid z over phases, workgroups
 // running on different cores wrote alternate floats of the same lines, and the lines moved
-// between the cores at every store: dcgan-28's ConvT(64→32) forward took 8.3 ms on two
-// lavapipe threads, no less than on one (7.9); 4.1 ms with the phase loop.
+// between the cores at every store: dcgan-28's ConvT(64→32) forward took up to 8.3 ms on
+// two lavapipe threads, no less than on one (7.9); 4.1 ms with the phase loop.
 // Which edge is own and which is shared is generated
 // (the host picks whichever wastes less of the tile): either lane j owns R channel rows
 // (weight loads) and loads CB pixels (source loads), or owns R pixels and loads CB channels.
