@@ -12,7 +12,7 @@ use super::conv_geom::ConvDims;
 use super::conv_launch::{check_groups, nchw, u32s, unrolled, LOOP_BUDGET};
 use super::conv_sg_tiles::vec4_pays;
 use super::conv_sg_wgrad::WgradPlan;
-use super::reduce::MAX_LOOP;
+use super::reduce::{even_chunks, MAX_LOOP};
 use super::transpose::transpose_last2;
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
@@ -162,12 +162,7 @@ pub(crate) fn wgrad_raw(
         let max_binding = usize::try_from(big.gpu().max_binding_bytes()).unwrap_or(usize::MAX);
         rows = rows.min(cache_rows(row_bytes, weight_bytes, total_rows, max_binding));
     }
-    // Chunks of equal size: lavapipe hands each of its threads one contiguous run of
-    // workgroups (the dispatch split in equal counts, not by work), so a short last chunk
-    // leaves the thread that got it idle: 1024 rows as 341 + 341 + 341 + 1 gave one thread
-    // twice the other's work.
-    let nsplit = total_rows.div_ceil(rows);
-    let rows = total_rows.div_ceil(nsplit);
+    let (rows, nsplit) = even_chunks(total_rows, rows);
     let groups = check_groups(op, [gx, gy, nsplit], &shape)?;
     let dims = u32s(
         op,

@@ -14,7 +14,7 @@
 //! once per tile rather than once per element (3× faster than one element per invocation).
 
 use super::bytes_of;
-use super::reduce::MAX_LOOP;
+use super::reduce::{even_chunks, MAX_LOOP};
 use crate::error::{Error, Result};
 use crate::gpu::{grid, Kernel};
 use crate::kernel;
@@ -131,8 +131,7 @@ impl View {
         let bv = self.b / self.width();
         let max_rows = (MAX_LOOP / bv.max(1)).max(1);
         let want = 2048usize.div_ceil(self.c).clamp(1, self.a);
-        let rows = self.a.div_ceil(want).clamp(1, max_rows);
-        (rows, self.a.div_ceil(rows))
+        even_chunks(self.a, self.a.div_ceil(want).clamp(1, max_rows))
     }
 }
 

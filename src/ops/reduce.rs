@@ -26,6 +26,16 @@ const MIN_CHUNK: usize = 32;
 /// 65 535 loop iterations, so longer reductions are always split.
 pub(crate) const MAX_LOOP: usize = 16_384;
 
+/// Splits `total` steps into chunks of at most `most` steps: (steps per chunk, chunks), the
+/// chunks as even as one size for all allows. lavapipe hands each of its threads an equal
+/// count of consecutive workgroups whatever they cost, so a scrap of a last chunk leaves a
+/// thread idle: the weight gradient's 1024 rows as 341 + 341 + 341 + 1 gave one thread twice
+/// the other's work (256 × 4 now).
+pub(crate) fn even_chunks(total: usize, most: usize) -> (usize, usize) {
+    let count = total.div_ceil(most.max(1)).max(1);
+    (total.div_ceil(count).max(1), count)
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct ReduceParams {
@@ -72,8 +82,7 @@ fn reduce_middle(
         1
     }
     .max(r.div_ceil(MAX_LOOP));
-    let chunk = r.div_ceil(nchunks.max(1)).max(1);
-    let nchunks = r.div_ceil(chunk).max(1);
+    let (chunk, nchunks) = even_chunks(r, r.div_ceil(nchunks));
     let n = outer * nchunks * inner;
     let out = Tensor::empty(gpu, &[outer, nchunks, inner], DType::F32, "reduce")?;
     let p = ReduceParams {
