@@ -6,6 +6,7 @@
 //! as vec4s along their contiguous dimension where the strides allow (`matmul_sg_vec.rs`):
 //! the matmuls of an mlp-wgan-gp step 905–927 → 830–850 ms on lavapipe.
 
+use super::matmul_sg_store::{self, Bias, Epilogue, Store};
 use super::matmul_sg_vec::{self, ReadA, ReadB, Source};
 use super::reduce::MAX_LOOP;
 use super::{bytes_of, operand_source};
@@ -47,6 +48,22 @@ pub(crate) struct StridedParams {
 }
 
 impl StridedParams {
+    /// What a store of this dispatch adds to each output (the flags, as a kernel variant).
+    fn epilogue(&self) -> Epilogue {
+        let bias = if self.flags & BIAS_COL != 0 {
+            Bias::Col
+        } else if self.flags & BIAS_ROW != 0 {
+            Bias::Row
+        } else {
+            Bias::None
+        };
+        Epilogue {
+            bias,
+            accumulate: self.flags & ACCUMULATE != 0,
+            activate: self.flags & ACTIVATE != 0,
+        }
+    }
+
     /// Makes the dispatch apply a leaky ReLU of `slope` to the outputs it completes.
     pub(crate) fn activate(&mut self, slope: Option<f32>) {
         if let Some(slope) = slope {
@@ -173,9 +190,9 @@ pub(crate) fn params(
 fn generate(
     sg: usize,
     t: Tile,
-    ra: ReadA,
-    rb: ReadB,
+    (ra, rb): (ReadA, ReadB),
     src: (Source, Source),
+    (epi, how): (Epilogue, Store),
 ) -> Vec<(&'static str, String)> {
     let tn = sg * t.cb;
     let mut decl = String::new();
@@ -210,12 +227,7 @@ fn generate(
             }
         }
     }
-    let mut store = String::new();
-    for i in 0..t.r {
-        for col in 0..tn {
-            store += &format!("    store(z, row0 + {i}u, col0 + {col}u, acc{i}_{col});\n");
-        }
-    }
+    let (epilogue, store) = matmul_sg_store::generate(epi, how, t.r, tn);
     let vbody = matmul_sg_vec::body(sg, t.r, t.cb, ra, rb);
     let k4 = if vbody.is_empty() { "0u" } else { "p.k / 4u" };
     vec![
@@ -229,6 +241,7 @@ fn generate(
         ("DECL", decl),
         ("LOAD", load),
         ("BODY", body),
+        ("EPILOGUE", epilogue),
         ("STORE", store),
     ]
 }
@@ -302,27 +315,50 @@ pub(crate) fn launch(
     } else {
         None
     };
-    let binds = [
+    let src = (
+        Source::of(&bind(&ta, first)),
+        Source::of(&bind(&tb, second)),
+    );
+    let chunks = chunk_params(pr, &o, swap, bias.is_some(), slope);
+    let p0 = &chunks[0].0;
+    let how = matmul_sg_store::choose(
+        tile.r,
+        m,
+        n,
+        p0.scm as usize,
+        p0.scn as usize,
+        p0.c_bs as usize,
+    );
+    // Every variant compiled before any is recorded, so that a failure records nothing.
+    let mut launches = Vec::with_capacity(chunks.len());
+    for (p, kn) in chunks {
+        let epi = p.epilogue();
+        let key = format!(
+            "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}|SA={:?}|SB={:?}|E={epi:?}|S={how:?}",
+            tile.r, tile.cb, src.0, src.1
+        );
+        let make = || {
+            let defs = generate(sg, tile, (ra, rb), src, (epi, how));
+            let refs: Vec<(&str, &str)> = defs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            crate::gpu::render(MATMUL_SG.source, &refs)
+        };
+        launches.push((gpu.generated(&key, make)?, p, kn));
+    }
+    let bias = bias.unwrap_or(first);
+    let mut binds = vec![
         Bind::Buffer(first),
         Bind::Buffer(second),
         Bind::Buffer(c),
-        Bind::Buffer(bias.unwrap_or(first)),
+        Bind::Buffer(bias),
         bind(&ta, first),
         bind(&tb, second),
     ];
-    let src = (Source::of(&binds[4]), Source::of(&binds[5]));
-    let key = format!(
-        "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}|SA={:?}|SB={:?}",
-        tile.r, tile.cb, src.0, src.1
-    );
-    let make = || {
-        let defs = generate(sg, tile, ra, rb, src);
-        let refs: Vec<(&str, &str)> = defs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        crate::gpu::render(MATMUL_SG.source, &refs)
-    };
+    if how != Store::Scalar {
+        // Bindings 7 and 8: vec4 views of C and the bias (matmul_sg_store.rs).
+        binds.extend([Bind::Buffer(c), Bind::Buffer(bias)]);
+    }
     let groups = groups.map(|g| g as u32);
-    let compiled = gpu.generated(&key, make)?;
-    for (p, kn) in chunk_params(pr, &o, swap, bias.is_some(), slope) {
+    for (compiled, p, kn) in launches {
         gpu.note_flops(2.0 * (pr.batch * m * n * kn) as f64);
         gpu.launch_bound(&compiled, bytes_of(&p), &binds, groups)?;
     }

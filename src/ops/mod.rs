@@ -24,6 +24,7 @@ mod linear_act;
 pub mod losses;
 mod matmul;
 mod matmul_sg;
+mod matmul_sg_store;
 mod matmul_sg_vec;
 mod matmul_tiled;
 mod movement;

@@ -120,13 +120,15 @@ fn matmul_every_kernel_family() {
         return;
     }
     // (64, 1000, 1) and the batch of k = 700: few output tiles and a long K (split into
-    // slices by the tiled kernel); K = 20,000: longer than one invocation may loop.
+    // slices by the tiled kernel); K = 20,000: longer than one invocation may loop, with
+    // odd sizes (scalar stores) and sizes that allow vec4 stores (chunks accumulating into C).
     let shapes = [
         (7, 33, 5),
         (31, 33, 35),
         (130, 37, 260),
         (64, 1000, 1),
         (3, 20_000, 5),
+        (8, 20_000, 12),
     ];
     check_matmuls(&shapes, 1400, 1500);
     check_batches_and_bias();
@@ -217,6 +219,11 @@ fn check_batches_and_bias() {
     check_batched(7, 33, 5, 3);
     check_batched(7, 700, 5, 3);
     check_linear_bias(64, 1000, 3);
+    // The bias in the first of two K chunks, the second accumulating (vec4 stores).
+    check_linear_bias(8, 17_000, 12);
+    // A shape whose transpose tiles better: the bias runs along the kernel's rows, stored
+    // four rows at a time on the subgroup-sharing kernel.
+    check_linear_bias(100, 24, 96);
 }
 
 /// x·Wᵀ + b (`Tensor::linear`, the bias added inside the matmul) for x m×k, W n×k.

@@ -67,6 +67,9 @@ fn linear_leaky_relu_matches_linear_then_activation() {
     against_unfused(7, 33, 5, 0.0, true, 20);
     against_unfused(9, 1, 6, 0.3, true, 30);
     against_unfused(2, 17_000, 3, 0.0, false, 40);
+    // Sizes that allow vec4 stores, with the bias in the first K chunk and the activation
+    // after the second.
+    against_unfused(8, 17_000, 12, 0.1, true, 50);
 }
 
 #[test]
@@ -78,6 +81,13 @@ fn relu_is_exactly_relu_and_bad_slopes_are_refused() {
     let want = x.linear(&w, None).unwrap().relu().unwrap();
     let bits =
         |t: &Tensor| -> Vec<u32> { t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect() };
+    assert_eq!(bits(&y), bits(&want));
+    // The same where outputs are stored four at a time (four columns): columns 0 and 1 are
+    // ±x₀, column 2 exactly 0, column 3 x₁.
+    let x = t(&[1.0, -1.0, 0.0, 2.0, -3.0, 0.0, 0.5, -0.5], &[4, 2]);
+    let w = t(&[1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0], &[4, 2]);
+    let y = x.linear_leaky_relu(&w, None, 0.0).unwrap();
+    let want = x.linear(&w, None).unwrap().relu().unwrap();
     assert_eq!(bits(&y), bits(&want));
     for slope in [-0.2, f32::NAN] {
         let e = x
