@@ -237,6 +237,46 @@ fn loader_batches_match_the_host_data_and_cover_each_epoch_once() {
 }
 
 #[test]
+fn loader_gathers_rows_of_any_byte_width() {
+    // Rows of 9 bytes (3×3 images) straddle the packing words, so they take the per-byte
+    // kernel; 4×4 rows start on a word and take the four-bytes-per-invocation one.
+    for side in [3u32, 4] {
+        let dir = tmp(&format!("width{side}"));
+        let (count, px) = (7usize, (side * side) as usize);
+        let body: Vec<u8> = (0..count * px).map(|i| (i * 37 % 256) as u8).collect();
+        write_idx_images(
+            &dir.join("train-images-idx3-ubyte"),
+            count as u32,
+            side,
+            &body,
+        );
+        write_idx_labels(&dir.join("train-labels-idx1-ubyte"), &[0; 7]);
+        let spec = DataSpec::Mnist {
+            dir,
+            test_split: false,
+        };
+        let d = data::load(&spec, &DataOptions::default()).unwrap();
+        let mut loader = DataLoader::new(&gpu(), &d, count, 3).unwrap();
+        let x = loader.next_batch().unwrap().x.to_vec().unwrap();
+        // Back to bytes (each value must be one of byte/127.5 − 1), then compare the rows
+        // as a set: a batch holds every sample once, in shuffled order.
+        let byte = |v: f32| {
+            let b = ((v + 1.0) * 127.5).round();
+            assert!((b / 127.5 - 1.0 - v).abs() < 1e-6, "{v} is no byte value");
+            b as u8
+        };
+        let mut rows: Vec<Vec<u8>> = x
+            .chunks(px)
+            .map(|r| r.iter().map(|&v| byte(v)).collect())
+            .collect();
+        rows.sort();
+        let mut want: Vec<Vec<u8>> = body.chunks(px).map(<[u8]>::to_vec).collect();
+        want.sort();
+        assert_eq!(rows, want, "rows of {px} bytes");
+    }
+}
+
+#[test]
 fn mixtures_load_as_points_with_scaled_centres() {
     let opts = DataOptions {
         toy_scale: 2.828,

@@ -16,6 +16,7 @@ use crate::kernel;
 use crate::tensor::Tensor;
 
 const GATHER_U8: Kernel = kernel!("gather_u8", "gather_u8.wgsl");
+const GATHER_U8_WORDS: Kernel = kernel!("gather_u8_words", "gather_u8_words.wgsl");
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -228,7 +229,13 @@ impl DataLoader {
     fn gather_bytes(&self, words: &Tensor, idx: &Tensor, shape: &[usize]) -> Result<Tensor> {
         let rows = idx.numel();
         let out = Tensor::empty(&self.gpu, shape, crate::tensor::DType::F32, "gather_u8")?;
-        let n = rows * self.width;
+        // Four bytes per invocation where every row starts on a word (MNIST's 784, 64×64).
+        let by_word = self.width.is_multiple_of(4);
+        let (kernel, n) = if by_word {
+            (&GATHER_U8_WORDS, rows * self.width / 4)
+        } else {
+            (&GATHER_U8, rows * self.width)
+        };
         let p = GatherParams {
             rows: rows as u32,
             width: self.width as u32,
@@ -239,7 +246,7 @@ impl DataLoader {
             pad2: [0; 2],
         };
         self.gpu.launch(
-            &GATHER_U8,
+            kernel,
             &[],
             bytemuck::bytes_of(&p),
             &[words.storage(), idx.storage(), out.storage()],
