@@ -348,7 +348,7 @@ fn gather_launch(
     // Four input channels per load where that pays (conv_sg.rs).
     let fmas = n * cd * d_hw[0] * d_hw[1] * cs * taps / phases;
     let plan = match mode {
-        Blocks::Shared(sg) => GatherPlan::new(sg, cd, npix, phases, vec4_pays(fmas, &[cs])),
+        Blocks::Shared(sg) => GatherPlan::new(sg, cd, npix, phases, cs, vec4_pays(fmas, &[cs])),
         _ => None,
     };
     let cl = match &plan {

@@ -161,13 +161,24 @@ pub(super) struct GatherPlan {
     /// lavapipe, and the loop made store-bound layers (dcgan-64's ConvT(20→512, k4 s1)
     /// 1→4) 40 % slower.
     phased: bool,
+    /// The source has one input channel, so a step reads one channel instead of two (the
+    /// second of a pair would be a zero, loaded and multiplied all the same).
+    single: bool,
 }
 
 impl GatherPlan {
-    /// The plan for `cd` output channels × `npix` pixels in each of `phases`, if sharing pays;
-    /// with `vec4`, for operands copied channels last (see [`GatherPlan::vec4_operands`]).
-    /// A workgroup runs every phase of its tile, so the phases add no workgroups.
-    pub fn new(sg: usize, cd: usize, npix: usize, phases: usize, vec4: bool) -> Option<Self> {
+    /// The plan for `cd` output channels × `npix` pixels in each of `phases` from `cs` input
+    /// channels, if sharing pays; with `vec4`, for operands copied channels last (see
+    /// [`GatherPlan::vec4_operands`]). A workgroup runs every phase of its tile, so the
+    /// phases add no workgroups.
+    pub fn new(
+        sg: usize,
+        cd: usize,
+        npix: usize,
+        phases: usize,
+        cs: usize,
+        vec4: bool,
+    ) -> Option<Self> {
         let tiles: &[Tile] = if vec4 { &TILES_VEC4 } else { &TILES };
         let (t, own_ch, _) = choose(sg, tiles, cd, npix, 1)?;
         Some(GatherPlan {
@@ -175,6 +186,7 @@ impl GatherPlan {
             own_px: !own_ch,
             vec4,
             phased: phases > 1,
+            single: cs == 1 && !vec4,
         })
     }
 
@@ -199,7 +211,16 @@ impl GatherPlan {
     /// taps·(steps + 1) times (a step is 2 or 4 channels), kept within lavapipe's loop budget.
     pub fn channel_chunk(&self, taps: usize) -> usize {
         let steps = (MAX_LOOP / taps.max(1)).saturating_sub(1).max(1);
-        steps * if self.vec4 { 4 } else { 2 }
+        steps * self.channels_per_step()
+    }
+
+    /// Input channels one reduction step reads.
+    fn channels_per_step(&self) -> usize {
+        match (self.vec4, self.single) {
+            (true, _) => 4,
+            (false, true) => 1,
+            (false, false) => 2,
+        }
     }
 
     /// The kernel's WGSL; `reads` says where the vec4 variant reads the source and the weight.
@@ -233,15 +254,20 @@ impl GatherPlan {
                 "p.w_co",
                 String::new(),
                 "khh * p.kw + kww + p.ci0 * p.w_ci",
-                "2",
-                "2u * p.w_ci",
+                if self.single { "1" } else { "2" },
+                if self.single { "p.w_ci" } else { "2u * p.w_ci" },
             )
         };
         // The loads of one step into `name4` (four channels), or `name_0` and `name_1` (two
         // scalar channels, the second zero past the chunk's last channel: `has1`).
         let ind = "                ";
         let load_pixel = |name: &str, k: usize| {
-            if self.vec4 {
+            if self.single {
+                format!(
+                    "{ind}let {name}_0 = select(0.0, src[xa{k}], ok{k});\n\
+                     {ind}xa{k} += simg;\n"
+                )
+            } else if self.vec4 {
                 format!(
                     "{ind}let {name}4 = select(vec4<f32>(0.0), ld_a(xa{k}), ok{k});\n\
                      {ind}xa{k} += 1u;\n"
@@ -255,7 +281,9 @@ impl GatherPlan {
             }
         };
         let load_channel = |name: &str, k: usize| {
-            if self.vec4 {
+            if self.single {
+                format!("{ind}let {name}_0 = wt[wrow{k} + wi];\n")
+            } else if self.vec4 {
                 format!("{ind}let {name}4 = ld_b(wrow{k} + wi);\n")
             } else {
                 format!(
@@ -265,7 +293,7 @@ impl GatherPlan {
             }
         };
         let (mut decl, mut tap) = (String::new(), String::new());
-        let mut load = match self.vec4 {
+        let mut load = match self.vec4 || self.single {
             true => String::new(),
             false => format!("{ind}let has1 = ci + 1u < p.ci1;\n"),
         };
@@ -286,6 +314,8 @@ impl GatherPlan {
         decl += &g.acc_decl();
         let body = if self.vec4 {
             g.body_vec4(ind)
+        } else if self.single {
+            g.step(ind, None, &["_0"])
         } else {
             g.body_pair(ind)
         };
@@ -398,7 +428,8 @@ impl GatherPlan {
             String::new()
         };
         let ph = if self.phased { "|phased" } else { "" };
-        let key = format!("conv_sg|{}|own={own}{acc}{v4}{ph}", self.g.key());
+        let c1 = if self.single { "|c1" } else { "" };
+        let key = format!("conv_sg|{}|own={own}{acc}{v4}{ph}{c1}", self.g.key());
         let compiled = gpu.generated(&key, || self.source(accum, reads))?;
         gpu.launch_bound(&compiled, params, binds, groups)
     }
