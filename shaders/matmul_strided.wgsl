@@ -21,9 +21,18 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
-// The output epilogue after bias and accumulation: flag 8's leaky ReLU, computed as the
-// leaky ReLU kernel does (slope 0 gives +0 below zero, as ReLU's max(v, 0)).
+// The leaky ReLU of slope `p.slope`, computed as the leaky ReLU kernel does (slope 0 gives
+// +0 below zero, as ReLU's max(v, 0)); `leaky4` for the vec4 stores of matmul_sg.
+fn leaky(v: f32) -> f32 {
+    return select(select(p.slope * v, 0.0, p.slope == 0.0), v, v > 0.0);
+}
+fn leaky4(v: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(leaky(v.x), leaky(v.y), leaky(v.z), leaky(v.w));
+}
+
+// The output epilogue after bias and accumulation (matmul_tiled): flag 8's leaky ReLU.
+// matmul_sg fixes the epilogue per variant instead (src/ops/matmul_sg_store.rs).
 fn activate(v: f32) -> f32 {
     if ((p.flags & 8u) == 0u) { return v; }
-    return select(select(p.slope * v, 0.0, p.slope == 0.0), v, v > 0.0);
+    return leaky(v);
 }

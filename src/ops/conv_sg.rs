@@ -236,16 +236,16 @@ impl GatherPlan {
             (shared.collect(), own.collect())
         };
         // Per layout: the tap function, the weight's row stride and, for the template, the
-        // operand declarations and where and how fast the weight index and channel advance.
+        // operand declarations and where and how fast the weight index advances (the
+        // channel advances by `channels_per_step`).
         // Vec4 reads (`ld_a`: binding 5, the channels-last source; `ld_b`: 6, the weight)
         // index vec4s.
-        let (tap_fn, w_co, operands, w_start, c_step, w_step) = if self.vec4 {
+        let (tap_fn, w_co, operands, w_start, w_step) = if self.vec4 {
             (
                 "tap_cl",
                 "(p.kh * p.kw * p.cs / 4u)",
                 operands(reads.0, reads.1),
                 "((khh * p.kw + kww) * p.cs + p.ci0) / 4u",
-                "4",
                 "1u",
             )
         } else {
@@ -254,7 +254,6 @@ impl GatherPlan {
                 "p.w_co",
                 String::new(),
                 "khh * p.kw + kww + p.ci0 * p.w_ci",
-                if self.single { "1" } else { "2" },
                 if self.single { "p.w_ci" } else { "2u * p.w_ci" },
             )
         };
@@ -344,7 +343,7 @@ impl GatherPlan {
             ),
             ("OPERANDS", operands),
             ("W_START", w_start.to_string()),
-            ("C_STEP", c_step.to_string()),
+            ("C_STEP", self.channels_per_step().to_string()),
             ("W_STEP", w_step.to_string()),
             (
                 "PUT",

@@ -334,8 +334,12 @@ pub(crate) fn launch(
     for (p, kn) in chunks {
         let epi = p.epilogue();
         let key = format!(
-            "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}|SA={:?}|SB={:?}|E={epi:?}|S={how:?}",
-            tile.r, tile.cb, src.0, src.1
+            "matmul_sg|SG={sg}|R={}|CB={}|A={ra:?}|B={rb:?}|SA={:?}|SB={:?}|E={}|S={how:?}",
+            tile.r,
+            tile.cb,
+            src.0,
+            src.1,
+            epi.key()
         );
         let make = || {
             let defs = generate(sg, tile, (ra, rb), src, (epi, how));

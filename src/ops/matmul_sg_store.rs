@@ -21,6 +21,28 @@ pub(crate) struct Epilogue {
     pub activate: bool,
 }
 
+impl Epilogue {
+    /// A short name for kernel keys and profiles: `bc`/`br` (bias along columns or rows),
+    /// `acc`, `act`, or `plain`.
+    pub fn key(&self) -> String {
+        let parts: Vec<&str> = [
+            (self.bias == Bias::Col, "bc"),
+            (self.bias == Bias::Row, "br"),
+            (self.accumulate, "acc"),
+            (self.activate, "act"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect();
+        if parts.is_empty() {
+            "plain".to_string()
+        } else {
+            parts.join("+")
+        }
+    }
+}
+
 /// Which bias vector a store adds: one value per column of C, per row, or none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Bias {
@@ -57,11 +79,12 @@ pub(crate) fn choose(r: usize, m: usize, n: usize, scm: usize, scn: usize, c_bs:
 /// and the statements that store a lane's `r` × `tn` accumulators (`stores`). Bindings 7
 /// (C) and 8 (the bias) are vec4 views of bindings 3 and 4, declared by vec4 stores only.
 pub(crate) fn generate(e: Epilogue, how: Store, r: usize, tn: usize) -> (String, String) {
-    let act = |x: &str, zero: &str| {
+    // `leaky` / `leaky4`: the prefix's leaky ReLU (matmul_strided.wgsl).
+    let act = |f: &str| {
         if e.activate {
-            format!("select(select(p.slope * {x}, {zero}, p.slope == 0.0), {x}, {x} > {zero})")
+            format!("{f}(o)")
         } else {
-            x.to_string()
+            "o".to_string()
         }
     };
     let mut decls = String::new();
@@ -83,7 +106,7 @@ pub(crate) fn generate(e: Epilogue, how: Store, r: usize, tn: usize) -> (String,
              \x20       let o = {sum};\n\
              \x20       c[at] = {};\n\
              \x20   }}\n}}\n",
-            act("o", "0.0")
+            act("leaky")
         );
         for i in 0..r {
             for col in 0..tn {
@@ -120,7 +143,7 @@ pub(crate) fn generate(e: Epilogue, how: Store, r: usize, tn: usize) -> (String,
          \x20       let o = {sum};\n\
          \x20       c4[at] = {};\n\
          \x20   }}\n}}\n",
-        act("o", "vec4<f32>(0.0)")
+        act("leaky4")
     );
     let quad = |f: &dyn Fn(usize) -> String| {
         let parts: Vec<String> = (0..4).map(f).collect();
