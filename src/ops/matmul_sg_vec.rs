@@ -169,13 +169,17 @@ pub(crate) fn body(sg: usize, r: usize, cb: usize, ra: ReadA, rb: ReadB) -> Stri
                     );
                 }
             }
+            // Each accumulator takes its four k products in a row: the tile's accumulators
+            // live in memory on a CPU adapter, so this loads and stores each once per four FMAs.
             for q in 0..cb / 4 {
                 for l in 0..sg {
                     for t in 0..4 {
                         s += &format!(
                             "        let bb{q}_{l}_{t} = subgroupBroadcast(bn{q}_{t}, {l}u);\n"
                         );
-                        for (e, lane) in LANE.iter().enumerate() {
+                    }
+                    for (e, lane) in LANE.iter().enumerate() {
+                        for t in 0..4 {
                             fma(
                                 &mut s,
                                 4 * (l + sg * q) + e,
