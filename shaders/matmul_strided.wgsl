@@ -4,8 +4,8 @@
 //   A'(m, k) = a[a_off + z·a_bs + m·sam + k·sak]   B'(k, n) = b[b_off + z·b_bs + k·sbk + n·sbn]
 //   C(m, n)  = c[z·c_bs + m·scm + n·scn]
 // Flags: 1 add bias[n], 4 add bias[m], 2 accumulate into C (K split across dispatches),
-// 8 apply a leaky ReLU of slope `slope` (0: ReLU) to the finished output (set only on the
-// dispatch that completes C).
+// 8 apply the activation to the finished output (set only on the dispatch that completes C):
+// a leaky ReLU of slope `alpha` (0: ReLU), or with 16 also set an ELU of `alpha`.
 // kc: K per slice when the tiled kernel splits K (0: no split; matmul_sg ignores it).
 // Bindings: 0 params; 1 A; 2 B (read); 3 C (read-write: accumulate mode reads it); 4 bias.
 struct Params {
@@ -13,7 +13,7 @@ struct Params {
     sam: u32, sak: u32, sbk: u32, sbn: u32,
     scm: u32, scn: u32, a_bs: u32, b_bs: u32,
     c_bs: u32, a_off: u32, b_off: u32, kc: u32,
-    slope: f32, pad0: u32, pad1: u32, pad2: u32,
+    alpha: f32, pad0: u32, pad1: u32, pad2: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -21,18 +21,26 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
-// The leaky ReLU of slope `p.slope`, computed as the leaky ReLU kernel does (slope 0 gives
-// +0 below zero, as ReLU's max(v, 0)); `leaky4` for the vec4 stores of matmul_sg.
+// The leaky ReLU of slope `p.alpha`, computed as the leaky ReLU kernel does (slope 0 gives
+// +0 below zero, as ReLU's max(v, 0)), and the ELU of `p.alpha`, as the ELU kernel does;
+// `leaky4` / `elu4` for the vec4 stores of matmul_sg.
 fn leaky(v: f32) -> f32 {
-    return select(select(p.slope * v, 0.0, p.slope == 0.0), v, v > 0.0);
+    return select(select(p.alpha * v, 0.0, p.alpha == 0.0), v, v > 0.0);
 }
 fn leaky4(v: vec4<f32>) -> vec4<f32> {
     return vec4<f32>(leaky(v.x), leaky(v.y), leaky(v.z), leaky(v.w));
 }
+fn elu(v: f32) -> f32 {
+    return select(p.alpha * expm1(v), v, v > 0.0);
+}
+fn elu4(v: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(elu(v.x), elu(v.y), elu(v.z), elu(v.w));
+}
 
-// The output epilogue after bias and accumulation (matmul_tiled): flag 8's leaky ReLU.
+// The output epilogue after bias and accumulation (matmul_tiled): flag 8's activation.
 // matmul_sg fixes the epilogue per variant instead (src/ops/matmul_sg_store.rs).
 fn activate(v: f32) -> f32 {
     if ((p.flags & 8u) == 0u) { return v; }
+    if ((p.flags & 16u) != 0u) { return elu(v); }
     return leaky(v);
 }

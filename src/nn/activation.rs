@@ -2,6 +2,7 @@
 
 use super::{Ctx, Module, Named};
 use crate::error::Result;
+use crate::ops::FusedAct;
 use crate::tensor::Tensor;
 
 /// The activation functions the presets use.
@@ -34,6 +35,17 @@ impl Activation {
             Activation::Relu => Some(0.0),
             Activation::LeakyRelu(a) if a.is_finite() && a >= 0.0 => Some(a),
             _ => None,
+        }
+    }
+}
+
+impl Activation {
+    /// The activations a product kernel applies in its store (`Tensor::linear_fused`): ReLU,
+    /// leaky ReLU with a finite slope ≥ 0, ELU with a finite α ≥ 0.
+    pub(crate) fn fused(self) -> Option<FusedAct> {
+        match self {
+            Activation::Elu(a) if a.is_finite() && a >= 0.0 => Some(FusedAct::Elu(a)),
+            _ => self.leaky_slope().map(FusedAct::Leaky),
         }
     }
 }

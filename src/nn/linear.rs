@@ -112,17 +112,17 @@ impl Module for Linear {
         x.linear(&w, self.bias.as_ref())
     }
 
-    /// A ReLU or leaky ReLU (slope ≥ 0) runs in the product kernel's store.
+    /// A ReLU, leaky ReLU (slope ≥ 0) or ELU (α ≥ 0) runs in the product kernel's store.
     fn forward_activated(
         &self,
         x: &Tensor,
         ctx: &mut Ctx,
         act: Activation,
     ) -> Option<Result<Tensor>> {
-        let slope = act.leaky_slope()?;
+        let fused = act.fused()?;
         Some(self.check_input(x).and_then(|()| {
             let w = self.weight.get(ctx)?;
-            x.linear_leaky_relu(&w, self.bias.as_ref(), slope)
+            x.linear_fused(&w, self.bias.as_ref(), fused)
         }))
     }
 

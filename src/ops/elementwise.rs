@@ -191,6 +191,16 @@ pub(crate) fn leaky_relu_raw(x: &Tensor, slope: f32) -> Result<Tensor> {
     }
 }
 
+/// ELU of `v` with α = `p.alpha` (expm1 accurate near 0), as its own kernel and as the product
+/// kernels' store applies it (`elu` in matmul_strided.wgsl).
+pub(crate) const ELU: &str = "select(p.alpha * expm1(v), v, v > 0.0)";
+
+/// An ELU of `alpha` without recording, for the product epilogues a kernel could not apply
+/// itself.
+pub(crate) fn elu_raw(x: &Tensor, alpha: f32) -> Result<Tensor> {
+    unary_raw(x, "elu", ELU, alpha, 0.0)
+}
+
 /// Runs the broadcasting ternary kernel with expression `expr` of `c`, `x`, `y`.
 pub(crate) fn ternary_raw(
     c: &Tensor,

@@ -2,7 +2,8 @@
 //! broadcasting, comparisons and select. The kernels are in `elementwise.rs`.
 
 use super::elementwise::{
-    binary_raw, binary_raw_with, ternary_raw, unary_raw, LEAKY_RELU, LEAKY_RELU_BW, RELU_BW,
+    binary_raw, binary_raw_with, elu_raw, ternary_raw, unary_raw, LEAKY_RELU, LEAKY_RELU_BW,
+    RELU_BW,
 };
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -149,14 +150,7 @@ impl Tensor {
     /// ELU: x for x > 0, α(eˣ − 1) otherwise (expm1 accurate near 0).
     /// Backward: g for x > 0, g·(y + α) otherwise — written with y so that it differentiates again.
     pub fn elu(&self, alpha: f32) -> Result<Tensor> {
-        Ok(unary_raw(
-            self,
-            "elu",
-            "select(p.alpha * expm1(v), v, v > 0.0)",
-            alpha,
-            0.0,
-        )?
-        .record("elu", &[self], move |b| {
+        Ok(elu_raw(self, alpha)?.record("elu", &[self], move |b| {
             let g = fused_or(
                 &b.inputs[0],
                 b.grad,
@@ -332,6 +326,24 @@ pub(crate) fn leaky_relu_grad(mask_of: &Tensor, g: &Tensor, slope: f32) -> Resul
     } else {
         masked_grad(mask_of, g, "leaky_relu_bw", LEAKY_RELU_BW, slope)
     }
+}
+
+/// g through an ELU of `alpha` ≥ 0, read from its output y alone (y > 0 exactly where the
+/// input is, and the derivative there is y + α): for an ELU applied by a product kernel's
+/// store, whose input is never written. Composed from recorded ops when a graph is being
+/// built — y + α depends on y, so the rule differentiates again (ELU'' = y + α below 0).
+pub(crate) fn elu_grad_from_output(y: &Tensor, g: &Tensor, alpha: f32) -> Result<Tensor> {
+    fused_or(
+        y,
+        g,
+        "elu_bw",
+        "select(y * (x + p.alpha), y, x > 0.0)",
+        alpha,
+        || {
+            let pos = y.compare_scalar(Compare::Gt, 0.0)?;
+            pos.select(g, &g.mul(&y.add_scalar(alpha)?)?)
+        },
+    )
 }
 
 /// Gradient for input `i` of a broadcasting op: computed only when needed, then summed down

@@ -1,16 +1,68 @@
-//! A fully connected layer followed by a ReLU or leaky ReLU, as one differentiable op whose
-//! activation runs in the product kernel's store (`activate` in `matmul_strided.wgsl`).
+//! A fully connected layer followed by a ReLU, leaky ReLU or ELU, as one differentiable op
+//! whose activation runs in the product kernel's store (`activate` in `matmul_strided.wgsl`).
 //!
 //! Forward, the activation costs no pass of its own over the output. Backward, the gradient
-//! is first taken through the activation with the mask read from the output (y > 0 exactly
-//! where x·Wᵀ + b > 0, for slopes ≥ 0), then through the layer as `linear` does. The masked
-//! gradient is the op leaky ReLU records, linear in g, so the rule differentiates again and
-//! the WGAN-GP critics can use it.
+//! is first taken through the activation with what it needs read from the output (for slopes
+//! and α ≥ 0, y > 0 exactly where x·Wᵀ + b > 0, and an ELU's derivative below 0 is y + α),
+//! then through the layer as `linear` does. Both rules differentiate again (the leaky ReLU's
+//! as the masked gradient the op leaky ReLU records, the ELU's through y), so the WGAN-GP
+//! critics can use them.
 
-use super::elementwise_ops::leaky_relu_grad;
+use super::elementwise::{elu_raw, leaky_relu_raw};
+use super::elementwise_ops::{elu_grad_from_output, leaky_relu_grad};
 use super::matmul::{linear_grads, matmul_bias_act_raw};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+
+/// Flags of `matmul_strided.wgsl`: apply the activation; make it an ELU.
+pub(crate) const ACTIVATE: u32 = 8;
+pub(crate) const ELU: u32 = 16;
+
+/// An activation a product kernel applies in its store: a leaky ReLU of a slope (0: ReLU) or
+/// an ELU of α. Both need their parameter finite and ≥ 0 (the backward reads from the output).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum FusedAct {
+    Leaky(f32),
+    Elu(f32),
+}
+
+impl FusedAct {
+    /// The slope or α (the parameter block's `alpha`).
+    pub fn alpha(self) -> f32 {
+        match self {
+            FusedAct::Leaky(a) | FusedAct::Elu(a) => a,
+        }
+    }
+
+    /// The parameter block's flags that select this activation.
+    pub fn flags(self) -> u32 {
+        match self {
+            FusedAct::Leaky(_) => ACTIVATE,
+            FusedAct::Elu(_) => ACTIVATE | ELU,
+        }
+    }
+
+    /// True for the ELU.
+    pub fn is_elu(self) -> bool {
+        matches!(self, FusedAct::Elu(_))
+    }
+
+    /// The activation as a pass of its own, without recording (kernels with no epilogue).
+    pub fn apply_raw(self, t: &Tensor) -> Result<Tensor> {
+        match self {
+            FusedAct::Leaky(s) => leaky_relu_raw(t, s),
+            FusedAct::Elu(a) => elu_raw(t, a),
+        }
+    }
+
+    /// The gradient `g` of the output `y` taken back through the activation.
+    fn grad(self, y: &Tensor, g: &Tensor) -> Result<Tensor> {
+        match self {
+            FusedAct::Leaky(s) => leaky_relu_grad(y, g, s),
+            FusedAct::Elu(a) => elu_grad_from_output(y, g, a),
+        }
+    }
+}
 
 impl Tensor {
     /// `leaky_relu(x·Wᵀ + b, slope)` (slope 0: ReLU) with W `[out, in]`, the activation
@@ -22,15 +74,42 @@ impl Tensor {
         bias: Option<&Tensor>,
         slope: f32,
     ) -> Result<Tensor> {
-        const OP: &str = "linear_leaky_relu";
-        if !(slope.is_finite() && slope >= 0.0) {
+        self.linear_fused(w, bias, FusedAct::Leaky(slope))
+    }
+
+    /// `elu(x·Wᵀ + b, alpha)` with W `[out, in]`, the activation applied by the product
+    /// kernel. `alpha` must be finite and ≥ 0 (the backward reads the derivative from the
+    /// output).
+    pub fn linear_elu(&self, w: &Tensor, bias: Option<&Tensor>, alpha: f32) -> Result<Tensor> {
+        self.linear_fused(w, bias, FusedAct::Elu(alpha))
+    }
+
+    /// `act(x·Wᵀ + b)` with W `[out, in]`, the activation applied by the product kernel.
+    pub(crate) fn linear_fused(
+        &self,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        act: FusedAct,
+    ) -> Result<Tensor> {
+        let op = if act.is_elu() {
+            "linear_elu"
+        } else {
+            "linear_leaky_relu"
+        };
+        let a = act.alpha();
+        if !(a.is_finite() && a >= 0.0) {
+            let (name, plain) = if act.is_elu() {
+                ("alpha", "elu")
+            } else {
+                ("slope", "leaky_relu")
+            };
             return Err(Error::Config(format!(
-                "{OP}: slope {slope} must be a finite number ≥ 0 (use linear and leaky_relu)"
+                "{op}: {name} {a} must be a finite number ≥ 0 (use linear and {plain})"
             )));
         }
         if self.rank() != 2 || w.rank() != 2 {
             return Err(Error::shape(
-                OP,
+                op,
                 format!(
                     "expects x [batch, in] and W [out, in], got {:?} and {:?}",
                     self.shape(),
@@ -38,12 +117,12 @@ impl Tensor {
                 ),
             ));
         }
-        let out = matmul_bias_act_raw(self, w, false, true, bias, Some(slope))?;
+        let out = matmul_bias_act_raw(self, w, false, true, bias, Some(act))?;
         let mut inputs = vec![self, w];
         inputs.extend(bias);
-        Ok(out.record(OP, &inputs, move |bw| {
+        Ok(out.record(op, &inputs, move |bw| {
             // Through the activation first, then through the layer.
-            linear_grads(bw, &leaky_relu_grad(bw.output, bw.grad, slope)?)
+            linear_grads(bw, &act.grad(bw.output, bw.grad)?)
         }))
     }
 }

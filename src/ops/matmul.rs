@@ -6,6 +6,7 @@
 
 use std::sync::OnceLock;
 
+use super::linear_act::FusedAct;
 use super::{bytes_of, env_override};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Kernel};
@@ -114,19 +115,19 @@ pub(crate) fn matmul_bias_raw(
     matmul_bias_act_raw(a, b, ta, tb, bias, None)
 }
 
-/// act(op(A)·op(B) + bias), act a leaky ReLU of `slope` (0: ReLU) where given: in the
-/// product kernel's store where it has the epilogue (the subgroup-sharing and tiled
-/// kernels), else as a separate pass.
+/// act(op(A)·op(B) + bias), act a leaky ReLU or an ELU where given: in the product kernel's
+/// store where it has the epilogue (the subgroup-sharing and tiled kernels), else as a
+/// separate pass.
 pub(crate) fn matmul_bias_act_raw(
     a: &Tensor,
     b: &Tensor,
     ta: bool,
     tb: bool,
     bias: Option<&Tensor>,
-    slope: Option<f32>,
+    act: Option<FusedAct>,
 ) -> Result<Tensor> {
-    let activate = |t: Tensor| match slope {
-        Some(s) => super::elementwise::leaky_relu_raw(&t, s),
+    let activate = |t: Tensor| match act {
+        Some(f) => f.apply_raw(&t),
         None => Ok(t),
     };
     const OP: &str = "matmul";
@@ -190,11 +191,11 @@ pub(crate) fn matmul_bias_act_raw(
     let sbias = bias.map(|t| t.storage());
     let kernel = MatmulKernel::for_problem(a.gpu(), &pr);
     if kernel == MatmulKernel::Tiled {
-        return super::matmul_tiled::run(a.gpu(), &pr, sa, sb, sbias, &shape, slope);
+        return super::matmul_tiled::run(a.gpu(), &pr, sa, sb, sbias, &shape, act);
     }
     let out = Tensor::empty(a.gpu(), &shape, DType::F32, OP)?;
     if let MatmulKernel::Sharing(sg) = kernel {
-        super::matmul_sg::launch(a.gpu(), sg, &pr, sa, sb, out.storage(), sbias, slope)?;
+        super::matmul_sg::launch(a.gpu(), sg, &pr, sa, sb, out.storage(), sbias, act)?;
         return Ok(out);
     }
     let p = MatmulParams {

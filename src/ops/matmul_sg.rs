@@ -6,7 +6,8 @@
 //! as vec4s along their contiguous dimension where the strides allow (`matmul_sg_vec.rs`):
 //! the matmuls of an mlp-wgan-gp step 905–927 → 830–850 ms on lavapipe.
 
-use super::matmul_sg_store::{self, Bias, Epilogue, Store};
+use super::linear_act::{FusedAct, ACTIVATE, ELU};
+use super::matmul_sg_store::{self, Act, Bias, Epilogue, Store};
 use super::matmul_sg_vec::{self, ReadA, ReadB, Source};
 use super::reduce::MAX_LOOP;
 use super::{bytes_of, operand_source};
@@ -20,7 +21,6 @@ const MATMUL_SG: Kernel = kernel!("matmul_sg", "matmul_strided.wgsl", "matmul_sg
 pub(crate) const BIAS_COL: u32 = 1;
 const ACCUMULATE: u32 = 2;
 const BIAS_ROW: u32 = 4;
-const ACTIVATE: u32 = 8;
 
 /// The parameter block of the strided matmul kernels (`matmul_sg.wgsl`, `matmul_tiled.wgsl`).
 #[repr(C)]
@@ -43,7 +43,8 @@ pub(crate) struct StridedParams {
     b_off: u32,
     /// K per slice when the tiled kernel splits K (0: no split); unused by matmul_sg.
     pub(crate) kc: u32,
-    slope: f32,
+    /// The activation's slope or α.
+    alpha: f32,
     pad: [u32; 3],
 }
 
@@ -60,15 +61,21 @@ impl StridedParams {
         Epilogue {
             bias,
             accumulate: self.flags & ACCUMULATE != 0,
-            activate: self.flags & ACTIVATE != 0,
+            act: if self.flags & ACTIVATE == 0 {
+                Act::None
+            } else if self.flags & ELU != 0 {
+                Act::Elu
+            } else {
+                Act::Leaky
+            },
         }
     }
 
-    /// Makes the dispatch apply a leaky ReLU of `slope` to the outputs it completes.
-    pub(crate) fn activate(&mut self, slope: Option<f32>) {
-        if let Some(slope) = slope {
-            self.flags |= ACTIVATE;
-            self.slope = slope;
+    /// Makes the dispatch apply the activation `act` to the outputs it completes.
+    pub(crate) fn activate(&mut self, act: Option<FusedAct>) {
+        if let Some(act) = act {
+            self.flags |= act.flags();
+            self.alpha = act.alpha();
         }
     }
 }
@@ -125,13 +132,13 @@ impl Problem {
 /// The parameter blocks of one product, one per K chunk of at most `MAX_LOOP` (so that no
 /// invocation loops long enough to trip a driver watchdog), with the chunk's K. `o` is the
 /// oriented problem the kernel computes (`pr.transposed()` when `swap`); the first chunk adds
-/// the bias, later ones accumulate into C, and the last applies the activation `slope`.
+/// the bias, later ones accumulate into C, and the last applies the activation `act`.
 pub(crate) fn chunk_params(
     pr: &Problem,
     o: &Problem,
     swap: bool,
     has_bias: bool,
-    slope: Option<f32>,
+    act: Option<FusedAct>,
 ) -> Vec<(StridedParams, usize)> {
     let chunks = pr.k.div_ceil(MAX_LOOP).max(1);
     (0..chunks)
@@ -140,7 +147,7 @@ pub(crate) fn chunk_params(
             let kn = (pr.k - k0).min(MAX_LOOP);
             let mut p = params(pr, o, swap, has_bias, k0..k0 + kn);
             if ci + 1 == chunks {
-                p.activate(slope);
+                p.activate(act);
             }
             (p, kn)
         })
@@ -182,7 +189,7 @@ pub(crate) fn params(
         a_off: (ks.start * o.sak) as u32,
         b_off: (ks.start * o.sbk) as u32,
         kc: 0,
-        slope: 0.0,
+        alpha: 0.0,
         pad: [0; 3],
     }
 }
@@ -260,7 +267,7 @@ fn efficiency(m: usize, n: usize, tm: usize, tn: usize) -> f64 {
 }
 
 /// Launches C = act(op(A)·op(B) (+ bias over columns)) into `c` (`[batch, m, n]`,
-/// row-major), with act a leaky ReLU of `slope` where given.
+/// row-major), with act a leaky ReLU or an ELU where given.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn launch(
     gpu: &Gpu,
@@ -270,7 +277,7 @@ pub(crate) fn launch(
     b: &Storage,
     c: &Storage,
     bias: Option<&Storage>,
-    slope: Option<f32>,
+    act: Option<FusedAct>,
 ) -> Result<()> {
     // Choose the tile and whether to compute Cᵀ instead (when that wastes less of the tile).
     let mut best: Option<(Tile, bool, f64)> = None;
@@ -319,7 +326,7 @@ pub(crate) fn launch(
         Source::of(&bind(&ta, first)),
         Source::of(&bind(&tb, second)),
     );
-    let chunks = chunk_params(pr, &o, swap, bias.is_some(), slope);
+    let chunks = chunk_params(pr, &o, swap, bias.is_some(), act);
     let p0 = &chunks[0].0;
     let how = matmul_sg_store::choose(
         tile.r,

@@ -1,5 +1,5 @@
 //! The output epilogue of the subgroup-sharing matmul (`matmul_sg.rs`): what a store adds
-//! (bias, accumulation into C, leaky ReLU) fixed per kernel variant, and vec4 stores where
+//! (bias, accumulation into C, leaky ReLU or ELU) fixed per kernel variant, and vec4 stores where
 //! C's layout allows them.
 //!
 //! Why: gallivm (lavapipe's compiler) runs both sides of a branch under a lane mask, loads
@@ -17,19 +17,28 @@ pub(crate) struct Epilogue {
     pub bias: Bias,
     /// Add the value already in C (a K chunk after the first).
     pub accumulate: bool,
-    /// Apply the leaky ReLU of slope `p.slope` (the chunk that completes C).
-    pub activate: bool,
+    /// The activation of `p.alpha` (on the chunk that completes C).
+    pub act: Act,
+}
+
+/// Which activation a store applies (the prefix's `leaky` / `elu`, matmul_strided.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Act {
+    None,
+    Leaky,
+    Elu,
 }
 
 impl Epilogue {
     /// A short name for kernel keys and profiles: `bc`/`br` (bias along columns or rows),
-    /// `acc`, `act`, or `plain`.
+    /// `acc`, `act` (leaky ReLU), `elu`, or `plain`.
     pub fn key(&self) -> String {
         let parts: Vec<&str> = [
             (self.bias == Bias::Col, "bc"),
             (self.bias == Bias::Row, "br"),
             (self.accumulate, "acc"),
-            (self.activate, "act"),
+            (self.act == Act::Leaky, "act"),
+            (self.act == Act::Elu, "elu"),
         ]
         .iter()
         .filter(|(on, _)| *on)
@@ -79,13 +88,11 @@ pub(crate) fn choose(r: usize, m: usize, n: usize, scm: usize, scn: usize, c_bs:
 /// and the statements that store a lane's `r` × `tn` accumulators (`stores`). Bindings 7
 /// (C) and 8 (the bias) are vec4 views of bindings 3 and 4, declared by vec4 stores only.
 pub(crate) fn generate(e: Epilogue, how: Store, r: usize, tn: usize) -> (String, String) {
-    // `leaky` / `leaky4`: the prefix's leaky ReLU (matmul_strided.wgsl).
-    let act = |f: &str| {
-        if e.activate {
-            format!("{f}(o)")
-        } else {
-            "o".to_string()
-        }
+    // `leaky`, `elu` and their vec4 forms: the prefix's activations (matmul_strided.wgsl).
+    let act = |f: &str| match e.act {
+        Act::None => "o".to_string(),
+        Act::Leaky => format!("leaky{f}(o)"),
+        Act::Elu => format!("elu{f}(o)"),
     };
     let mut decls = String::new();
     let mut stores = String::new();
@@ -106,7 +113,7 @@ pub(crate) fn generate(e: Epilogue, how: Store, r: usize, tn: usize) -> (String,
              \x20       let o = {sum};\n\
              \x20       c[at] = {};\n\
              \x20   }}\n}}\n",
-            act("leaky")
+            act("")
         );
         for i in 0..r {
             for col in 0..tn {
@@ -143,7 +150,7 @@ pub(crate) fn generate(e: Epilogue, how: Store, r: usize, tn: usize) -> (String,
          \x20       let o = {sum};\n\
          \x20       c4[at] = {};\n\
          \x20   }}\n}}\n",
-        act("leaky4")
+        act("4")
     );
     let quad = |f: &dyn Fn(usize) -> String| {
         let parts: Vec<String> = (0..4).map(f).collect();

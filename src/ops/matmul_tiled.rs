@@ -11,6 +11,7 @@
 
 use std::sync::OnceLock;
 
+use super::linear_act::FusedAct;
 use super::matmul_sg::{params, Problem};
 use super::reduce::MAX_LOOP;
 use super::{bytes_of, env_override};
@@ -300,7 +301,7 @@ fn split_k(pr: &Problem, t: &Tile) -> (usize, usize) {
     (kc, pr.k.div_ceil(kc))
 }
 
-/// C = act(op(A)·op(B) (+ bias over columns)), act a leaky ReLU of `slope` where given: a new
+/// C = act(op(A)·op(B) (+ bias over columns)), act a leaky ReLU or an ELU where given: a new
 /// tensor of `shape` (`[batch, m, n]` or `[m, n]`, row-major).
 pub(crate) fn run(
     gpu: &Gpu,
@@ -309,7 +310,7 @@ pub(crate) fn run(
     b: &Storage,
     bias: Option<&Storage>,
     shape: &[usize],
-    slope: Option<f32>,
+    act: Option<FusedAct>,
 ) -> Result<Tensor> {
     let strided = || {
         [
@@ -325,7 +326,7 @@ pub(crate) fn run(
         bodies: &strided,
         flops: None,
     };
-    run_addressed(gpu, pr, &addr, a, b, bias, shape, slope)
+    run_addressed(gpu, pr, &addr, a, b, bias, shape, act)
 }
 
 /// How the kernel reads A and B and places C: which index of each operand is contiguous, a
@@ -384,7 +385,7 @@ pub(crate) fn run_addressed(
     b: &Storage,
     bias: Option<&Storage>,
     shape: &[usize],
-    slope: Option<f32>,
+    act: Option<FusedAct>,
 ) -> Result<Tensor> {
     let t = tile_for(gpu, pr)?;
     let key = format!(
@@ -410,7 +411,7 @@ pub(crate) fn run_addressed(
     p.kc = if slices > 1 { kc as u32 } else { 0 };
     // A split product is complete only after its slices are summed.
     if slices == 1 {
-        p.activate(slope);
+        p.activate(act);
     }
     // A split product writes one partial C per slice, summed afterwards.
     let target = Tensor::empty(gpu, &[slices * c], DType::F32, "matmul")?;
@@ -423,8 +424,8 @@ pub(crate) fn run_addressed(
     gpu.launch_generated(&key, || source(&t, addr), bytes_of(&p), &buffers, groups)?;
     let out = if slices > 1 {
         let sum = super::reduce::sum_leading_raw(&target, slices, c)?;
-        match slope {
-            Some(slope) => super::elementwise::leaky_relu_raw(&sum, slope)?,
+        match act {
+            Some(f) => f.apply_raw(&sum)?,
             None => sum,
         }
     } else {

@@ -39,6 +39,7 @@ mod transpose;
 
 pub use conv_geom::{Conv2dGeom, Padding};
 pub use elementwise_ops::Compare;
+pub(crate) use linear_act::FusedAct;
 pub use matmul::MatmulKernel;
 pub use norm::{NormKind, Running};
 pub use random::Generator;

@@ -1,7 +1,7 @@
-//! Linear followed by ReLU or leaky ReLU, which `Sequential` runs as one op
-//! (`Tensor::linear_leaky_relu`, the activation in the product kernel's store): it must
-//! compute what `linear` then the activation compute, to second order, under every matmul
-//! kernel family and K split.
+//! Linear followed by ReLU, leaky ReLU or ELU, which `Sequential` runs as one op
+//! (`Tensor::linear_leaky_relu` / `linear_elu`, the activation in the product kernel's store):
+//! it must compute what `linear` then the activation compute, to second order, under every
+//! matmul kernel family and K split.
 
 use super::common::*;
 use super::golden::*;
@@ -10,8 +10,8 @@ use tapegan::{Generator, Tensor};
 
 /// Values, parameter gradients and a gradient penalty's parameter gradients of
 /// `act(x·Wᵀ + b)`, fused or as two ops, for x `[m, k]` and W `[n, k]`.
-fn against_unfused(m: usize, k: usize, n: usize, slope: f32, bias: bool, seed: u64) {
-    let what = format!("{m}×{k}→{n} slope {slope} bias {bias}");
+fn against_unfused(m: usize, k: usize, n: usize, act: Activation, bias: bool, seed: u64) {
+    let what = format!("{m}×{k}→{n} {act:?} bias {bias}");
     let x = var(&rand_vec(m * k, seed, -1.0, 1.0), &[m, k]);
     let w = var(&rand_vec(n * k, seed + 1, -1.0, 1.0), &[n, k]);
     let b = var(&rand_vec(n, seed + 2, -0.5, 0.5), &[n]);
@@ -21,12 +21,12 @@ fn against_unfused(m: usize, k: usize, n: usize, slope: f32, bias: bool, seed: u
     wrt.extend(b);
     let mut outs = Vec::new();
     for fused in [true, false] {
-        let y = if fused {
-            x.linear_leaky_relu(&w, b, slope)
-        } else if slope == 0.0 {
-            x.linear(&w, b).and_then(|z| z.relu())
-        } else {
-            x.linear(&w, b).and_then(|z| z.leaky_relu(slope))
+        let y = match (fused, act) {
+            (true, Activation::Relu) => x.linear_leaky_relu(&w, b, 0.0),
+            (true, Activation::LeakyRelu(slope)) => x.linear_leaky_relu(&w, b, slope),
+            (true, Activation::Elu(alpha)) => x.linear_elu(&w, b, alpha),
+            (true, other) => panic!("{other:?} has no fused form"),
+            (false, act) => x.linear(&w, b).and_then(|z| act.apply(&z)),
         }
         .unwrap();
         let loss = y.mul(&gout).unwrap().sum_all().unwrap();
@@ -63,13 +63,25 @@ fn linear_leaky_relu_matches_linear_then_activation() {
     // A preset's layer (vector reads), odd sizes (scalar paths, edge tiles), K = 1 (the
     // elementwise outer product), and a K longer than one dispatch loops (the activation
     // only after the last chunk or slice).
-    against_unfused(300, 128, 64, 0.2, true, 10);
-    against_unfused(7, 33, 5, 0.0, true, 20);
-    against_unfused(9, 1, 6, 0.3, true, 30);
-    against_unfused(2, 17_000, 3, 0.0, false, 40);
-    // Sizes that allow vec4 stores, with the bias in the first K chunk and the activation
-    // after the second.
-    against_unfused(8, 17_000, 12, 0.1, true, 50);
+    for (i, act) in [
+        Activation::LeakyRelu(0.2),
+        Activation::Relu,
+        Activation::Elu(1.0),
+        Activation::Elu(0.5),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 100 * i as u64;
+        against_unfused(300, 128, 64, act, true, seed + 10);
+        against_unfused(7, 33, 5, act, true, seed + 20);
+        against_unfused(9, 1, 6, act, true, seed + 30);
+        against_unfused(2, 17_000, 3, act, false, seed + 40);
+        // Sizes that allow vec4 stores: four columns of a row, with the bias in the first K
+        // chunk and the activation after the second; four rows of a transposed result.
+        against_unfused(8, 17_000, 12, act, true, seed + 50);
+        against_unfused(100, 24, 96, act, true, seed + 60);
+    }
 }
 
 #[test]
@@ -95,6 +107,8 @@ fn relu_is_exactly_relu_and_bad_slopes_are_refused() {
             .unwrap_err()
             .to_string();
         assert!(e.contains("slope") && !e.contains('\n'), "{e}");
+        let e = x.linear_elu(&w, None, slope).unwrap_err().to_string();
+        assert!(e.contains("alpha") && !e.contains('\n'), "{e}");
     }
 }
 
@@ -119,9 +133,15 @@ fn sequential_fuses_linear_and_activation_unless_dropout_takes_it() {
     let fused = ("linear_leaky_relu", None);
     assert_eq!(op(&seq(&mut r, Activation::LeakyRelu(0.2)), true), fused);
     assert_eq!(op(&seq(&mut r, Activation::Relu), false), fused);
-    // A negative slope and other activations stay separate.
+    assert_eq!(
+        op(&seq(&mut r, Activation::Elu(1.0)), true),
+        ("linear_elu", None)
+    );
+    // A negative slope or α and other activations stay separate.
     let negative = seq(&mut r, Activation::LeakyRelu(-0.2));
     assert_eq!(op(&negative, true), ("leaky_relu", Some("linear")));
+    let negative = seq(&mut r, Activation::Elu(-1.0));
+    assert_eq!(op(&negative, true), ("elu", Some("linear")));
     assert_eq!(
         op(&seq(&mut r, Activation::Tanh), true),
         ("tanh", Some("linear"))
