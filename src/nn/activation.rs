@@ -37,9 +37,7 @@ impl Activation {
             _ => None,
         }
     }
-}
 
-impl Activation {
     /// The activations a product kernel applies in its store (`Tensor::linear_fused`): ReLU,
     /// leaky ReLU with a finite slope ≥ 0, ELU with a finite α ≥ 0.
     pub(crate) fn fused(self) -> Option<FusedAct> {
