@@ -52,9 +52,9 @@ fn against_unfused(m: usize, k: usize, n: usize, act: Activation, bias: bool, se
 }
 
 #[test]
-fn linear_leaky_relu_matches_linear_then_activation() {
+fn fused_linear_activation_matches_linear_then_activation() {
     if rerun_with_env(
-        "linear_act::linear_leaky_relu_matches_linear_then_activation",
+        "linear_act::fused_linear_activation_matches_linear_then_activation",
         "TAPEGAN_MATMUL_KERNEL",
         &["tiled", "register", "sharing"],
     ) {
