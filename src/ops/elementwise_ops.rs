@@ -157,11 +157,7 @@ impl Tensor {
                 "elu_bw",
                 "select(y * p.alpha * exp(x), y, x > 0.0)",
                 alpha,
-                || {
-                    let pos = b.inputs[0].compare_scalar(Compare::Gt, 0.0)?;
-                    let neg_d = b.output.add_scalar(alpha)?;
-                    pos.select(b.grad, &b.grad.mul(&neg_d)?)
-                },
+                || elu_grad_composed(&b.inputs[0], b.output, b.grad, alpha),
             )?;
             Ok(vec![Some(g)])
         }))
@@ -339,11 +335,15 @@ pub(crate) fn elu_grad_from_output(y: &Tensor, g: &Tensor, alpha: f32) -> Result
         "elu_bw",
         "select(y * (x + p.alpha), y, x > 0.0)",
         alpha,
-        || {
-            let pos = y.compare_scalar(Compare::Gt, 0.0)?;
-            pos.select(g, &g.mul(&y.add_scalar(alpha)?)?)
-        },
+        || elu_grad_composed(y, y, g, alpha),
     )
+}
+
+/// g through an ELU of `alpha` from recorded ops: g where `mask_of` (the input, or the output
+/// when α ≥ 0) is > 0, g·(y + α) elsewhere, y the output — so the rule differentiates again.
+fn elu_grad_composed(mask_of: &Tensor, y: &Tensor, g: &Tensor, alpha: f32) -> Result<Tensor> {
+    let pos = mask_of.compare_scalar(Compare::Gt, 0.0)?;
+    pos.select(g, &g.mul(&y.add_scalar(alpha)?)?)
 }
 
 /// Gradient for input `i` of a broadcasting op: computed only when needed, then summed down

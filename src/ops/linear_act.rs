@@ -11,12 +11,9 @@
 use super::elementwise::{elu_raw, leaky_relu_raw};
 use super::elementwise_ops::{elu_grad_from_output, leaky_relu_grad};
 use super::matmul::{linear_grads, matmul_bias_act_raw};
+use super::matmul_sg::{ACTIVATE, ELU};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-
-/// Flags of `matmul_strided.wgsl`: apply the activation; make it an ELU.
-pub(crate) const ACTIVATE: u32 = 8;
-pub(crate) const ELU: u32 = 16;
 
 /// An activation a product kernel applies in its store: a leaky ReLU of a slope (0: ReLU) or
 /// an ELU of α. Both need their parameter finite and ≥ 0 (the backward reads from the output).
@@ -40,11 +37,6 @@ impl FusedAct {
             FusedAct::Leaky(_) => ACTIVATE,
             FusedAct::Elu(_) => ACTIVATE | ELU,
         }
-    }
-
-    /// True for the ELU.
-    pub fn is_elu(self) -> bool {
-        matches!(self, FusedAct::Elu(_))
     }
 
     /// The activation as a pass of its own, without recording (kernels with no epilogue).
@@ -91,20 +83,15 @@ impl Tensor {
         bias: Option<&Tensor>,
         act: FusedAct,
     ) -> Result<Tensor> {
-        let op = if act.is_elu() {
-            "linear_elu"
-        } else {
-            "linear_leaky_relu"
+        // The op's name, its parameter's, and the unfused activation to suggest.
+        let (op, param, plain) = match act {
+            FusedAct::Leaky(_) => ("linear_leaky_relu", "slope", "leaky_relu"),
+            FusedAct::Elu(_) => ("linear_elu", "alpha", "elu"),
         };
         let a = act.alpha();
         if !(a.is_finite() && a >= 0.0) {
-            let (name, plain) = if act.is_elu() {
-                ("alpha", "elu")
-            } else {
-                ("slope", "leaky_relu")
-            };
             return Err(Error::Config(format!(
-                "{op}: {name} {a} must be a finite number ≥ 0 (use linear and {plain})"
+                "{op}: {param} {a} must be a finite number ≥ 0 (use linear and {plain})"
             )));
         }
         if self.rank() != 2 || w.rank() != 2 {

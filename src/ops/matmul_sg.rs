@@ -6,7 +6,7 @@
 //! as vec4s along their contiguous dimension where the strides allow (`matmul_sg_vec.rs`):
 //! the matmuls of an mlp-wgan-gp step 905–927 → 830–850 ms on lavapipe.
 
-use super::linear_act::{FusedAct, ACTIVATE, ELU};
+use super::linear_act::FusedAct;
 use super::matmul_sg_store::{self, Act, Bias, Epilogue, Store};
 use super::matmul_sg_vec::{self, ReadA, ReadB, Source};
 use super::reduce::MAX_LOOP;
@@ -21,6 +21,9 @@ const MATMUL_SG: Kernel = kernel!("matmul_sg", "matmul_strided.wgsl", "matmul_sg
 pub(crate) const BIAS_COL: u32 = 1;
 const ACCUMULATE: u32 = 2;
 const BIAS_ROW: u32 = 4;
+/// Apply the activation (`FusedAct::flags`); with `ELU` also set, an ELU.
+pub(crate) const ACTIVATE: u32 = 8;
+pub(crate) const ELU: u32 = 16;
 
 /// The parameter block of the strided matmul kernels (`matmul_sg.wgsl`, `matmul_tiled.wgsl`).
 #[repr(C)]
