@@ -27,7 +27,9 @@ const COL2IM: Kernel = kernel!("conv_col2im", "conv_col2im.wgsl");
 struct Col2imParams {
     dims: [u32; 12],
     has_bias: u32,
-    pad: [u32; 3],
+    /// Taps per phase along y and x: ⌈KH / sy⌉, ⌈KW / sx⌉.
+    taps_per_phase: [u32; 2],
+    pad: u32,
 }
 
 /// `conv_transpose2d(x, w) + bias` for `x` `[n, ci, h, w]`, `w` `[ci, co, KH, KW]`:
@@ -57,7 +59,8 @@ pub(crate) fn conv_transpose2d(
     let p = Col2imParams {
         dims: u32s(op, [total, co, h, wd, oh, ow, kh, kw, sy, sx, py, px])?,
         has_bias: bias.is_some() as u32,
-        pad: [0; 3],
+        taps_per_phase: u32s(op, [kh.div_ceil(sy), kw.div_ceil(sx)])?,
+        pad: 0,
     };
     x.gpu().launch(
         &COL2IM,
