@@ -14,19 +14,24 @@
 //   within a phase every pixel has the same tap set k = k0 + s·t and reads src row
 //   base − t, so the taps are iterated directly and none is tested and thrown away.
 //   conv2d.wgsl's workgroup works inside one phase (grid z), conv_sg.wgsl's loops over the
-//   phases; pixel index pix counts the npix = N·jy·jx pixels of a phase (all N·DH·DW pixels
-//   for conv), and pixel pix of every phase lies in the same s_y × s_x block.
+//   phases; pixel index pix counts the pixels of one phase, N·jy·jx with the phase's own
+//   grid of jy × jx pixels per image (all N·DH·DW pixels for conv). Phases differ in size
+//   when DH or DW is not a multiple of the stride (4 × 4, 4 × 3, 3 × 4 and 3 × 3 pixels
+//   for 7 × 7 at stride 2); each counts only its own pixels, so none computes a row of
+//   pixels past the image edge.
 // Input channels [ci0, ci1) only: the host splits very long reductions into dispatches that
 // add into dst (flag ACCUM), because lavapipe stops any invocation after 65535 loop
 // iterations in total. Flags (uniform, so conv and transposed conv share one pipeline):
 // TRANSPOSED = 1, BIAS = 2, ACCUM = 4.
+// npix, jy and jx are the largest phase's (phase 0): they size the grid.
+// chunks: conv_sg.wgsl's workgroup order (see there); 1 keeps the grid's order.
 struct Params {
     n: u32, cs: u32, sh: u32, sw: u32,
     cd: u32, dh: u32, dw: u32, npix: u32,
     kh: u32, kw: u32, sy: u32, sx: u32,
     py: u32, px: u32, jy: u32, jx: u32,
     w_co: u32, w_ci: u32, ci0: u32, ci1: u32,
-    flags: u32, bias_div: u32, pad1: u32, pad2: u32,
+    flags: u32, bias_div: u32, chunks: u32, pad: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -38,9 +43,12 @@ struct Params {
 // its source image (at channel ci0), its destination offset in channel 0 and its image.
 struct Pixel { live: bool, by: i32, bx: i32, sbase: u32, dofs: u32, img: u32 }
 
-// Phase z: destination pixel (ry + sy·qy, rx + sx·qx) (conv: 0 and 1) and
-// its taps kh = k0y + ksy·t for t < nty (likewise for x).
-struct Phase { ry: u32, rx: u32, k0y: u32, k0x: u32, nty: u32, ntx: u32, ksy: u32, ksx: u32 }
+// Phase z: destination pixel (ry + sy·qy, rx + sx·qx) (conv: 0 and 1) for qy < jy, qx < jx
+// (npix = N·jy·jx pixels), and its taps kh = k0y + ksy·t for t < nty (likewise for x).
+struct Phase {
+    ry: u32, rx: u32, k0y: u32, k0x: u32, nty: u32, ntx: u32, ksy: u32, ksx: u32,
+    jy: u32, jx: u32, npix: u32,
+}
 
 fn transposed() -> bool {
     return (p.flags & 1u) != 0u;
@@ -48,7 +56,7 @@ fn transposed() -> bool {
 
 fn phase(z: u32) -> Phase {
     if (!transposed()) {
-        return Phase(0u, 0u, 0u, 0u, p.kh, p.kw, 1u, 1u);
+        return Phase(0u, 0u, 0u, 0u, p.kh, p.kw, 1u, 1u, p.jy, p.jx, p.npix);
     }
     let ry = z / p.sx;
     let rx = z % p.sx;
@@ -56,15 +64,18 @@ fn phase(z: u32) -> Phase {
     let k0x = (rx + p.px) % p.sx;
     let nty = select(0u, (p.kh - k0y + p.sy - 1u) / p.sy, k0y < p.kh);
     let ntx = select(0u, (p.kw - k0x + p.sx - 1u) / p.sx, k0x < p.kw);
-    return Phase(ry, rx, k0y, k0x, nty, ntx, p.sy, p.sx);
+    // Destination rows ry, ry + sy, … below dh (none when ry ≥ dh).
+    let jy = select(0u, (p.dh - ry + p.sy - 1u) / p.sy, ry < p.dh);
+    let jx = select(0u, (p.dw - rx + p.sx - 1u) / p.sx, rx < p.dw);
+    return Phase(ry, rx, k0y, k0x, nty, ntx, p.sy, p.sx, jy, jx, p.n * jy * jx);
 }
 
 fn pixel(pix: u32, f: Phase) -> Pixel {
-    let pc = min(pix, p.npix - 1u);
-    let qx = pc % p.jx;
-    let t = pc / p.jx;
-    let qy = t % p.jy;
-    let n = t / p.jy;
+    let pc = min(pix, max(f.npix, 1u) - 1u);
+    let qx = pc % max(f.jx, 1u);
+    let t = pc / max(f.jx, 1u);
+    let qy = t % max(f.jy, 1u);
+    let n = t / max(f.jy, 1u);
     var y = qy;
     var x = qx;
     var by = i32(qy * p.sy) - i32(p.py);
@@ -75,7 +86,7 @@ fn pixel(pix: u32, f: Phase) -> Pixel {
         by = i32(qy + (f.ry + p.py - f.k0y) / p.sy);
         bx = i32(qx + (f.rx + p.px - f.k0x) / p.sx);
     }
-    let live = pix < p.npix && y < p.dh && x < p.dw;
+    let live = pix < f.npix && y < p.dh && x < p.dw;
     let simg = p.sh * p.sw;
     return Pixel(live, by, bx, (n * p.cs + p.ci0) * simg, (n * p.cd * p.dh + y) * p.dw + x, n);
 }

@@ -20,7 +20,7 @@ use super::bytes_of;
 use super::conv_channels_last::ChannelsLast;
 use super::conv_family::{blocks, dense_as_matmul, gemm_mode, through_columns, Blocks};
 use super::conv_geom::ConvDims;
-use super::conv_sg::GatherPlan;
+use super::conv_sg::{adapter_threads, GatherPlan};
 use super::conv_sg_tiles::vec4_pays;
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
@@ -94,7 +94,8 @@ struct GatherParams {
     ci1: u32,
     flags: u32,
     bias_div: u32,
-    pad: [u32; 2],
+    chunks: u32,
+    pad: u32,
 }
 
 /// Flags of the gather kernel (`p.flags` in conv2d.wgsl).
@@ -394,9 +395,20 @@ fn gather_launch(
     let (tp, tc) = plan.map_or((wg * pb, cb), |p| p.tile_dims());
     // The subgroup-sharing kernel loops over the phases itself (conv_sg.wgsl).
     let phase_groups = if plan.is_some() { 1 } else { phases };
+    // Workgroups dealt into runs, one per adapter thread, where phases differ in size
+    // (conv_sg.wgsl); the grid's x is rounded up to whole runs.
+    let uneven = transposed && (d_hw[0] % d.stride[0] != 0 || d_hw[1] % d.stride[1] != 0);
+    let chunks = match &plan {
+        Some(_) if uneven => adapter_threads(),
+        _ => 1,
+    };
     let groups = check_groups(
         op,
-        [npix.div_ceil(tp), cd.div_ceil(tc), phase_groups],
+        [
+            npix.div_ceil(tp).div_ceil(chunks) * chunks,
+            cd.div_ceil(tc),
+            phase_groups,
+        ],
         &shape,
     )?;
     let kernel = unrolled("conv2d", CONV_SRC, &[("CB", cb), ("PB", pb)]);
@@ -435,7 +447,8 @@ fn gather_launch(
             ci1: (ci0 + chunk).min(cs) as u32,
             flags,
             bias_div: g.bias_div as u32,
-            pad: [0; 2],
+            chunks: chunks as u32,
+            pad: 0,
         };
         // Nominal FLOPs: every tap that lands on the output, this dispatch's input channels.
         let per_out = (ci0..(ci0 + chunk).min(cs)).len() * taps / phases;

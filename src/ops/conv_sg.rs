@@ -341,6 +341,16 @@ impl GatherPlan {
                 }
                 .to_string(),
             ),
+            (
+                "SKIP",
+                // A tile past a smaller phase's last pixel has nothing to do there.
+                if self.phased {
+                    "        if (pix0 >= f.npix) { continue; }"
+                } else {
+                    ""
+                }
+                .to_string(),
+            ),
             ("OPERANDS", operands),
             ("W_START", w_start.to_string()),
             ("C_STEP", self.channels_per_step().to_string()),
@@ -432,4 +442,18 @@ impl GatherPlan {
         let compiled = gpu.generated(&key, || self.source(accum, reads))?;
         gpu.launch_bound(&compiled, params, binds, groups)
     }
+}
+
+/// The number of threads a CPU adapter runs workgroups on: lavapipe's `LP_NUM_THREADS` if
+/// set, else one per CPU (its default). Only the order of workgroups depends on it, never a
+/// result.
+pub(super) fn adapter_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("LP_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .clamp(1, 64)
+    })
 }
