@@ -2,6 +2,8 @@
 //! uninterrupted ones; checkpoints survive a crash mid-save; divergence stops training with
 //! the last good checkpoint kept.
 mod common;
+#[path = "training/joint_critic.rs"]
+mod joint_critic;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;

@@ -14,7 +14,7 @@ use crate::data::{Batch, DataLoader};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::models::Net;
-use crate::nn::{parameters, Ctx};
+use crate::nn::{parameters, Ctx, Module};
 use crate::ops::Generator;
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
@@ -46,6 +46,37 @@ pub fn extra_names(cfg: &TrainConfig) -> Vec<&'static str> {
         LossKind::WganGp => vec!["w_dist", "gp", "grad_norm"],
         LossKind::Bce | LossKind::Hinge => vec!["d_real", "d_fake"],
     }
+}
+
+/// D on a real and a fake batch (both conditioned on `labels` when given). Where D computes
+/// each sample alone ([`Module::per_sample`]), one forward on the two joined: half the
+/// dispatches, and each parameter's gradient comes from one product instead of the sum of
+/// two. Otherwise two forwards, so that batch norm normalises each batch with its own
+/// statistics and spectral norm steps once per batch, as the tutorials do; the fake batch
+/// first where `fake_first` (the order sets batch norm's running statistics).
+pub fn real_and_fake(
+    d: &Net,
+    real: &Tensor,
+    fake: &Tensor,
+    labels: Option<&Tensor>,
+    ctx: &mut Ctx,
+    fake_first: bool,
+) -> Result<(Tensor, Tensor)> {
+    if !d.per_sample() {
+        if fake_first {
+            let d_fake = d.forward(fake, labels, ctx)?;
+            return Ok((d.forward(real, labels, ctx)?, d_fake));
+        }
+        let d_real = d.forward(real, labels, ctx)?;
+        return Ok((d_real, d.forward(fake, labels, ctx)?));
+    }
+    let (real, fake) = (d.samples(real)?, d.samples(fake)?);
+    let n_real = real.shape()[0];
+    let joined = Tensor::concat(&[&real, &fake], 0)?;
+    let labels = labels.map(|l| Tensor::concat(&[l, l], 0)).transpose()?;
+    let out = d.forward(&joined, labels.as_ref(), ctx)?;
+    let n_fake = out.shape()[0] - n_real;
+    Ok((out.narrow(0, 0, n_real)?, out.narrow(0, n_real, n_fake)?))
 }
 
 impl Gan {
@@ -149,8 +180,7 @@ impl Gan {
         let z = self.noise(&gpu, rng, self.cfg.batch)?;
         let mut ctx = Ctx::train(rng);
         let fake = self.g.forward(&z, None, &mut ctx)?;
-        let d_fake = self.d.forward(&fake, None, &mut ctx)?;
-        let d_real = self.d.forward(&batch.x, None, &mut ctx)?;
+        let (d_real, d_fake) = real_and_fake(&self.d, &batch.x, &fake, None, &mut ctx, true)?;
         let ld = d_loss(self.cfg.loss, &d_real, &d_fake, &targets, &self.classes)?;
         let lg = g_loss(self.cfg.loss, &d_fake, &self.ones, &self.classes)?;
         let extras = self.extras_standard(&d_real, &d_fake)?;
@@ -184,8 +214,7 @@ impl Gan {
         let z = self.noise(&gpu, rng, self.cfg.batch)?;
         let mut ctx = Ctx::train(rng);
         let fake = no_grad(|| self.g.forward(&z, None, &mut ctx))?;
-        let d_real = self.d.forward(&batch.x, None, &mut ctx)?;
-        let d_fake = self.d.forward(&fake, None, &mut ctx)?;
+        let (d_real, d_fake) = real_and_fake(&self.d, &batch.x, &fake, None, &mut ctx, false)?;
         let ld = d_loss(self.cfg.loss, &d_real, &d_fake, &targets, &self.classes)?;
         let extras = self.extras_standard(&d_real, &d_fake)?;
         let gd = grad(
@@ -227,8 +256,8 @@ impl Gan {
             let z = self.noise(&gpu, rng, self.cfg.batch)?;
             let mut ctx = Ctx::train(rng);
             let fake = no_grad(|| self.g.forward(&z, labels.as_ref(), &mut ctx))?;
-            let d_real = self.d.forward(&batch.x, labels.as_ref(), &mut ctx)?;
-            let d_fake = self.d.forward(&fake, labels.as_ref(), &mut ctx)?;
+            let (d_real, d_fake) =
+                real_and_fake(&self.d, &batch.x, &fake, labels.as_ref(), &mut ctx, false)?;
             let w_dist = d_real
                 .detach()
                 .mean_all()?

@@ -43,16 +43,15 @@ impl Net {
         self.cond.as_ref().map_or(0, |c| c.embed.num)
     }
 
-    /// Applies the net to a batch `x` (any shape with `in_shape` elements per sample) and, for
-    /// conditional nets, u32 labels `[B]`.
-    pub fn forward(&self, x: &Tensor, labels: Option<&Tensor>, ctx: &mut Ctx) -> Result<Tensor> {
+    /// `x` (any shape with `in_shape` elements per sample) as `[B, ..in_shape]`.
+    pub fn samples(&self, x: &Tensor) -> Result<Tensor> {
         let b = *x
             .shape()
             .first()
             .ok_or_else(|| Error::shape("Net", "input has no batch dimension"))?;
         let mut shape = vec![b];
         shape.extend_from_slice(&self.in_shape);
-        let x = x.reshape(&shape).map_err(|_| {
+        x.reshape(&shape).map_err(|_| {
             Error::shape(
                 "Net",
                 format!(
@@ -61,7 +60,14 @@ impl Net {
                     x.shape()
                 ),
             )
-        })?;
+        })
+    }
+
+    /// Applies the net to a batch `x` (any shape with `in_shape` elements per sample) and, for
+    /// conditional nets, u32 labels `[B]`.
+    pub fn forward(&self, x: &Tensor, labels: Option<&Tensor>, ctx: &mut Ctx) -> Result<Tensor> {
+        let x = self.samples(x)?;
+        let b = x.shape()[0];
         let h = match (&self.cond, labels) {
             (None, _) => self.body.forward(&x, ctx)?,
             (Some(c), Some(l)) => {
@@ -92,6 +98,10 @@ impl Module for Net {
         if let Some(c) = &self.cond {
             c.embed.collect(&format!("{prefix}embed."), out);
         }
+    }
+
+    fn per_sample(&self) -> bool {
+        self.body.per_sample() && self.cond.as_ref().is_none_or(|c| c.embed.per_sample())
     }
 
     fn describe(&self) -> String {

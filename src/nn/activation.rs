@@ -58,6 +58,10 @@ impl Module for Act {
 
     fn collect(&self, _prefix: &str, _out: &mut Vec<Named>) {}
 
+    fn per_sample(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("{:?}", self.0)
     }
@@ -89,6 +93,10 @@ impl Module for Reshape {
     }
 
     fn collect(&self, _prefix: &str, _out: &mut Vec<Named>) {}
+
+    fn per_sample(&self) -> bool {
+        true
+    }
 
     fn describe(&self) -> String {
         if self.0.is_empty() {

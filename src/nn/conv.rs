@@ -167,6 +167,10 @@ impl Module for Conv2d {
         x.conv2d(&w, self.bias.as_ref(), &self.spec.geom())
     }
 
+    fn per_sample(&self) -> bool {
+        self.weight.is_plain()
+    }
+
     fn collect(&self, prefix: &str, out: &mut Vec<Named>) {
         collect(&self.weight, &self.bias, prefix, out)
     }
@@ -180,6 +184,10 @@ impl Module for ConvTranspose2d {
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
         let w = self.weight.get(ctx)?;
         x.conv_transpose2d(&w, self.bias.as_ref(), &self.spec.geom())
+    }
+
+    fn per_sample(&self) -> bool {
+        self.weight.is_plain()
     }
 
     fn collect(&self, prefix: &str, out: &mut Vec<Named>) {

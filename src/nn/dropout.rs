@@ -66,6 +66,10 @@ impl Module for Dropout {
 
     fn collect(&self, _prefix: &str, _out: &mut Vec<Named>) {}
 
+    fn per_sample(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("Dropout({})", self.p)
     }

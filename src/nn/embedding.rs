@@ -50,6 +50,10 @@ impl Module for Embedding {
         });
     }
 
+    fn per_sample(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("Embedding({} → {})", self.num, self.dim)
     }

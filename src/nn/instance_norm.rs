@@ -55,6 +55,10 @@ impl Module for InstanceNorm {
 
     fn collect(&self, _prefix: &str, _out: &mut Vec<Named>) {}
 
+    fn per_sample(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("InstanceNorm({})", self.channels)
     }

@@ -30,6 +30,12 @@ impl Weight {
         }
     }
 
+    /// Whether the weight is a plain parameter (no spectral norm, which steps its power
+    /// iteration in every training forward).
+    pub fn is_plain(&self) -> bool {
+        matches!(self, Weight::Plain(_))
+    }
+
     /// The underlying parameter (W itself, or `weight_orig`).
     pub fn param(&self) -> &Tensor {
         match self {
@@ -110,6 +116,10 @@ impl Module for Linear {
         self.check_input(x)?;
         let w = self.weight.get(ctx)?;
         x.linear(&w, self.bias.as_ref())
+    }
+
+    fn per_sample(&self) -> bool {
+        self.weight.is_plain()
     }
 
     /// A ReLU, leaky ReLU (slope ≥ 0) or ELU (α ≥ 0) runs in the product kernel's store.

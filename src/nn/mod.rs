@@ -95,6 +95,15 @@ pub trait Module: Send + Sync {
     /// One line for model summaries, e.g. `Linear(784 → 128)`.
     fn describe(&self) -> String;
 
+    /// Whether a training forward computes each sample from that sample alone and keeps no
+    /// state between calls, so that one call on two batches joined equals a call on each.
+    /// Not so for batch norm (batch statistics), spectral norm (a power-iteration step per
+    /// call) or attention (it records its maps per call). The trainers run a discriminator
+    /// that says so once on real and fake samples together: half the dispatches.
+    fn per_sample(&self) -> bool {
+        false
+    }
+
     /// The activation this layer applies, if it is an activation layer (so that the layer
     /// before it may fuse it).
     fn activation(&self) -> Option<Activation> {

@@ -100,4 +100,8 @@ impl Module for Sequential {
         let parts: Vec<String> = self.layers.iter().map(|l| l.describe()).collect();
         parts.join(" → ")
     }
+
+    fn per_sample(&self) -> bool {
+        self.layers.iter().all(|l| l.per_sample())
+    }
 }
