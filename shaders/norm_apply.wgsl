@@ -16,8 +16,11 @@
 // small (≤ 128 elements), so the loop stays far below llvmpipe's iteration cap.
 // Workgroup: 64 invocations; consecutive invocations take consecutive tiles of a row, then
 // consecutive channels.
-// Variants: T (f32 / vec4<f32>), BACKWARD, AFFINE, ACT (false/true).
+// With B = 1 and C a multiple of 4 the vec4 runs along the channels: the host passes C/4
+// channels of S = vec4 (norm_stats.wgsl), and every per-channel value is an S.
+// Variants: T (f32 / vec4<f32>), S (f32 or T), BACKWARD, AFFINE, ACT (false/true).
 alias T = {{T}};
+alias S = {{S}};
 struct Params {
     a: u32, c: u32, bv: u32, kb: u32, nbc: u32, ra: u32, n: u32, count: u32,
     slope: f32, pad0: u32, pad1: u32, pad2: u32,
@@ -25,10 +28,10 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read> g: array<T>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read> sums: array<f32>;
-@group(0) @binding(5) var<storage, read> w: array<f32>;
-@group(0) @binding(6) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<S>;
+@group(0) @binding(4) var<storage, read> sums: array<S>;
+@group(0) @binding(5) var<storage, read> w: array<S>;
+@group(0) @binding(6) var<storage, read> bias: array<S>;
 @group(0) @binding(7) var<storage, read_write> out: array<T>;
 
 const BACKWARD: bool = {{BACKWARD}};
@@ -57,7 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let mean = stats[c];
     let invstd = stats[p.c + c];
     var scale = invstd;
-    var shift = 0.0;
+    var shift = S(0.0);
     if (AFFINE) {
         scale = w[c] * invstd;
         shift = bias[c];

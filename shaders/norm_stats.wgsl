@@ -10,30 +10,34 @@
 // Rows are read as arrays of T (vec4 when B is a multiple of 4; the host passes bv = B/4):
 // on lavapipe that measured ~1.5–2× faster per element than scalar loads (a quarter of the loop
 // iterations and index arithmetic). The four lanes of the vector accumulators are also four
-// independent partial sums, added only at the end.
+// independent partial sums, added only at the end. With B = 1 (batch norm of [N, C]) and C a
+// multiple of 4 the vec4 runs along the channels instead: the host passes C/4 channels of
+// S = vec4 (four real channels each), every per-channel value is an S, and nothing is added
+// across lanes (TOTAL and FIRST are the identity).
 // Bindings: 0 params; 1 x; 2 g (backward; x again when forward); 3 stats [2, C] (mean,
 // invstd; backward only); 4 out [2, nchunks, C] (write); 5 w, 6 b (ACT with AFFINE; x again
 // otherwise).
 // Workgroup: 64 invocations; the host picks chunks so each loops at most 16 384 times
 // (llvmpipe's iteration cap) and there are enough invocations to fill the device.
-// Variants: T (f32 / vec4<f32>) with TOTAL and FIRST (sum of / first component of `v: T`),
-// BACKWARD, ACT, AFFINE (false/true).
+// Variants: T (f32 / vec4<f32>) and S (the per-channel type, f32 or T) with TOTAL and FIRST
+// (sum of / first component of `v: T`, as an S), BACKWARD, ACT, AFFINE (false/true).
 alias T = {{T}};
+alias S = {{S}};
 struct Params { a: u32, c: u32, bv: u32, rows: u32, nchunks: u32, n: u32, slope: f32, pad: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read> g: array<T>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read> w: array<f32>;
-@group(0) @binding(6) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<S>;
+@group(0) @binding(4) var<storage, read_write> out: array<S>;
+@group(0) @binding(5) var<storage, read> w: array<S>;
+@group(0) @binding(6) var<storage, read> bias: array<S>;
 
 const BACKWARD: bool = {{BACKWARD}};
 const ACT: bool = {{ACT}};
 const AFFINE: bool = {{AFFINE}};
 
-fn total(v: T) -> f32 { return {{TOTAL}}; }
-fn first(v: T) -> f32 { return {{FIRST}}; }
+fn total(v: T) -> S { return {{TOTAL}}; }
+fn first(v: T) -> S { return {{FIRST}}; }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -51,7 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let mean = stats[c];
         let invstd = stats[p.c + c];
         var scale = invstd;
-        var shift = 0.0;
+        var shift = S(0.0);
         if (ACT && AFFINE) {
             scale = w[c] * invstd;
             shift = bias[c];

@@ -1,6 +1,7 @@
 //! The fused batch/instance-norm kernels at the shapes the presets use, against a float64
-//! reference: channels split into many tiles, rows loaded as vec4 (H·W a multiple of 4) and
-//! as scalars (7×7, rank 2), and inputs far from zero (the shifted sums must stay accurate).
+//! reference: channels split into many tiles, rows loaded as vec4 (H·W a multiple of 4),
+//! channels loaded as vec4 (rank 2 with C a multiple of 4) and scalars (7×7, rank 2 with odd
+//! C), and inputs far from zero (the shifted sums must stay accurate).
 //! The PyTorch goldens in tests/layers/ cover the semantics on small shapes.
 mod common;
 use common::*;
@@ -93,13 +94,17 @@ fn check(what: &str, got: &Tensor, want: &[f64], atol: f32) {
 
 #[test]
 fn batch_norm_matches_float64_at_preset_shapes() {
-    // (shape, offset): vec4 rows with many tiles per channel, 7×7 scalar rows, a rank-2 batch
-    // norm (Linear layers), and data centred far from zero.
-    let cases: [(&[usize], f32); 5] = [
+    // (shape, offset): vec4 rows with many tiles per channel, 7×7 scalar rows, rank-2 batch
+    // norms (Linear layers: vec4 along the channels, or scalars when C is not a multiple of
+    // 4), and data centred far from zero.
+    let cases: [(&[usize], f32); 8] = [
         (&[64, 32, 14, 14], 0.0),
         (&[16, 64, 7, 7], 5.0),
         (&[8, 16, 32, 32], -300.0),
         (&[300, 128], 0.0),
+        (&[300, 128], 40.0),
+        (&[6, 12], -3.0),
+        (&[5, 6], 1.0),
         (&[3, 5, 9, 9], 2.0),
     ];
     for (k, (shape, offset)) in cases.into_iter().enumerate() {

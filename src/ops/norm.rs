@@ -9,7 +9,8 @@
 //! recording: the same three shapes.
 //!
 //! On lavapipe a kernel's cost is mostly its count of storage loads (docs/PERFORMANCE.md), so
-//! both data passes read rows as vec4 when B is a multiple of 4, and the apply pass gives each
+//! both data passes read rows as vec4 when B is a multiple of 4 (or, for B = 1, four channels
+//! per vec4 when C is a multiple of 4: the BatchNorm1d of the MLPs), and the apply pass gives each
 //! invocation a tile of one channel so the per-channel values and the index arithmetic are paid
 //! once per tile rather than once per element (3× faster than one element per invocation).
 
@@ -100,39 +101,72 @@ impl View {
         self.a * self.b
     }
 
-    /// Elements per vector load: 4 when every row of B elements is made of whole vec4s, else 1.
-    /// On lavapipe the vec4 path measured about 1.5–2× faster per element than the scalar one
-    /// (fewer loop iterations and index computations per element; the load itself is not 4×
-    /// cheaper).
-    fn width(&self) -> usize {
+    /// How the kernels read vec4s: along B when every row of B elements is made of whole
+    /// vec4s, else along the channels when B = 1 (batch norm of `[N, C]`) and C is a multiple
+    /// of 4, else not at all. On lavapipe the vec4 path measured about 1.5–2× faster per
+    /// element than the scalar one (fewer loop iterations and index computations per element;
+    /// the load itself is not 4× cheaper).
+    fn lanes(&self) -> Lanes {
         if self.b.is_multiple_of(4) {
-            4
+            Lanes::AlongB
+        } else if self.b == 1 && self.c.is_multiple_of(4) {
+            Lanes::AlongC
         } else {
-            1
+            Lanes::Scalar
         }
     }
 
-    /// WGSL template definitions of the vector type `T` and its helpers.
-    fn vector_defs(&self) -> [(&'static str, &'static str); 3] {
-        if self.width() == 4 {
-            [
+    /// Channels as the statistics and apply kernels see them: C, or C/4 groups of four.
+    fn kernel_c(&self) -> usize {
+        match self.lanes() {
+            Lanes::AlongC => self.c / 4,
+            _ => self.c,
+        }
+    }
+
+    /// Vectors per row of B elements.
+    fn bv(&self) -> usize {
+        match self.lanes() {
+            Lanes::AlongB => self.b / 4,
+            _ => self.b,
+        }
+    }
+
+    /// WGSL template definitions of the vector type `T`, the per-channel type `S` and the
+    /// helpers that turn a `T` into an `S`.
+    fn vector_defs(&self) -> [(&'static str, &'static str); 4] {
+        match self.lanes() {
+            Lanes::AlongB => [
                 ("T", "vec4<f32>"),
+                ("S", "f32"),
                 ("TOTAL", "(v.x + v.y) + (v.z + v.w)"),
                 ("FIRST", "v.x"),
-            ]
-        } else {
-            [("T", "f32"), ("TOTAL", "v"), ("FIRST", "v")]
+            ],
+            Lanes::AlongC => [
+                ("T", "vec4<f32>"),
+                ("S", "vec4<f32>"),
+                ("TOTAL", "v"),
+                ("FIRST", "v"),
+            ],
+            Lanes::Scalar => [("T", "f32"), ("S", "f32"), ("TOTAL", "v"), ("FIRST", "v")],
         }
     }
 
     /// Rows per chunk and number of chunks of the statistics pass: loops (over rows × vectors)
     /// under llvmpipe's cap, and enough invocations (≥ 2048) to spread over the device.
     fn chunks(&self) -> (usize, usize) {
-        let bv = self.b / self.width();
-        let max_rows = (MAX_LOOP / bv.max(1)).max(1);
-        let want = 2048usize.div_ceil(self.c).clamp(1, self.a);
+        let max_rows = (MAX_LOOP / self.bv().max(1)).max(1);
+        let want = 2048usize.div_ceil(self.kernel_c()).clamp(1, self.a);
         even_chunks(self.a, self.a.div_ceil(want).clamp(1, max_rows))
     }
+}
+
+/// Which way the normalisation kernels' vec4s run ([`View::lanes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lanes {
+    Scalar,
+    AlongB,
+    AlongC,
 }
 
 /// Tiling of the apply pass: each invocation covers `ra` rows × `kb` vectors of one channel.
@@ -156,16 +190,16 @@ impl ApplyParams {
     /// index arithmetic (32, 64, 128 and 256 measured within noise of each other), few enough
     /// to leave ≥ 2048 invocations for the larger layers.
     fn of(v: View) -> ApplyParams {
-        let bv = v.b / v.width();
-        let per = 128 / v.width();
+        let (bv, c) = (v.bv(), v.kernel_c());
+        let per = if v.lanes() == Lanes::Scalar { 128 } else { 32 };
         let kb = bv.clamp(1, per);
         let nbc = bv.div_ceil(kb);
-        let parallel = (v.a * v.c * nbc / 2048).max(1);
+        let parallel = (v.a * c * nbc / 2048).max(1);
         let ra = (per / kb).clamp(1, v.a).min(parallel);
-        let n = v.a.div_ceil(ra) * v.c * nbc;
+        let n = v.a.div_ceil(ra) * c * nbc;
         ApplyParams {
             a: v.a as u32,
-            c: v.c as u32,
+            c: c as u32,
             bv: bv as u32,
             kb: kb as u32,
             nbc: nbc as u32,
@@ -227,11 +261,11 @@ pub(super) fn reduce_pass(
     let gpu = x.gpu();
     let (rows, nchunks) = v.chunks();
     let part = Tensor::empty(gpu, &[2, nchunks, v.c], DType::F32, "normalize")?;
-    let n = nchunks * v.c;
+    let n = nchunks * v.kernel_c();
     let sp = StatsParams {
         a: v.a as u32,
-        c: v.c as u32,
-        bv: (v.b / v.width()) as u32,
+        c: v.kernel_c() as u32,
+        bv: v.bv() as u32,
         rows: rows as u32,
         nchunks: nchunks as u32,
         n: n as u32,
@@ -240,7 +274,7 @@ pub(super) fn reduce_pass(
     };
     let backward = if g.is_some() { "true" } else { "false" };
     let (gt, st) = g.unwrap_or((x, x));
-    let [t, total, first] = v.vector_defs();
+    let [t, s, total, first] = v.vector_defs();
     // Only the backward statistics with an activation read the affine parameters (to
     // recompute z); every other case shares the pipeline without them.
     let epi = if g.is_some() && epi.slope.is_some() {
@@ -255,7 +289,7 @@ pub(super) fn reduce_pass(
     let (w, b) = epi.affine.unwrap_or((x, x));
     gpu.launch(
         &STATS,
-        &[("BACKWARD", backward), t, total, first, affine, act],
+        &[("BACKWARD", backward), t, s, total, first, affine, act],
         bytes_of(&sp),
         &[
             x.storage(),
@@ -319,7 +353,13 @@ pub(super) fn apply_pass(
     let (w, b) = epi.affine.unwrap_or((x, x));
     x.gpu().launch(
         &APPLY,
-        &[v.vector_defs()[0], ("BACKWARD", backward), affine, act],
+        &[
+            v.vector_defs()[0],
+            v.vector_defs()[1],
+            ("BACKWARD", backward),
+            affine,
+            act,
+        ],
         bytes_of(&p),
         &[
             x.storage(),
