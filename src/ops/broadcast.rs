@@ -95,6 +95,17 @@ pub(crate) fn layout(op: &'static str, out: &[usize], ins: &[&[usize]]) -> Resul
 /// initial value)`. The loop over dimensions is unrolled with constant component indices —
 /// dynamically indexed uniform arrays and loop control are slow on CPU adapters.
 pub(crate) fn index_code(rank: usize, operands: &[(&str, &str, &str)]) -> String {
+    index_code_at(rank, operands, "i", "")
+}
+
+/// [`index_code`] for the linear index `index` (a WGSL expression), its temporaries named
+/// with `suffix` so that several can share a function.
+pub(crate) fn index_code_at(
+    rank: usize,
+    operands: &[(&str, &str, &str)],
+    index: &str,
+    suffix: &str,
+) -> String {
     let mut code = String::new();
     for (name, _, init) in operands {
         code.push_str(&format!("    var {name} = {init};\n"));
@@ -103,22 +114,27 @@ pub(crate) fn index_code(rank: usize, operands: &[(&str, &str, &str)]) -> String
         return code;
     }
     let at = |field: &str, d: usize| format!("p.{field}[{}][{}]", d / 4, d % 4);
-    code.push_str("    var rem = i;\n");
+    let rem = format!("rem{suffix}");
+    code.push_str(&format!("    var {rem} = {index};\n"));
     for d in (1..rank).rev() {
+        let q = format!("q{d}{suffix}");
         code.push_str(&format!(
-            "    let q{d} = divmod(rem, {});\n",
+            "    let {q} = divmod({rem}, {});\n",
             at("shape", d)
         ));
         for (name, field, _) in operands {
             code.push_str(&format!(
-                "    {name} = {name} + q{d}.y * {};\n",
+                "    {name} = {name} + {q}.y * {};\n",
                 at(field, d)
             ));
         }
-        code.push_str(&format!("    rem = q{d}.x;\n"));
+        code.push_str(&format!("    {rem} = {q}.x;\n"));
     }
     for (name, field, _) in operands {
-        code.push_str(&format!("    {name} = {name} + rem * {};\n", at(field, 0)));
+        code.push_str(&format!(
+            "    {name} = {name} + {rem} * {};\n",
+            at(field, 0)
+        ));
     }
     code
 }

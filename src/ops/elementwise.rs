@@ -122,6 +122,10 @@ pub(crate) fn binary_raw_with(
         Some(inner) if inner % 4 == 0 => l.strides.iter().map(|s| vec4_read(s)).collect(),
         _ => None,
     };
+    let full = [a.shape() == shape.as_slice(), b.shape() == shape.as_slice()];
+    if reads.is_none() && n.is_multiple_of(4) && full.iter().any(|&f| f) && !same {
+        return binary_gathered(a, b, out, &l, full, expr, alpha);
+    }
     let (mut types, mut loads) = (["f32"; 3], ["a[ia]", "b[ib]"]);
     let (apply, n) = match &reads {
         Some(reads) => {
@@ -167,6 +171,74 @@ pub(crate) fn binary_raw_with(
             ("XLOAD", loads[0]),
             ("YLOAD", loads[1]),
             ("APPLY", apply),
+        ],
+        bytes_of(&p),
+        &[a.storage(), b.storage(), out.storage()],
+        grid(n as u64, 256),
+    )?;
+    Ok(out)
+}
+
+/// The binary kernel over four output elements per invocation where the innermost collapsed
+/// dimension is not a multiple of 4 (a `[N, C, 1, 1]` statistic broadcast over 7 × 7 planes):
+/// an operand of the output's shape is read as one vec4, the other gathered element by
+/// element (its four indices computed apart), and the result stored as one vec4. On lavapipe
+/// every storage access is a loop over the lanes, so this halves the accesses of the
+/// one-element-per-invocation form.
+fn binary_gathered(
+    a: &Tensor,
+    b: &Tensor,
+    out: Tensor,
+    l: &super::broadcast::Layout,
+    full: [bool; 2],
+    expr: &str,
+    alpha: f32,
+) -> Result<Tensor> {
+    let op = "binary";
+    let mut index = String::new();
+    let mut loads = [String::new(), String::new()];
+    let mut types = ["f32"; 3];
+    for (k, (name, field)) in [("a", "sa"), ("b", "sb")].into_iter().enumerate() {
+        if full[k] {
+            types[k] = "vec4<f32>";
+            loads[k] = format!("{name}[i]");
+            continue;
+        }
+        let mut parts = Vec::with_capacity(4);
+        for j in 0..4 {
+            let var = format!("i{name}{j}");
+            index += &super::broadcast::index_code_at(
+                l.shape.len(),
+                &[(&var, field, "0u")],
+                &format!("4u * i + {j}u"),
+                &format!("_{name}{j}"),
+            );
+            parts.push(format!("{name}[{var}]"));
+        }
+        loads[k] = format!("vec4<f32>({})", parts.join(", "));
+    }
+    types[2] = "vec4<f32>";
+    let n = out.numel() / 4;
+    let p = BinaryParams {
+        n: n as u32,
+        rank: l.shape.len() as u32,
+        alpha,
+        beta: 0.0,
+        shape: pack8(op, &l.shape)?,
+        sa: pack8(op, &l.strides[0])?,
+        sb: pack8(op, &l.strides[1])?,
+    };
+    a.gpu().launch(
+        &BINARY,
+        &[
+            ("EXPR", expr),
+            ("INDEX", &index),
+            ("TA", types[0]),
+            ("TB", types[1]),
+            ("TO", types[2]),
+            ("XLOAD", &loads[0]),
+            ("YLOAD", &loads[1]),
+            ("APPLY", APPLY2_VEC4),
         ],
         bytes_of(&p),
         &[a.storage(), b.storage(), out.storage()],

@@ -24,6 +24,12 @@ fn broadcast_pairs() -> Vec<(Vec<usize>, Vec<usize>)> {
         (vec![2, 3, 1, 5, 7], vec![2, 1, 4, 5, 1]),
         (vec![5, 1, 7], vec![1, 33, 1]),
         (vec![1, 1, 7], vec![7, 1]),
+        // Rows not a multiple of 4 but a whole number of vec4s in all: four outputs per
+        // invocation, the broadcast operand gathered (an instance norm's statistics over
+        // 7 × 7 planes), from either side.
+        (vec![12, 7], vec![12, 1]),
+        (vec![6, 8, 7, 7], vec![6, 8, 1, 1]),
+        (vec![8, 1, 1], vec![3, 8, 7, 7]),
     ]
 }
 
