@@ -70,8 +70,11 @@ fn copy_strided(
         );
         return Ok(());
     }
+    // The output written contiguously in whole vec4s (a broadcast or a permutation into a
+    // new tensor): four elements per invocation.
+    let gathered = n.is_multiple_of(4) && out_off.is_multiple_of(4) && b == contiguous_strides(&sh);
     let p = CopyParams {
-        n: n as u32,
+        n: if gathered { n / 4 } else { n } as u32,
         rank: sh.len() as u32,
         in_off: in_off as u32,
         out_off: out_off as u32,
@@ -79,16 +82,31 @@ fn copy_strided(
         si: pack8(op, &a)?,
         so: pack8(op, &b)?,
     };
-    let index = super::broadcast::index_code(
-        sh.len(),
-        &[("ii", "si", "p.in_off"), ("io", "so", "p.out_off")],
-    );
+    let (index, to, store) = if gathered {
+        let mut index = String::new();
+        for j in 0..4 {
+            index += &super::broadcast::index_code_at(
+                sh.len(),
+                &[(&format!("ii{j}"), "si", "p.in_off")],
+                &format!("4u * i + {j}u"),
+                &format!("_{j}"),
+            );
+        }
+        let store = "out[i + p.out_off / 4u] = vec4<u32>(x[ii0], x[ii1], x[ii2], x[ii3])";
+        (index, "vec4<u32>", store)
+    } else {
+        let index = super::broadcast::index_code(
+            sh.len(),
+            &[("ii", "si", "p.in_off"), ("io", "so", "p.out_off")],
+        );
+        (index, "u32", "out[io] = x[ii]")
+    };
     x.gpu().launch(
         &COPY,
-        &[("INDEX", &index)],
+        &[("INDEX", &index), ("TO", to), ("STORE", store)],
         bytes_of(&p),
         &[x.storage(), out.storage()],
-        grid(n as u64, 256),
+        grid(p.n as u64, 256),
     )
 }
 

@@ -220,8 +220,9 @@ fn concat_f32_and_u32() {
 
 #[test]
 fn broadcast_to_and_reshape() {
-    let cases: [(&[usize], &[usize]); 8] = [
+    let cases: [(&[usize], &[usize]); 9] = [
         (&[], &[5]),
+        (&[6, 8, 1, 1], &[6, 8, 7, 7]),
         (&[1], &[7]),
         (&[784], &[300, 784]),
         (&[300, 1], &[300, 784]),
