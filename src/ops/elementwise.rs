@@ -116,19 +116,17 @@ pub(crate) fn binary_raw_with(
     let shape = broadcast_shape(op, &[a.shape(), b.shape()])?;
     let out = Tensor::empty(a.gpu(), &shape, DType::F32, op)?;
     let n = out.numel();
-    let same = a.shape() == shape.as_slice() && b.shape() == shape.as_slice();
+    let full = [a.shape() == shape.as_slice(), b.shape() == shape.as_slice()];
+    let same = full[0] && full[1];
     let mut l = layout(op, &shape, &[a.shape(), b.shape()])?;
     let reads: Option<Vec<bool>> = match l.shape.last() {
         Some(inner) if inner % 4 == 0 => l.strides.iter().map(|s| vec4_read(s)).collect(),
         _ => None,
     };
-    let full = [a.shape() == shape.as_slice(), b.shape() == shape.as_slice()];
-    if reads.is_none() && n.is_multiple_of(4) && full.iter().any(|&f| f) && !same {
-        return binary_gathered(a, b, out, &l, full, expr, alpha);
-    }
-    let (mut types, mut loads) = (["f32"; 3], ["a[ia]", "b[ib]"]);
-    let (apply, n) = match &reads {
+    let variant = match &reads {
+        None if n.is_multiple_of(4) && full.iter().any(|&f| f) && !same => gathered(&l, full),
         Some(reads) => {
+            let (mut types, mut loads) = (["f32", "f32", "vec4<f32>"], ["a[ia]", "b[ib]"]);
             *l.shape.last_mut().expect("rank ≥ 1") /= 4;
             for (k, &vector) in reads.iter().enumerate() {
                 if vector {
@@ -141,11 +139,23 @@ pub(crate) fn binary_raw_with(
                     loads[k] = ["vec4<f32>(a[ia])", "vec4<f32>(b[ib])"][k];
                 }
             }
-            types[2] = "vec4<f32>";
-            (APPLY2_VEC4, n / 4)
+            Variant {
+                index: index_both(&l, same),
+                types,
+                loads: loads.map(String::from),
+                apply: APPLY2_VEC4,
+                per_invocation: 4,
+            }
         }
-        None => ("op(x, y)", n),
+        None => Variant {
+            index: index_both(&l, same),
+            types: ["f32"; 3],
+            loads: ["a[ia]", "b[ib]"].map(String::from),
+            apply: "op(x, y)",
+            per_invocation: 1,
+        },
     };
+    let n = n / variant.per_invocation;
     let p = BinaryParams {
         n: n as u32,
         rank: l.shape.len() as u32,
@@ -155,22 +165,17 @@ pub(crate) fn binary_raw_with(
         sa: pack8(op, &l.strides[0])?,
         sb: pack8(op, &l.strides[1])?,
     };
-    let index = if same {
-        "    let ia = i;\n    let ib = i;\n".to_string()
-    } else {
-        super::broadcast::index_code(l.shape.len(), &[("ia", "sa", "0u"), ("ib", "sb", "0u")])
-    };
     a.gpu().launch(
         &BINARY,
         &[
             ("EXPR", expr),
-            ("INDEX", &index),
-            ("TA", types[0]),
-            ("TB", types[1]),
-            ("TO", types[2]),
-            ("XLOAD", loads[0]),
-            ("YLOAD", loads[1]),
-            ("APPLY", apply),
+            ("INDEX", &variant.index),
+            ("TA", variant.types[0]),
+            ("TB", variant.types[1]),
+            ("TO", variant.types[2]),
+            ("XLOAD", &variant.loads[0]),
+            ("YLOAD", &variant.loads[1]),
+            ("APPLY", variant.apply),
         ],
         bytes_of(&p),
         &[a.storage(), b.storage(), out.storage()],
@@ -179,25 +184,36 @@ pub(crate) fn binary_raw_with(
     Ok(out)
 }
 
-/// The binary kernel over four output elements per invocation where the innermost collapsed
-/// dimension is not a multiple of 4 (a `[N, C, 1, 1]` statistic broadcast over 7 × 7 planes):
-/// an operand of the output's shape is read as one vec4, the other gathered element by
-/// element (its four indices computed apart), and the result stored as one vec4. On lavapipe
-/// every storage access is a loop over the lanes, so this halves the accesses of the
+/// The generated parts of one binary kernel: the index arithmetic, the element types of a,
+/// b and the output, the loads of `x` and `y`, and the expression applied to them.
+struct Variant {
+    index: String,
+    types: [&'static str; 3],
+    loads: [String; 2],
+    apply: &'static str,
+    /// Output elements per invocation.
+    per_invocation: usize,
+}
+
+/// One offset per operand (`ia`, `ib`) for output element (or vec4) `i`.
+fn index_both(l: &super::broadcast::Layout, same: bool) -> String {
+    if same {
+        "    let ia = i;\n    let ib = i;\n".to_string()
+    } else {
+        super::broadcast::index_code(l.shape.len(), &[("ia", "sa", "0u"), ("ib", "sb", "0u")])
+    }
+}
+
+/// Four output elements per invocation where the innermost collapsed dimension is not a
+/// multiple of 4 (a `[N, C, 1, 1]` statistic broadcast over 7 × 7 planes): an operand of the
+/// output's shape (`full`) is read as one vec4, the other gathered element by element (its
+/// four indices computed apart), and the result stored as one vec4. On lavapipe every
+/// storage access is a loop over the lanes, so this halves the accesses of the
 /// one-element-per-invocation form.
-fn binary_gathered(
-    a: &Tensor,
-    b: &Tensor,
-    out: Tensor,
-    l: &super::broadcast::Layout,
-    full: [bool; 2],
-    expr: &str,
-    alpha: f32,
-) -> Result<Tensor> {
-    let op = "binary";
+fn gathered(l: &super::broadcast::Layout, full: [bool; 2]) -> Variant {
     let mut index = String::new();
     let mut loads = [String::new(), String::new()];
-    let mut types = ["f32"; 3];
+    let mut types = ["f32", "f32", "vec4<f32>"];
     for (k, (name, field)) in [("a", "sa"), ("b", "sb")].into_iter().enumerate() {
         if full[k] {
             types[k] = "vec4<f32>";
@@ -217,34 +233,13 @@ fn binary_gathered(
         }
         loads[k] = format!("vec4<f32>({})", parts.join(", "));
     }
-    types[2] = "vec4<f32>";
-    let n = out.numel() / 4;
-    let p = BinaryParams {
-        n: n as u32,
-        rank: l.shape.len() as u32,
-        alpha,
-        beta: 0.0,
-        shape: pack8(op, &l.shape)?,
-        sa: pack8(op, &l.strides[0])?,
-        sb: pack8(op, &l.strides[1])?,
-    };
-    a.gpu().launch(
-        &BINARY,
-        &[
-            ("EXPR", expr),
-            ("INDEX", &index),
-            ("TA", types[0]),
-            ("TB", types[1]),
-            ("TO", types[2]),
-            ("XLOAD", &loads[0]),
-            ("YLOAD", &loads[1]),
-            ("APPLY", APPLY2_VEC4),
-        ],
-        bytes_of(&p),
-        &[a.storage(), b.storage(), out.storage()],
-        grid(n as u64, 256),
-    )?;
-    Ok(out)
+    Variant {
+        index,
+        types,
+        loads,
+        apply: APPLY2_VEC4,
+        per_invocation: 4,
+    }
 }
 
 /// Leaky ReLU of `v` with slope `p.alpha`, and its backward: g (`y`) masked by x > 0, else
