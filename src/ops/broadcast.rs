@@ -98,9 +98,25 @@ pub(crate) fn index_code(rank: usize, operands: &[(&str, &str, &str)]) -> String
     index_code_at(rank, operands, "i", "")
 }
 
+/// The offsets `{name}0` … `{name}3` (strides field `field`, starting at `init`) of the four
+/// elements 4·i … 4·i + 3 of the iteration: for kernels that gather one operand element by
+/// element into a vec4 of four neighbouring outputs.
+pub(crate) fn index_code_x4(rank: usize, name: &str, field: &str, init: &str) -> String {
+    (0..4)
+        .map(|j| {
+            index_code_at(
+                rank,
+                &[(&format!("{name}{j}"), field, init)],
+                &format!("4u * i + {j}u"),
+                &format!("_{name}{j}"),
+            )
+        })
+        .collect()
+}
+
 /// [`index_code`] for the linear index `index` (a WGSL expression), its temporaries named
 /// with `suffix` so that several can share a function.
-pub(crate) fn index_code_at(
+fn index_code_at(
     rank: usize,
     operands: &[(&str, &str, &str)],
     index: &str,

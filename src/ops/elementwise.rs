@@ -124,7 +124,7 @@ pub(crate) fn binary_raw_with(
         _ => None,
     };
     let variant = match &reads {
-        None if n.is_multiple_of(4) && full.iter().any(|&f| f) && !same => gathered(&l, full),
+        None if n.is_multiple_of(4) && full.iter().any(|&f| f) => gathered(&l, full),
         Some(reads) => {
             let (mut types, mut loads) = (["f32", "f32", "vec4<f32>"], ["a[ia]", "b[ib]"]);
             *l.shape.last_mut().expect("rank ≥ 1") /= 4;
@@ -220,17 +220,8 @@ fn gathered(l: &super::broadcast::Layout, full: [bool; 2]) -> Variant {
             loads[k] = format!("{name}[i]");
             continue;
         }
-        let mut parts = Vec::with_capacity(4);
-        for j in 0..4 {
-            let var = format!("i{name}{j}");
-            index += &super::broadcast::index_code_at(
-                l.shape.len(),
-                &[(&var, field, "0u")],
-                &format!("4u * i + {j}u"),
-                &format!("_{name}{j}"),
-            );
-            parts.push(format!("{name}[{var}]"));
-        }
+        index += &super::broadcast::index_code_x4(l.shape.len(), &format!("i{name}"), field, "0u");
+        let parts: Vec<String> = (0..4).map(|j| format!("{name}[i{name}{j}]")).collect();
         loads[k] = format!("vec4<f32>({})", parts.join(", "));
     }
     Variant {

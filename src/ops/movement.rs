@@ -1,6 +1,7 @@
 //! Layout ops: reshape (free), permute, broadcast, narrow (slice), pad-into (its adjoint) and
-//! concat. All copies go through one strided-copy kernel; each op's backward is another op
-//! of this file, so layouts differentiate to any order.
+//! concat. All copies go through one strided-copy routine (a buffer copy where both sides are
+//! one contiguous run, else the strided-copy kernel); each op's backward is another op of
+//! this file, so layouts differentiate to any order.
 
 use super::{bytes_of, contiguous_strides, norm_axis, pack8};
 use crate::error::{Error, Result};
@@ -83,15 +84,7 @@ fn copy_strided(
         so: pack8(op, &b)?,
     };
     let (index, to, store) = if gathered {
-        let mut index = String::new();
-        for j in 0..4 {
-            index += &super::broadcast::index_code_at(
-                sh.len(),
-                &[(&format!("ii{j}"), "si", "p.in_off")],
-                &format!("4u * i + {j}u"),
-                &format!("_{j}"),
-            );
-        }
+        let index = super::broadcast::index_code_x4(sh.len(), "ii", "si", "p.in_off");
         let store = "out[i + p.out_off / 4u] = vec4<u32>(x[ii0], x[ii1], x[ii2], x[ii3])";
         (index, "vec4<u32>", store)
     } else {
