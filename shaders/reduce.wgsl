@@ -4,11 +4,14 @@
 // out[(o·nchunks + c)·inner + i] = COMBINE over k in chunk c of x[(o·r + k)·inner + i], times
 // `scale`. With nchunks > 1 the host runs a second pass over the partial results, so long
 // reductions with few outputs still spread over many invocations (no shared memory, no barriers).
-// Variants: INIT (identity), COMBINE(acc, v).
+// Where inner is a multiple of 4 the element type T is vec4<f32> and every index counts vec4s
+// (p.inner = inner / 4): four neighbouring outputs per invocation, one load per four elements.
+// Rows (inner = 1) have their own kernel, reduce_rows4.wgsl.
+// Variants: T (f32 or vec4<f32>), INIT (identity), COMBINE(acc, v).
 struct Params { outer: u32, r: u32, inner: u32, chunk: u32, nchunks: u32, n: u32, scale: f32, pad: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<{{T}}>;
+@group(0) @binding(2) var<storage, read_write> out: array<{{T}}>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -22,7 +25,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let o = oc.x;
     let k0 = c * p.chunk;
     let k1 = min(p.r, k0 + p.chunk);
-    var acc: f32 = {{INIT}};
+    var acc = {{T}}({{INIT}});
     var at = (o * p.r + k0) * p.inner + i;
     for (var k = k0; k < k1; k = k + 1u) {
         let v = x[at];

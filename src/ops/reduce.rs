@@ -13,6 +13,7 @@ use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
 const REDUCE: Kernel = kernel!("reduce", "reduce.wgsl");
+const REDUCE_ROWS4: Kernel = kernel!("reduce_rows4", "reduce_rows4.wgsl");
 
 /// Enough invocations to keep a GPU busy; a CPU adapter is saturated long before.
 const TARGET_THREADS: usize = 4096;
@@ -64,6 +65,29 @@ impl Kind {
     }
 }
 
+/// How one pass reads its input (reduce.wgsl, reduce_rows4.wgsl).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Form {
+    /// One element per load.
+    Scalar,
+    /// inner % 4 == 0: vec4 along the inner axis, four outputs per invocation.
+    InnerVec4,
+    /// inner == 1: each row read as vec4 words, masked at its ends.
+    Rows4,
+}
+
+impl Form {
+    fn of(numel: usize, r: usize, inner: usize) -> Form {
+        if inner.is_multiple_of(4) && inner > 0 {
+            Form::InnerVec4
+        } else if inner == 1 && r >= 4 && numel.is_multiple_of(4) {
+            Form::Rows4
+        } else {
+            Form::Scalar
+        }
+    }
+}
+
 /// Reduces the middle axis of an (outer, r, inner) view of `x`; result is (outer, inner).
 fn reduce_middle(
     x: &Tensor,
@@ -74,8 +98,15 @@ fn reduce_middle(
     scale: f32,
 ) -> Result<Tensor> {
     let gpu = x.gpu();
-    let threads = outer * inner;
-    let small = gpu.is_cpu() && r * threads <= CPU_SINGLE_PASS_LOADS;
+    let form = Form::of(x.numel(), r, inner);
+    // Invocations per chunk of the reduced axis, and loads each makes per element of it.
+    let (threads, loads_per_step) = match form {
+        Form::Scalar => (outer * inner, 1.0),
+        Form::InnerVec4 => (outer * inner / 4, 1.0),
+        Form::Rows4 => (outer, 0.25),
+    };
+    let loads = (r * threads) as f64 * loads_per_step;
+    let small = gpu.is_cpu() && loads <= CPU_SINGLE_PASS_LOADS as f64;
     let nchunks = if !small && threads < TARGET_THREADS && r >= 2 * MIN_CHUNK {
         (TARGET_THREADS / threads.max(1)).clamp(1, r / MIN_CHUNK)
     } else {
@@ -83,21 +114,34 @@ fn reduce_middle(
     }
     .max(r.div_ceil(MAX_LOOP));
     let (chunk, nchunks) = even_chunks(r, r.div_ceil(nchunks));
-    let n = outer * nchunks * inner;
     let out = Tensor::empty(gpu, &[outer, nchunks, inner], DType::F32, "reduce")?;
+    let n = match form {
+        Form::InnerVec4 => outer * nchunks * inner / 4,
+        Form::Scalar | Form::Rows4 => outer * nchunks * inner,
+    };
     let p = ReduceParams {
         outer: outer as u32,
         r: r as u32,
-        inner: inner as u32,
+        inner: (if form == Form::InnerVec4 {
+            inner / 4
+        } else {
+            inner
+        }) as u32,
         chunk: chunk as u32,
         nchunks: nchunks as u32,
         n: n as u32,
         scale: if nchunks == 1 { scale } else { 1.0 },
         pad: 0,
     };
+    let [init, combine] = kind.defs();
+    let (kernel, defs) = match form {
+        Form::Scalar => (&REDUCE, &[init, combine, ("T", "f32")][..]),
+        Form::InnerVec4 => (&REDUCE, &[init, combine, ("T", "vec4<f32>")][..]),
+        Form::Rows4 => (&REDUCE_ROWS4, &[init, combine][..]),
+    };
     gpu.launch(
-        &REDUCE,
-        &kind.defs(),
+        kernel,
+        defs,
         bytes_of(&p),
         &[x.storage(), out.storage()],
         grid(n as u64, 256),

@@ -5,7 +5,7 @@ use super::reference;
 use super::support::*;
 
 /// Shapes and axis sets: single axes, contiguous and non-contiguous runs, all axes, and long
-/// reductions that take the chunked two-pass path.
+/// reductions that take the chunked two-pass path, in each of the three load forms.
 fn reduction_cases() -> Vec<(Vec<usize>, Vec<isize>)> {
     let bchw = vec![4, 3, 17, 19];
     let mut v = vec![
@@ -25,6 +25,15 @@ fn reduction_cases() -> Vec<(Vec<usize>, Vec<isize>)> {
         (vec![2, 3, 4, 5, 6], vec![1, 3]),
         (vec![2, 3, 4, 5, 6], vec![-1, 1, 2]),
         (vec![5, 1, 7], vec![1]),
+        // Rows read as vec4 words: rows of 3 and 49 start mid-word, rows of 16 on a word;
+        // [6, 3] has a numel that is not a multiple of 4 (one element per load).
+        (vec![8, 3], vec![1]),
+        (vec![6, 3], vec![1]),
+        (vec![64, 32, 7, 7], vec![2, 3]),
+        (vec![8, 16, 4, 4], vec![0, 2, 3]),
+        // vec4 along the inner axis, with an outer axis.
+        (vec![3, 5, 8], vec![1]),
+        (vec![600, 128], vec![0]),
     ];
     for axes in [
         vec![0, 2],
