@@ -144,6 +144,12 @@ fn awkward_geometries_match_cpu() {
     // dispatches that add into the output, reading four channels per load and one.
     conv(1336, 8, 7, 7, 1, 3).batch(1).check(84);
     conv(1337, 8, 7, 7, 1, 3).batch(1).check(85);
+    // Few input channels over a channels-last im2col copy: one, two and three channels,
+    // K = 16, 8 and 48 (a K not a multiple of 4, 2 × 9, takes the direct kernel).
+    conv(1, 16, 12, 4, 2, 1).check(88);
+    conv(2, 9, 10, 2, 1, 0).check(89);
+    conv(3, 24, 13, 4, 3, 2).check(102);
+    conv(2, 16, 9, 3, 1, 1).check(103);
 }
 
 #[test]

@@ -44,17 +44,22 @@ impl ChannelsLast {
         } else {
             gather_layout(op, w, &[cd, taps, cs], &[w_co, 1, w_ci])?
         };
+        Ok(Self::prepared(src, w))
+    }
+
+    /// Operands already channels last: `src` `[N, SH, SW, CS]` and `w` `[CD, taps, CS]`.
+    pub fn prepared(src: Tensor, w: Tensor) -> Self {
         let texture = |t: &Tensor| {
             operand_source::conv_textures()
                 .then(|| t.gpu().operand_texture(t.storage()))
                 .flatten()
         };
-        Ok(ChannelsLast {
+        ChannelsLast {
             src_texture: texture(&src),
             w_texture: texture(&w),
             src,
             w,
-        })
+        }
     }
 
     /// Bindings 1–6 of the vec4 kernel: source, weight, destination, bias, then the vec4

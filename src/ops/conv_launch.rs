@@ -274,7 +274,10 @@ pub(crate) fn gather_raw(
             w_ci,
             bias_div: taps,
         };
-        return Ok(gather_launch(op, src, w, bias, &g)?.alias(&shape));
+        return Ok(gather_launch(op, src, w, bias, &g, None)?.alias(&shape));
+    }
+    if !transposed && !dense && super::conv_im2col::applies(src.gpu(), n, cs, cd, d) {
+        return super::conv_im2col::conv2d(op, src, w, bias, d, [n, cs, cd]);
     }
     let (w_co, w_ci) = if transposed {
         (taps, cd * taps)
@@ -291,28 +294,31 @@ pub(crate) fn gather_raw(
         w_ci,
         bias_div: 1,
     };
-    gather_launch(op, src, w, bias, &g)
+    gather_launch(op, src, w, bias, &g, None)
 }
 
 /// One launch of the gather kernel: `n` images, `cs` → `cd` channels, weight element
 /// (co, ci, k) at co·w_co + ci·w_ci + k, output channel co adding bias[co / bias_div].
-struct Gather {
-    n: usize,
-    cs: usize,
-    cd: usize,
-    d: ConvDims,
-    transposed: bool,
-    w_co: usize,
-    w_ci: usize,
-    bias_div: usize,
+pub(super) struct Gather {
+    pub n: usize,
+    pub cs: usize,
+    pub cd: usize,
+    pub d: ConvDims,
+    pub transposed: bool,
+    pub w_co: usize,
+    pub w_ci: usize,
+    pub bias_div: usize,
 }
 
-fn gather_launch(
+/// Records the gather kernel for `g`; `prepared` gives channels-last operands made by the
+/// caller (the vec4 variant then runs on them, and `src` is their source).
+pub(super) fn gather_launch(
     op: &'static str,
     src: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
     g: &Gather,
+    prepared: Option<ChannelsLast>,
 ) -> Result<Tensor> {
     let Gather {
         n,
@@ -349,10 +355,21 @@ fn gather_launch(
     // Four input channels per load where that pays (conv_sg.rs).
     let fmas = n * cd * d_hw[0] * d_hw[1] * cs * taps / phases;
     let plan = match mode {
-        Blocks::Shared(sg) => GatherPlan::new(sg, cd, npix, phases, cs, vec4_pays(fmas, &[cs])),
+        Blocks::Shared(sg) => {
+            let vec4 = prepared.is_some() || vec4_pays(fmas, &[cs]);
+            GatherPlan::new(sg, cd, npix, phases, cs, vec4)
+        }
         _ => None,
     };
+    if prepared.is_some() && !plan.is_some_and(|p| p.vec4_operands()) {
+        // `conv_im2col::applies` checks this plan exists; reaching here is a bug.
+        return Err(Error::shape(
+            op,
+            "channels-last operands need the vec4 gather kernel",
+        ));
+    }
     let cl = match &plan {
+        Some(_) if prepared.is_some() => prepared,
         Some(plan) if plan.vec4_operands() => Some(ChannelsLast::new(
             op,
             src,

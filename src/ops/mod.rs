@@ -9,6 +9,7 @@ mod conv_col2im;
 mod conv_family;
 mod conv_gemm;
 mod conv_geom;
+mod conv_im2col;
 mod conv_launch;
 mod conv_sg;
 mod conv_sg_tiles;
