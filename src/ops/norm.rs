@@ -22,6 +22,7 @@ use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
 const STATS: Kernel = kernel!("norm_stats", "norm_stats.wgsl");
+const STATS_WORDS: Kernel = kernel!("norm_stats_words", "norm_stats_words.wgsl");
 const FINALIZE: Kernel = kernel!("norm_finalize", "norm_finalize.wgsl");
 const APPLY: Kernel = kernel!("norm_apply", "norm_apply.wgsl");
 
@@ -114,6 +115,13 @@ impl View {
         } else {
             Lanes::Scalar
         }
+    }
+
+    /// Whether the statistics pass reads rows that are not whole vec4s as masked vec4 words
+    /// (norm_stats_words.wgsl): rows of more than one element (B = 49 for 7 × 7 maps) in a
+    /// tensor of whole vec4s. The apply pass keeps its scalar tiles there.
+    fn stats_in_words(&self) -> bool {
+        self.lanes() == Lanes::Scalar && self.b > 1 && (self.a * self.c * self.b).is_multiple_of(4)
     }
 
     /// Channels as the statistics and apply kernels see them: C, or C/4 groups of four.
@@ -287,9 +295,17 @@ pub(super) fn reduce_pass(
     };
     let [affine, act] = epi.flags();
     let (w, b) = epi.affine.unwrap_or((x, x));
+    let (kernel, defs) = if v.stats_in_words() {
+        (&STATS_WORDS, &[("BACKWARD", backward), affine, act][..])
+    } else {
+        (
+            &STATS,
+            &[("BACKWARD", backward), t, s, total, first, affine, act][..],
+        )
+    };
     gpu.launch(
-        &STATS,
-        &[("BACKWARD", backward), t, s, total, first, affine, act],
+        kernel,
+        defs,
         bytes_of(&sp),
         &[
             x.storage(),

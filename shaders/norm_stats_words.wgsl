@@ -1,0 +1,78 @@
+// norm_stats_words.wgsl — norm_stats.wgsl for rows of B elements that are not whole vec4s
+// (instance and batch norm on 7 × 7 maps: B = 49). Each row (a, c), elements
+// [(a·C + c)·B, … + B) of the flat input, is read as the vec4 words it overlaps, and every
+// word is masked to the row's elements (zero elsewhere).
+// Why: on a CPU adapter every storage-buffer load is a loop over the SIMD lanes, so reading a
+// row four elements per load takes about a quarter of the loads of the scalar pass; the
+// masking is a few vector compares per word.
+// Sums, parameters, bindings and variants as in norm_stats.wgsl with T = vec4<f32>, S = f32;
+// here p.bv is B, in elements, and x, g (and their flat size) hold whole vec4s.
+struct Params { a: u32, c: u32, bv: u32, rows: u32, nchunks: u32, n: u32, slope: f32, pad: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> w: array<f32>;
+@group(0) @binding(6) var<storage, read> bias: array<f32>;
+
+const BACKWARD: bool = {{BACKWARD}};
+const ACT: bool = {{ACT}};
+const AFFINE: bool = {{AFFINE}};
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let t = linear_id(wid, nwg, lid, 64u);
+    if (t >= p.n) { return; }
+    let kc = divmod(t, p.c);
+    let chunk = kc.x;
+    let c = kc.y;
+    let a0 = chunk * p.rows;
+    let a1 = min(p.a, a0 + p.rows);
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var mean = 0.0;
+    var invstd = 0.0;
+    var scale = 0.0;
+    var shift = 0.0;
+    if (BACKWARD) {
+        mean = stats[c];
+        invstd = stats[p.c + c];
+        scale = invstd;
+        if (ACT && AFFINE) {
+            scale = w[c] * invstd;
+            shift = bias[c];
+        }
+    } else {
+        // The channel's first value (see norm_stats.wgsl).
+        let f = c * p.bv;
+        mean = x[f / 4u][f % 4u];
+    }
+    for (var a = a0; a < a1; a = a + 1u) {
+        let e0 = vec4<u32>((a * p.c + c) * p.bv);
+        let e1 = e0 + vec4<u32>(p.bv);
+        var e = vec4<u32>(e0.x & ~3u) + vec4<u32>(0u, 1u, 2u, 3u);
+        for (var q = e0.x / 4u; q < (e1.x + 3u) / 4u; q = q + 1u) {
+            let inside = e >= e0 & e < e1;
+            let d = select(vec4<f32>(0.0), x[q] - mean, inside);
+            if (BACKWARD) {
+                var gv = select(vec4<f32>(0.0), g[q], inside);
+                if (ACT) {
+                    gv = select(p.slope * gv, gv, d * scale + shift > vec4<f32>(0.0));
+                }
+                s1 = s1 + gv;
+                s2 = s2 + gv * d;
+            } else {
+                s1 = s1 + d;
+                s2 = s2 + d * d;
+            }
+            e = e + vec4<u32>(4u);
+        }
+    }
+    if (BACKWARD) {
+        s2 = s2 * invstd;
+    }
+    out[chunk * p.c + c] = (s1.x + s1.y) + (s1.z + s1.w);
+    out[(p.nchunks + chunk) * p.c + c] = (s2.x + s2.y) + (s2.z + s2.w);
+}
