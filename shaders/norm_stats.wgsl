@@ -21,21 +21,7 @@
 // (llvmpipe's iteration cap) and there are enough invocations to fill the device.
 // Variants: T (f32 / vec4<f32>) and S (the per-channel type, f32 or T) with TOTAL and FIRST
 // (sum of / first component of `v: T`, as an S), BACKWARD, ACT, AFFINE (false/true).
-alias T = {{T}};
-alias S = {{S}};
-struct Params { a: u32, c: u32, bv: u32, rows: u32, nchunks: u32, n: u32, slope: f32, pad: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<T>;
-@group(0) @binding(2) var<storage, read> g: array<T>;
-@group(0) @binding(3) var<storage, read> stats: array<S>;
-@group(0) @binding(4) var<storage, read_write> out: array<S>;
-@group(0) @binding(5) var<storage, read> w: array<S>;
-@group(0) @binding(6) var<storage, read> bias: array<S>;
-
-const BACKWARD: bool = {{BACKWARD}};
-const ACT: bool = {{ACT}};
-const AFFINE: bool = {{AFFINE}};
-
+// Parameters and bindings: norm_stats_bindings.wgsl, prepended by the host.
 fn total(v: T) -> S { return {{TOTAL}}; }
 fn first(v: T) -> S { return {{FIRST}}; }
 

@@ -6,20 +6,8 @@
 // row four elements per load takes about a quarter of the loads of the scalar pass; the
 // masking is a few vector compares per word.
 // Sums, parameters, bindings and variants as in norm_stats.wgsl with T = vec4<f32>, S = f32;
-// here p.bv is B, in elements, and x, g (and their flat size) hold whole vec4s.
-struct Params { a: u32, c: u32, bv: u32, rows: u32, nchunks: u32, n: u32, slope: f32, pad: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read> w: array<f32>;
-@group(0) @binding(6) var<storage, read> bias: array<f32>;
-
-const BACKWARD: bool = {{BACKWARD}};
-const ACT: bool = {{ACT}};
-const AFFINE: bool = {{AFFINE}};
-
+// here p.bv is B, in elements, and x, g (and their flat size) hold whole vec4s. Parameters
+// and bindings: norm_stats_bindings.wgsl, prepended by the host.
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {

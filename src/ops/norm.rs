@@ -21,8 +21,12 @@ use crate::gpu::{grid, Kernel};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-const STATS: Kernel = kernel!("norm_stats", "norm_stats.wgsl");
-const STATS_WORDS: Kernel = kernel!("norm_stats_words", "norm_stats_words.wgsl");
+const STATS: Kernel = kernel!("norm_stats", "norm_stats_bindings.wgsl", "norm_stats.wgsl");
+const STATS_WORDS: Kernel = kernel!(
+    "norm_stats_words",
+    "norm_stats_bindings.wgsl",
+    "norm_stats_words.wgsl"
+);
 const FINALIZE: Kernel = kernel!("norm_finalize", "norm_finalize.wgsl");
 const APPLY: Kernel = kernel!("norm_apply", "norm_apply.wgsl");
 
@@ -296,7 +300,11 @@ pub(super) fn reduce_pass(
     let [affine, act] = epi.flags();
     let (w, b) = epi.affine.unwrap_or((x, x));
     let (kernel, defs) = if v.stats_in_words() {
-        (&STATS_WORDS, &[("BACKWARD", backward), affine, act][..])
+        let words = [("T", "vec4<f32>"), ("S", "f32")];
+        (
+            &STATS_WORDS,
+            &[("BACKWARD", backward), words[0], words[1], affine, act][..],
+        )
     } else {
         (
             &STATS,
