@@ -30,11 +30,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let t = linear_id(wid, nwg, lid, 64u);
     if (t >= p.n) { return; }
-    let kc = divmod(t, p.c);
-    let chunk = kc.x;
-    let c = kc.y;
-    let a0 = chunk * p.rows;
-    let a1 = min(p.a, a0 + p.rows);
+    let sh = share(t);
+    let c = sh.c;
     var s1 = T(0.0);
     var s2 = T(0.0);
     if (BACKWARD) {
@@ -46,7 +43,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             scale = w[c] * invstd;
             shift = bias[c];
         }
-        for (var a = a0; a < a1; a = a + 1u) {
+        for (var a = sh.a0; a < sh.a1; a = a + 1u) {
             let base = (a * p.c + c) * p.bv;
             for (var j = 0u; j < p.bv; j = j + 1u) {
                 var gv = g[base + j];
@@ -62,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         s2 = s2 * invstd;
     } else {
         let shift = first(x[c * p.bv]);
-        for (var a = a0; a < a1; a = a + 1u) {
+        for (var a = sh.a0; a < sh.a1; a = a + 1u) {
             let base = (a * p.c + c) * p.bv;
             for (var j = 0u; j < p.bv; j = j + 1u) {
                 let d = x[base + j] - shift;
@@ -71,6 +68,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
         }
     }
-    out[chunk * p.c + c] = total(s1);
-    out[(p.nchunks + chunk) * p.c + c] = total(s2);
+    put_sums(sh, total(s1), total(s2));
 }

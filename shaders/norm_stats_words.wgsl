@@ -13,11 +13,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let t = linear_id(wid, nwg, lid, 64u);
     if (t >= p.n) { return; }
-    let kc = divmod(t, p.c);
-    let chunk = kc.x;
-    let c = kc.y;
-    let a0 = chunk * p.rows;
-    let a1 = min(p.a, a0 + p.rows);
+    let sh = share(t);
+    let c = sh.c;
     var s1 = vec4<f32>(0.0);
     var s2 = vec4<f32>(0.0);
     var mean = 0.0;
@@ -37,7 +34,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let f = c * p.bv;
         mean = x[f / 4u][f % 4u];
     }
-    for (var a = a0; a < a1; a = a + 1u) {
+    for (var a = sh.a0; a < sh.a1; a = a + 1u) {
         let e0 = vec4<u32>((a * p.c + c) * p.bv);
         let e1 = e0 + vec4<u32>(p.bv);
         var e = vec4<u32>(e0.x & ~3u) + vec4<u32>(0u, 1u, 2u, 3u);
@@ -61,6 +58,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (BACKWARD) {
         s2 = s2 * invstd;
     }
-    out[chunk * p.c + c] = (s1.x + s1.y) + (s1.z + s1.w);
-    out[(p.nchunks + chunk) * p.c + c] = (s2.x + s2.y) + (s2.z + s2.w);
+    put_sums(sh, (s1.x + s1.y) + (s1.z + s1.w), (s2.x + s2.y) + (s2.z + s2.w));
 }
