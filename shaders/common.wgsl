@@ -57,3 +57,11 @@ fn divmod(i: u32, d: u32) -> vec2<u32> {
     q = q + select(0, 1, r >= di) - select(0, 1, r < 0);
     return vec2<u32>(u32(q), i - u32(q) * d);
 }
+
+// Which components of vec4 word q (flat elements 4q … 4q + 3) lie in [e0, e1): the mask of
+// kernels that read a row starting anywhere in a word as whole words (reduce_rows4.wgsl,
+// norm_stats_words.wgsl); the row's words are q = e0 / 4 … (e1 + 3) / 4 − 1.
+fn word_in_range(q: u32, e0: u32, e1: u32) -> vec4<bool> {
+    let e = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    return e >= vec4<u32>(e0) & e < vec4<u32>(e1);
+}

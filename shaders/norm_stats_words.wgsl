@@ -17,12 +17,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let c = sh.c;
     var s1 = vec4<f32>(0.0);
     var s2 = vec4<f32>(0.0);
-    var mean = 0.0;
+    // Backward: the channel's mean; forward: its first value, the shift of norm_stats.wgsl.
+    var center = 0.0;
     var invstd = 0.0;
     var scale = 0.0;
     var shift = 0.0;
     if (BACKWARD) {
-        mean = stats[c];
+        center = stats[c];
         invstd = stats[p.c + c];
         scale = invstd;
         if (ACT && AFFINE) {
@@ -30,17 +31,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             shift = bias[c];
         }
     } else {
-        // The channel's first value (see norm_stats.wgsl).
         let f = c * p.bv;
-        mean = x[f / 4u][f % 4u];
+        center = x[f / 4u][f % 4u];
     }
     for (var a = sh.a0; a < sh.a1; a = a + 1u) {
-        let e0 = vec4<u32>((a * p.c + c) * p.bv);
-        let e1 = e0 + vec4<u32>(p.bv);
-        var e = vec4<u32>(e0.x & ~3u) + vec4<u32>(0u, 1u, 2u, 3u);
-        for (var q = e0.x / 4u; q < (e1.x + 3u) / 4u; q = q + 1u) {
-            let inside = e >= e0 & e < e1;
-            let d = select(vec4<f32>(0.0), x[q] - mean, inside);
+        let e0 = (a * p.c + c) * p.bv;
+        let e1 = e0 + p.bv;
+        for (var q = e0 / 4u; q < (e1 + 3u) / 4u; q = q + 1u) {
+            let inside = word_in_range(q, e0, e1);
+            let d = select(vec4<f32>(0.0), x[q] - center, inside);
             if (BACKWARD) {
                 var gv = select(vec4<f32>(0.0), g[q], inside);
                 if (ACT) {
@@ -52,7 +51,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 s1 = s1 + d;
                 s2 = s2 + d * d;
             }
-            e = e + vec4<u32>(4u);
         }
     }
     if (BACKWARD) {

@@ -31,15 +31,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let oc = divmod(idx, p.nchunks);
     let k0 = oc.y * p.chunk;
     let k1 = min(p.r, k0 + p.chunk);
-    // Elements [e0, e1) of the flat array, in words [e0 / 4, ⌈e1 / 4⌉).
-    let e0 = vec4<u32>(oc.x * p.r + k0);
-    let e1 = vec4<u32>(oc.x * p.r + k1);
+    // Elements [e0, e1) of the flat array.
+    let e0 = oc.x * p.r + k0;
+    let e1 = oc.x * p.r + k1;
     let identity = vec4<f32>({{INIT}});
     var acc = identity;
-    var e = vec4<u32>(e0.x & ~3u) + vec4<u32>(0u, 1u, 2u, 3u);
-    for (var w = e0.x / 4u; w < (e1.x + 3u) / 4u; w++) {
-        acc = combine4(acc, select(identity, x[w], e >= e0 & e < e1));
-        e += vec4<u32>(4u);
+    for (var w = e0 / 4u; w < (e1 + 3u) / 4u; w++) {
+        acc = combine4(acc, select(identity, x[w], word_in_range(w, e0, e1)));
     }
     out[idx] = combine1(combine1(acc.x, acc.y), combine1(acc.z, acc.w)) * p.scale;
 }

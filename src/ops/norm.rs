@@ -300,10 +300,10 @@ pub(super) fn reduce_pass(
     let [affine, act] = epi.flags();
     let (w, b) = epi.affine.unwrap_or((x, x));
     let (kernel, defs) = if v.stats_in_words() {
-        let words = [("T", "vec4<f32>"), ("S", "f32")];
+        let (t, s) = (("T", "vec4<f32>"), ("S", "f32"));
         (
             &STATS_WORDS,
-            &[("BACKWARD", backward), words[0], words[1], affine, act][..],
+            &[("BACKWARD", backward), t, s, affine, act][..],
         )
     } else {
         (

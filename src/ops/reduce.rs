@@ -86,6 +86,34 @@ impl Form {
             Form::Scalar
         }
     }
+
+    /// Inner elements per invocation (the kernel's `p.inner` counts these groups).
+    fn width(self) -> usize {
+        if self == Form::InnerVec4 {
+            4
+        } else {
+            1
+        }
+    }
+
+    /// Storage loads per element of the reduced axis, per invocation.
+    fn loads_per_step(self) -> f64 {
+        if self == Form::Rows4 {
+            0.25
+        } else {
+            1.0
+        }
+    }
+
+    /// The kernel and its variant definitions for `kind`.
+    fn kernel(self, kind: Kind) -> (&'static Kernel, Vec<(&'static str, &'static str)>) {
+        let [init, combine] = kind.defs();
+        match self {
+            Form::Scalar => (&REDUCE, vec![init, combine, ("T", "f32")]),
+            Form::InnerVec4 => (&REDUCE, vec![init, combine, ("T", "vec4<f32>")]),
+            Form::Rows4 => (&REDUCE_ROWS4, vec![init, combine]),
+        }
+    }
 }
 
 /// Reduces the middle axis of an (outer, r, inner) view of `x`; result is (outer, inner).
@@ -99,13 +127,10 @@ fn reduce_middle(
 ) -> Result<Tensor> {
     let gpu = x.gpu();
     let form = Form::of(x.numel(), r, inner);
-    // Invocations per chunk of the reduced axis, and loads each makes per element of it.
-    let (threads, loads_per_step) = match form {
-        Form::Scalar => (outer * inner, 1.0),
-        Form::InnerVec4 => (outer * inner / 4, 1.0),
-        Form::Rows4 => (outer, 0.25),
-    };
-    let loads = (r * threads) as f64 * loads_per_step;
+    let groups = inner / form.width();
+    // Invocations per chunk of the reduced axis.
+    let threads = outer * groups;
+    let loads = (r * threads) as f64 * form.loads_per_step();
     let small = gpu.is_cpu() && loads <= CPU_SINGLE_PASS_LOADS as f64;
     let nchunks = if !small && threads < TARGET_THREADS && r >= 2 * MIN_CHUNK {
         (TARGET_THREADS / threads.max(1)).clamp(1, r / MIN_CHUNK)
@@ -115,33 +140,21 @@ fn reduce_middle(
     .max(r.div_ceil(MAX_LOOP));
     let (chunk, nchunks) = even_chunks(r, r.div_ceil(nchunks));
     let out = Tensor::empty(gpu, &[outer, nchunks, inner], DType::F32, "reduce")?;
-    let n = match form {
-        Form::InnerVec4 => outer * nchunks * inner / 4,
-        Form::Scalar | Form::Rows4 => outer * nchunks * inner,
-    };
+    let n = outer * nchunks * groups;
     let p = ReduceParams {
         outer: outer as u32,
         r: r as u32,
-        inner: (if form == Form::InnerVec4 {
-            inner / 4
-        } else {
-            inner
-        }) as u32,
+        inner: groups as u32,
         chunk: chunk as u32,
         nchunks: nchunks as u32,
         n: n as u32,
         scale: if nchunks == 1 { scale } else { 1.0 },
         pad: 0,
     };
-    let [init, combine] = kind.defs();
-    let (kernel, defs) = match form {
-        Form::Scalar => (&REDUCE, &[init, combine, ("T", "f32")][..]),
-        Form::InnerVec4 => (&REDUCE, &[init, combine, ("T", "vec4<f32>")][..]),
-        Form::Rows4 => (&REDUCE_ROWS4, &[init, combine][..]),
-    };
+    let (kernel, defs) = form.kernel(kind);
     gpu.launch(
         kernel,
-        defs,
+        &defs,
         bytes_of(&p),
         &[x.storage(), out.storage()],
         grid(n as u64, 256),
