@@ -18,22 +18,48 @@
 //! (`conv_gemm.rs`) and narrow transposed convs through columns on CPU adapters
 //! (`conv_col2im.rs`); geometry in `conv_geom.rs`.
 
+use super::conv_channels_last::SourceCopy;
 use super::conv_geom::{Conv2dGeom, ConvDims};
 use super::conv_launch::{gather_raw, nchw};
 use super::conv_wgrad::wgrad_raw;
+use crate::autograd::is_recording;
 use crate::error::{Error, Result};
 use crate::tensor::{fmt_shape, Tensor};
 
-/// `C(x, w) + b`, recorded.
-fn conv_op(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, d: ConvDims) -> Result<Tensor> {
-    let y = gather_raw("conv2d", x, w, bias, &d, false)?;
+/// The channels-last copy of a conv's source to keep for its weight gradient: the one the
+/// forward pass made, when a weight gradient can follow (the weight needs one and the graph
+/// is recorded), else none, so that no copy outlives its use.
+fn keep_for_weight_grad(w: &Tensor, copy: SourceCopy) -> SourceCopy {
+    if w.requires_grad() && is_recording() {
+        copy
+    } else {
+        SourceCopy::default()
+    }
+}
+
+/// `C(x, w) + b`, recorded. `x_copy` offers, and receives, the channels-last copy of `x`.
+fn conv_op(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    d: ConvDims,
+    x_copy: &mut SourceCopy,
+) -> Result<Tensor> {
+    let y = gather_raw("conv2d", x, w, bias, &d, false, x_copy)?;
+    let kept = keep_for_weight_grad(w, x_copy.clone());
     let mut inputs = vec![x, w];
     inputs.extend(bias);
     Ok(y.record("conv2d", &inputs, move |bw| {
         let (x, w, g) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
+        // Both gradients read g channels last: one copy serves both.
+        let (mut x_copy, mut g_copy) = (kept.clone(), SourceCopy::default());
         let mut grads = vec![
-            bw.needs[0].then(|| convt_op(g, w, None, d)).transpose()?,
-            bw.needs[1].then(|| wgrad_op(x, g, d)).transpose()?,
+            bw.needs[0]
+                .then(|| convt_op(g, w, None, d, &mut g_copy))
+                .transpose()?,
+            bw.needs[1]
+                .then(|| wgrad_op(x, g, d, [&mut x_copy, &mut g_copy]))
+                .transpose()?,
         ];
         if bw.inputs.len() == 3 {
             grads.push(bw.needs[2].then(|| g.sum(&[0, 2, 3], false)).transpose()?);
@@ -42,16 +68,28 @@ fn conv_op(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, d: ConvDims) -> Result
     }))
 }
 
-/// `T(x, w) + b`, recorded.
-fn convt_op(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, d: ConvDims) -> Result<Tensor> {
-    let y = gather_raw("conv_transpose2d", x, w, bias, &d, true)?;
+/// `T(x, w) + b`, recorded. `x_copy` offers, and receives, the channels-last copy of `x`.
+fn convt_op(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    d: ConvDims,
+    x_copy: &mut SourceCopy,
+) -> Result<Tensor> {
+    let y = gather_raw("conv_transpose2d", x, w, bias, &d, true, x_copy)?;
+    let kept = keep_for_weight_grad(w, x_copy.clone());
     let mut inputs = vec![x, w];
     inputs.extend(bias);
     Ok(y.record("conv_transpose2d", &inputs, move |bw| {
         let (x, w, g) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
+        let (mut x_copy, mut g_copy) = (kept.clone(), SourceCopy::default());
         let mut grads = vec![
-            bw.needs[0].then(|| conv_op(g, w, None, d)).transpose()?,
-            bw.needs[1].then(|| wgrad_op(g, x, d)).transpose()?,
+            bw.needs[0]
+                .then(|| conv_op(g, w, None, d, &mut g_copy))
+                .transpose()?,
+            bw.needs[1]
+                .then(|| wgrad_op(g, x, d, [&mut g_copy, &mut x_copy]))
+                .transpose()?,
         ];
         if bw.inputs.len() == 3 {
             grads.push(bw.needs[2].then(|| g.sum(&[0, 2, 3], false)).transpose()?);
@@ -60,16 +98,23 @@ fn convt_op(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, d: ConvDims) -> Resul
     }))
 }
 
-/// `Wg(big, small)`, recorded.
-fn wgrad_op(big: &Tensor, small: &Tensor, d: ConvDims) -> Result<Tensor> {
-    let y = wgrad_raw("conv2d_weight_grad", big, small, &d)?;
+/// `Wg(big, small)`, recorded; `copies` offer channels-last copies of `big` and `small`.
+fn wgrad_op(
+    big: &Tensor,
+    small: &Tensor,
+    d: ConvDims,
+    copies: [&mut SourceCopy; 2],
+) -> Result<Tensor> {
+    let y = wgrad_raw("conv2d_weight_grad", big, small, &d, copies)?;
     Ok(y.record("conv2d_weight_grad", &[big, small], move |bw| {
         let (big, small, h) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
         Ok(vec![
             bw.needs[0]
-                .then(|| convt_op(small, h, None, d))
+                .then(|| convt_op(small, h, None, d, &mut SourceCopy::default()))
                 .transpose()?,
-            bw.needs[1].then(|| conv_op(big, h, None, d)).transpose()?,
+            bw.needs[1]
+                .then(|| conv_op(big, h, None, d, &mut SourceCopy::default()))
+                .transpose()?,
         ])
     }))
 }
@@ -98,7 +143,7 @@ impl Tensor {
             ));
         }
         let d = geom.resolve_conv(OP, [h, w], [ws[2], ws[3]])?;
-        conv_op(self, weight, bias, d)
+        conv_op(self, weight, bias, d, &mut SourceCopy::default())
     }
 
     /// 2-D transposed convolution of `self` `[N, Ci, H, W]` with `weight` `[Ci, Co, KH, KW]`
@@ -125,7 +170,7 @@ impl Tensor {
             ));
         }
         let d = geom.resolve_transpose(OP, [h, w], [ws[2], ws[3]])?;
-        convt_op(self, weight, bias, d)
+        convt_op(self, weight, bias, d, &mut SourceCopy::default())
     }
 
     /// dL/dW `[Co, Ci, KH, KW]` of `conv2d(self, W, geom)` for `self` `[N, Ci, H, W]` and
@@ -147,6 +192,7 @@ impl Tensor {
             ..*geom
         };
         let d = geom.resolve_conv(OP, [h, w], kernel)?;
-        wgrad_op(self, grad_out, d)
+        let fresh = || SourceCopy::default();
+        wgrad_op(self, grad_out, d, [&mut fresh(), &mut fresh()])
     }
 }

@@ -15,7 +15,7 @@
 //! 0.93, where the 1×1 product (0.7) is bound by its 401K stores and the copy takes 0.25.
 
 use super::bytes_of;
-use super::conv_channels_last::ChannelsLast;
+use super::conv_channels_last::{ChannelsLast, SourceCopy};
 use super::conv_family::{blocks, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_launch::{gather_launch, u32s, Gather};
@@ -117,5 +117,13 @@ pub(super) fn conv2d(
     // The weight [cd, cs, KH, KW] is already the channels-last [cd, 1 tap, K] the kernel reads.
     let w_cl = w.alias(&[cd, 1, k]);
     let operands = ChannelsLast::prepared(cols.clone(), w_cl);
-    gather_launch(op, &cols, w, bias, &g, Some(operands))
+    gather_launch(
+        op,
+        &cols,
+        w,
+        bias,
+        &g,
+        Some(operands),
+        &mut SourceCopy::default(),
+    )
 }

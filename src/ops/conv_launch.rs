@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use super::bytes_of;
-use super::conv_channels_last::ChannelsLast;
+use super::conv_channels_last::{ChannelsLast, SourceCopy};
 use super::conv_family::{blocks, dense_as_matmul, gemm_mode, through_columns, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_sg::{adapter_threads, GatherPlan};
@@ -176,6 +176,7 @@ pub(crate) fn gather_raw(
     bias: Option<&Tensor>,
     d: &ConvDims,
     transposed: bool,
+    src_copy: &mut SourceCopy,
 ) -> Result<Tensor> {
     let [n, cs, sh, sw] = nchw(op, "input", src)?;
     let ws = nchw(op, "weight", w)?;
@@ -274,7 +275,7 @@ pub(crate) fn gather_raw(
             w_ci,
             bias_div: taps,
         };
-        return Ok(gather_launch(op, src, w, bias, &g, None)?.alias(&shape));
+        return Ok(gather_launch(op, src, w, bias, &g, None, src_copy)?.alias(&shape));
     }
     if !transposed && !dense && super::conv_im2col::applies(src.gpu(), n, cs, cd, d) {
         return super::conv_im2col::conv2d(op, src, w, bias, d, [n, cs, cd]);
@@ -294,7 +295,7 @@ pub(crate) fn gather_raw(
         w_ci,
         bias_div: 1,
     };
-    gather_launch(op, src, w, bias, &g, None)
+    gather_launch(op, src, w, bias, &g, None, src_copy)
 }
 
 /// One launch of the gather kernel: `n` images, `cs` → `cd` channels, weight element
@@ -311,7 +312,8 @@ pub(super) struct Gather {
 }
 
 /// Records the gather kernel for `g`; `prepared` gives channels-last operands made by the
-/// caller (the vec4 variant then runs on them, and `src` is their source).
+/// caller (the vec4 variant then runs on them, and `src` is their source). Otherwise the
+/// vec4 variant takes its channels-last source from `src_copy`, or makes it there.
 pub(super) fn gather_launch(
     op: &'static str,
     src: &Tensor,
@@ -319,6 +321,7 @@ pub(super) fn gather_launch(
     bias: Option<&Tensor>,
     g: &Gather,
     prepared: Option<ChannelsLast>,
+    src_copy: &mut SourceCopy,
 ) -> Result<Tensor> {
     let Gather {
         n,
@@ -376,6 +379,7 @@ pub(super) fn gather_launch(
             w,
             [n, cs, s_hw[0] * s_hw[1], cd, taps],
             [w_co, w_ci],
+            src_copy,
         )?),
         _ => None,
     };

@@ -7,13 +7,13 @@
 //! workgroups run and no invocation nears lavapipe's loop limit (see `conv_launch.rs`).
 
 use super::bytes_of;
+use super::conv_channels_last::SourceCopy;
 use super::conv_family::{blocks, gemm_mode, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_launch::{check_groups, nchw, u32s, unrolled, LOOP_BUDGET};
 use super::conv_sg_tiles::vec4_pays;
 use super::conv_sg_wgrad::WgradPlan;
 use super::reduce::{even_chunks, MAX_LOOP};
-use super::transpose::transpose_last2;
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
 use crate::tensor::{fmt_shape, DType, Tensor};
@@ -68,11 +68,14 @@ fn cache_rows(
 /// more channels; the other side's channels form the register block, one tap per workgroup —
 /// unless the big side has fewer than 8 channels, when its (channel, tap) pairs form the block
 /// instead (conv2d_weight_grad_taps.wgsl: ~5× fewer loads per FMA for Conv(1→64)).
+/// The vec4 kernel takes its channels-last copies of `big` and `small` from `copies`, or
+/// makes them there.
 pub(crate) fn wgrad_raw(
     op: &'static str,
     big: &Tensor,
     small: &Tensor,
     d: &ConvDims,
+    copies: [&mut SourceCopy; 2],
 ) -> Result<Tensor> {
     let [n, cb, bh, bw] = nchw(op, "input", big)?;
     let [n2, cs, sh, sw] = nchw(op, "output gradient", small)?;
@@ -201,10 +204,11 @@ pub(crate) fn wgrad_raw(
         ("WG", wg_s.as_str()),
     ];
     // Channels-last copies ([N, H, W, C]) for a plan with vec4 reads (bindings 4 and 5).
+    let [big_copy, small_copy] = copies;
     let cl = match &plan {
         Some(plan) if plan.vec4_operands() => Some((
-            transpose_last2(op, big, [n, cb, bh * bw])?,
-            transpose_last2(op, small, [n, cs, sh * sw])?,
+            big_copy.of(op, big, [n, cb, bh * bw])?,
+            small_copy.of(op, small, [n, cs, sh * sw])?,
         )),
         _ => None,
     };

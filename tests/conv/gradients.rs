@@ -1,7 +1,9 @@
 //! Convolution gradients: first and second order against PyTorch goldens
 //! (`scripts/goldens_conv.py`), a gradient penalty through a conv critic, and directional
-//! derivatives against finite differences.
+//! derivatives against finite differences, and the backward rules as autograd runs them
+//! against the CPU reference.
 use crate::common::*;
+use crate::reference::{conv, convt};
 use tapegan::ops::{Conv2dGeom, Padding};
 use tapegan::{grad, Tensor};
 
@@ -94,6 +96,28 @@ fn first_order_matches_pytorch() {
             check_golden(gr.as_ref().unwrap(), &d, k, name);
         }
     }
+}
+
+#[test]
+fn backward_rules_match_cpu_with_each_operand_reading() {
+    // The backward rules of conv2d and conv_transpose2d, run through autograd, with the
+    // sharing kernels reading four channels per load from channels-last copies (which the
+    // input and weight gradients share, and which the forward pass hands to the weight
+    // gradient) and one channel per load, each in a child process. Channel counts are
+    // multiples of four so that the vec4 reads apply; at stride 1 the input and its
+    // gradient have copies of one shape, so a copy given to the wrong operand is caught.
+    if rerun_with_env(
+        "gradients::backward_rules_match_cpu_with_each_operand_reading",
+        "TAPEGAN_CONV_BLOCKS",
+        &["vec4", "scalar"],
+    ) {
+        return;
+    }
+    conv(64, 128, 8, 4, 2, 1).check_autograd(120);
+    convt(128, 64, 4, 4, 2, 1).check_autograd(121);
+    conv(64, 64, 5, 3, 1, 1).check_autograd(122);
+    convt(64, 64, 5, 3, 1, 1).check_autograd(123);
+    convt(16, 4, 4, 3, 2, 1).batch(3).check_autograd(124);
 }
 
 #[test]

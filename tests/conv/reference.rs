@@ -349,6 +349,103 @@ impl Layer {
     }
 }
 
+impl Layer {
+    /// Runs the layer forward and its gradients through autograd (`grad_with` on the output
+    /// with gradient g) and checks the input, weight and bias gradients against the CPU
+    /// reference. Unlike [`Layer::check`], which calls the gradient ops directly, this runs
+    /// the backward rules as training does, with whatever they hand from one op to the next.
+    pub(crate) fn check_autograd(&self, seed: u64) {
+        let what = format!(
+            "autograd {} {}→{} on {:?} k{:?} {:?}",
+            if self.transposed { "ConvT" } else { "Conv" },
+            self.cin,
+            self.cout,
+            self.hw,
+            self.k,
+            self.g
+        );
+        let r = self.rel();
+        let (n, ci, co) = (self.n, self.cin, self.cout);
+        let (in_hw, out_hw) = if self.transposed {
+            (r.small, r.big)
+        } else {
+            (r.big, r.small)
+        };
+        let xs = [n, ci, in_hw[0], in_hw[1]];
+        let ws = if self.transposed {
+            [ci, co, self.k[0], self.k[1]]
+        } else {
+            [co, ci, self.k[0], self.k[1]]
+        };
+        let ys = [n, co, out_hw[0], out_hw[1]];
+        let xv = rand_vec(xs.iter().product(), seed, -1.0, 1.0);
+        let wv = rand_vec(ws.iter().product(), seed + 1, -1.0, 1.0);
+        let bv = rand_vec(co, seed + 2, -1.0, 1.0);
+        let gv = rand_vec(ys.iter().product(), seed + 3, -1.0, 1.0);
+        let (x, w, b) = (var(&xv, &xs), var(&wv, &ws), var(&bv, &[co]));
+        let y = if self.transposed {
+            x.conv_transpose2d(&w, Some(&b), &self.g)
+        } else {
+            x.conv2d(&w, Some(&b), &self.g)
+        }
+        .unwrap();
+        assert_eq!(y.shape(), &ys, "{what}: output shape");
+        let opts = tapegan::GradOptions {
+            grad_outputs: Some(vec![t(&gv, &ys)]),
+            ..Default::default()
+        };
+        let grads: Vec<Tensor> = tapegan::grad_with(&[&y], &[&x, &w, &b], &opts)
+            .unwrap()
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        let got = Tensor::read_all(&grads.iter().collect::<Vec<_>>()).unwrap();
+        let ks = self.k[0] * self.k[1];
+        let per_output = co * ks / (r.s[0] * r.s[1]) + 1;
+        if self.transposed {
+            check_ref(
+                &got[0],
+                xs,
+                co * ks,
+                |e| conv_at(&gv, ys, &wv, ws, None, &r, e),
+                &format!("{what}: input grad"),
+            );
+            check_ref(
+                &got[1],
+                ws,
+                n * ys[2] * ys[3],
+                |e| wgrad_at(&gv, ys, &xv, xs, &r, e),
+                &format!("{what}: weight grad"),
+            );
+        } else {
+            check_ref(
+                &got[0],
+                xs,
+                per_output,
+                |e| convt_at(&gv, ys, &wv, ws, None, &r, e),
+                &format!("{what}: input grad"),
+            );
+            check_ref(
+                &got[1],
+                ws,
+                n * ys[2] * ys[3],
+                |e| wgrad_at(&xv, xs, &gv, ys, &r, e),
+                &format!("{what}: weight grad"),
+            );
+        }
+        let plane = ys[2] * ys[3];
+        let db: Vec<f32> = (0..co)
+            .map(|c| {
+                (0..n)
+                    .flat_map(|i| &gv[(i * co + c) * plane..(i * co + c + 1) * plane])
+                    .map(|&v| v as f64)
+                    .sum::<f64>() as f32
+            })
+            .collect();
+        assert_close(&got[2], &db, 1e-4, 1e-4, &format!("{what}: bias grad"));
+    }
+}
+
 /// Geometry of a relation as a public `Conv2dGeom` when it is expressible with symmetric
 /// padding; otherwise the gradient ops are reached through autograd.
 pub(crate) fn explicit_geom(r: &Rel) -> Option<Conv2dGeom> {
