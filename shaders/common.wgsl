@@ -19,6 +19,16 @@ fn expm1(v: f32) -> f32 {
     return exp(v) - 1.0;
 }
 
+// The activations product and conv kernels apply in their stores, for a slope or α ≥ 0 (the
+// backward rules read their derivatives from the output). A zero slope is a ReLU and gives
+// +0 below zero, as max(v, 0) does.
+fn leaky_with(v: f32, slope: f32) -> f32 {
+    return select(select(slope * v, 0.0, slope == 0.0), v, v > 0.0);
+}
+fn elu_with(v: f32, alpha: f32) -> f32 {
+    return select(alpha * expm1(v), v, v > 0.0);
+}
+
 // vᵖ for scalar p; integer p accepts negative v (sign kept for odd p); 0⁰ = 1.
 fn pow_scalar(v: f32, e: f32) -> f32 {
     if (e == 0.0) { return 1.0; }

@@ -25,13 +25,15 @@
 // TRANSPOSED = 1, BIAS = 2, ACCUM = 4.
 // npix, jy and jx are the largest phase's (phase 0): they size the grid.
 // chunks: conv_sg.wgsl's workgroup order (see there); 1 keeps the grid's order.
+// alpha: the slope or α of the activation conv_sg.wgsl's activated variants apply in their
+// store (in the last dispatch of a split reduction only).
 struct Params {
     n: u32, cs: u32, sh: u32, sw: u32,
     cd: u32, dh: u32, dw: u32, npix: u32,
     kh: u32, kw: u32, sy: u32, sx: u32,
     py: u32, px: u32, jy: u32, jx: u32,
     w_co: u32, w_ci: u32, ci0: u32, ci1: u32,
-    flags: u32, bias_div: u32, chunks: u32, pad: u32,
+    flags: u32, bias_div: u32, chunks: u32, alpha: f32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;

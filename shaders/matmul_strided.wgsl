@@ -25,13 +25,13 @@ struct Params {
 // +0 below zero, as ReLU's max(v, 0)), and the ELU of `p.alpha`, as the ELU kernel does;
 // `leaky4` / `elu4` for the vec4 stores of matmul_sg.
 fn leaky(v: f32) -> f32 {
-    return select(select(p.alpha * v, 0.0, p.alpha == 0.0), v, v > 0.0);
+    return leaky_with(v, p.alpha);
 }
 fn leaky4(v: vec4<f32>) -> vec4<f32> {
     return vec4<f32>(leaky(v.x), leaky(v.y), leaky(v.z), leaky(v.w));
 }
 fn elu(v: f32) -> f32 {
-    return select(p.alpha * expm1(v), v, v > 0.0);
+    return elu_with(v, p.alpha);
 }
 fn elu4(v: vec4<f32>) -> vec4<f32> {
     return vec4<f32>(elu(v.x), elu(v.y), elu(v.z), elu(v.w));

@@ -3,7 +3,7 @@
 
 use super::init::{self, Init};
 use super::linear::Weight;
-use super::{key, Ctx, Entry, Module, Named};
+use super::{key, Activation, Ctx, Entry, Module, Named};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::ops::{Conv2dGeom, Generator, Padding};
@@ -165,6 +165,23 @@ impl Module for Conv2d {
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
         let w = self.weight.get(ctx)?;
         x.conv2d(&w, self.bias.as_ref(), &self.spec.geom())
+    }
+
+    /// The conv with a ReLU, leaky ReLU or ELU applied in its kernel's store
+    /// ([`Tensor::conv2d_leaky_relu`]): the critics' first layers save a pass over their
+    /// largest activation.
+    fn forward_activated(
+        &self,
+        x: &Tensor,
+        ctx: &mut Ctx,
+        act: Activation,
+    ) -> Option<Result<Tensor>> {
+        let fused = act.fused()?;
+        Some(
+            self.weight
+                .get(ctx)
+                .and_then(|w| x.conv2d_fused(&w, self.bias.as_ref(), &self.spec.geom(), fused)),
+        )
     }
 
     fn per_sample(&self) -> bool {

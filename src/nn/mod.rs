@@ -111,8 +111,8 @@ pub trait Module: Send + Sync {
     }
 
     /// This layer followed by `act`, as one fused op where the layer has one for it
-    /// (training-mode batch norm, instance norm and Linear, followed by a ReLU or a leaky
-    /// ReLU with slope ≥ 0);
+    /// (training-mode batch norm and instance norm followed by a ReLU or a leaky ReLU with
+    /// slope ≥ 0; Linear and Conv2d followed by those or an ELU with α ≥ 0);
     /// `None` where it has not, and the caller applies `act` itself.
     fn forward_activated(
         &self,

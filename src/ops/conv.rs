@@ -22,6 +22,7 @@ use super::conv_channels_last::SourceCopy;
 use super::conv_geom::{Conv2dGeom, ConvDims};
 use super::conv_launch::{gather_raw, nchw};
 use super::conv_wgrad::wgrad_raw;
+use super::linear_act::FusedAct;
 use crate::autograd::is_recording;
 use crate::error::{Error, Result};
 use crate::tensor::{fmt_shape, Tensor};
@@ -45,12 +46,30 @@ fn conv_op(
     d: ConvDims,
     x_copy: &mut SourceCopy,
 ) -> Result<Tensor> {
-    let y = gather_raw("conv2d", x, w, bias, &d, false, x_copy)?;
+    conv_act_op("conv2d", x, w, bias, d, x_copy, None)
+}
+
+/// `act(C(x, w) + b)`, recorded as `op`; without `act`, [`conv_op`].
+fn conv_act_op(
+    op: &'static str,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    d: ConvDims,
+    x_copy: &mut SourceCopy,
+    act: Option<FusedAct>,
+) -> Result<Tensor> {
+    let y = gather_raw(op, x, w, bias, &d, false, x_copy, act)?;
     let kept = keep_for_weight_grad(w, x_copy.clone());
     let mut inputs = vec![x, w];
     inputs.extend(bias);
-    Ok(y.record("conv2d", &inputs, move |bw| {
-        let (x, w, g) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
+    Ok(y.record(op, &inputs, move |bw| {
+        // Through the activation first (its derivative read from the output), then the conv.
+        let g = &match act {
+            Some(a) => a.grad(bw.output, bw.grad)?,
+            None => bw.grad.clone(),
+        };
+        let (x, w) = (&bw.inputs[0], &bw.inputs[1]);
         // Both gradients read g channels last: one copy serves both.
         let (mut x_copy, mut g_copy) = (kept.clone(), SourceCopy::default());
         let mut grads = vec![
@@ -76,7 +95,7 @@ fn convt_op(
     d: ConvDims,
     x_copy: &mut SourceCopy,
 ) -> Result<Tensor> {
-    let y = gather_raw("conv_transpose2d", x, w, bias, &d, true, x_copy)?;
+    let y = gather_raw("conv_transpose2d", x, w, bias, &d, true, x_copy, None)?;
     let kept = keep_for_weight_grad(w, x_copy.clone());
     let mut inputs = vec![x, w];
     inputs.extend(bias);
@@ -119,6 +138,24 @@ fn wgrad_op(
     }))
 }
 
+/// The resolved geometry of `conv2d(x, weight, geom)`, after checking the operands' shapes.
+fn conv_dims(op: &'static str, x: &Tensor, weight: &Tensor, geom: &Conv2dGeom) -> Result<ConvDims> {
+    let [_, ci, h, w] = nchw(op, "input", x)?;
+    let ws = nchw(op, "weight", weight)?;
+    if ws[1] != ci {
+        return Err(Error::shape(
+            op,
+            format!(
+                "input {} has {ci} channels but weight {} expects {} (layout [Cout, Cin, KH, KW])",
+                fmt_shape(x.shape()),
+                fmt_shape(weight.shape()),
+                ws[1]
+            ),
+        ));
+    }
+    geom.resolve_conv(op, [h, w], [ws[2], ws[3]])
+}
+
 impl Tensor {
     /// 2-D convolution of `self` `[N, Ci, H, W]` with `weight` `[Co, Ci, KH, KW]` plus an
     /// optional `bias` `[Co]`: `[N, Co, OH, OW]` (cross-correlation, as in PyTorch).
@@ -128,22 +165,58 @@ impl Tensor {
         bias: Option<&Tensor>,
         geom: &Conv2dGeom,
     ) -> Result<Tensor> {
-        const OP: &str = "conv2d";
-        let [_, ci, h, w] = nchw(OP, "input", self)?;
-        let ws = nchw(OP, "weight", weight)?;
-        if ws[1] != ci {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "input {} has {ci} channels but weight {} expects {} (layout [Cout, Cin, KH, KW])",
-                    fmt_shape(self.shape()),
-                    fmt_shape(weight.shape()),
-                    ws[1]
-                ),
-            ));
-        }
-        let d = geom.resolve_conv(OP, [h, w], [ws[2], ws[3]])?;
+        let d = conv_dims("conv2d", self, weight, geom)?;
         conv_op(self, weight, bias, d, &mut SourceCopy::default())
+    }
+
+    /// `leaky_relu(conv2d(self, weight, bias, geom), slope)` (slope 0: ReLU), the activation
+    /// applied in the conv kernel's store where it has one. `slope` must be finite and ≥ 0
+    /// (the backward reads the activation's mask from the output).
+    pub fn conv2d_leaky_relu(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        geom: &Conv2dGeom,
+        slope: f32,
+    ) -> Result<Tensor> {
+        self.conv2d_fused(weight, bias, geom, FusedAct::Leaky(slope))
+    }
+
+    /// `elu(conv2d(self, weight, bias, geom), alpha)`, the activation applied in the conv
+    /// kernel's store where it has one. `alpha` must be finite and ≥ 0.
+    pub fn conv2d_elu(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        geom: &Conv2dGeom,
+        alpha: f32,
+    ) -> Result<Tensor> {
+        self.conv2d_fused(weight, bias, geom, FusedAct::Elu(alpha))
+    }
+
+    /// `act(conv2d(self, weight, bias, geom))` as one op.
+    pub(crate) fn conv2d_fused(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        geom: &Conv2dGeom,
+        act: FusedAct,
+    ) -> Result<Tensor> {
+        let op = match act {
+            FusedAct::Leaky(_) => "conv2d_leaky_relu",
+            FusedAct::Elu(_) => "conv2d_elu",
+        };
+        act.check(op, "conv2d")?;
+        let d = conv_dims(op, self, weight, geom)?;
+        conv_act_op(
+            op,
+            self,
+            weight,
+            bias,
+            d,
+            &mut SourceCopy::default(),
+            Some(act),
+        )
     }
 
     /// 2-D transposed convolution of `self` `[N, Ci, H, W]` with `weight` `[Ci, Co, KH, KW]`

@@ -20,6 +20,7 @@ use super::conv_family::{blocks, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_launch::{gather_launch, u32s, Gather};
 use super::conv_sg::GatherPlan;
+use super::linear_act::FusedAct;
 use crate::error::Result;
 use crate::gpu::{grid, Kernel};
 use crate::kernel;
@@ -56,7 +57,8 @@ struct Im2colParams {
 }
 
 /// `conv2d(src, w) + bias` for `src` `[n, cs, H, W]` and `w` `[cd, cs, KH, KW]` (checked by
-/// the caller), where [`applies`] holds.
+/// the caller), where [`applies`] holds, with `act` applied in the product's store (the
+/// `bool` says so, as [`gather_launch`]'s).
 pub(super) fn conv2d(
     op: &'static str,
     src: &Tensor,
@@ -64,7 +66,8 @@ pub(super) fn conv2d(
     bias: Option<&Tensor>,
     d: &ConvDims,
     [n, cs, cd]: [usize; 3],
-) -> Result<Tensor> {
+    act: Option<FusedAct>,
+) -> Result<(Tensor, bool)> {
     let k = cs * d.taps();
     let [oh, ow] = d.small;
     let cols = Tensor::empty(src.gpu(), &[n, oh, ow, k], DType::F32, op)?;
@@ -125,5 +128,6 @@ pub(super) fn conv2d(
         &g,
         Some(operands),
         &mut SourceCopy::default(),
+        act,
     )
 }

@@ -22,6 +22,7 @@ use super::conv_family::{blocks, dense_as_matmul, gemm_mode, through_columns, Bl
 use super::conv_geom::ConvDims;
 use super::conv_sg::{adapter_threads, GatherPlan};
 use super::conv_sg_tiles::vec4_pays;
+use super::linear_act::FusedAct;
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
 use crate::gpu::Bind;
@@ -95,7 +96,7 @@ struct GatherParams {
     flags: u32,
     bias_div: u32,
     chunks: u32,
-    pad: u32,
+    alpha: f32,
 }
 
 /// Flags of the gather kernel (`p.flags` in conv2d.wgsl).
@@ -168,7 +169,9 @@ fn gather_block(cpu: bool, cd: usize, npix: usize) -> (usize, usize, usize) {
 }
 
 /// The gather kernel: conv (`src` big → small) or transposed conv (`src` small → big), plus
-/// bias. Checks every operand against `d`.
+/// bias, then `act` (in the kernel's store where the route has one, else as a pass). Checks
+/// every operand against `d`. `src_copy` offers and receives the source's channels-last copy.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn gather_raw(
     op: &'static str,
     src: &Tensor,
@@ -177,7 +180,29 @@ pub(crate) fn gather_raw(
     d: &ConvDims,
     transposed: bool,
     src_copy: &mut SourceCopy,
+    act: Option<FusedAct>,
 ) -> Result<Tensor> {
+    let (out, activated) = gather_route(op, src, w, bias, d, transposed, src_copy, act)?;
+    match act {
+        Some(a) if !activated => a.apply_raw(&out),
+        _ => Ok(out),
+    }
+}
+
+/// [`gather_raw`] by the route that suits the call, and whether that route applied `act`
+/// in its store.
+#[allow(clippy::too_many_arguments)]
+fn gather_route(
+    op: &'static str,
+    src: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    d: &ConvDims,
+    transposed: bool,
+    src_copy: &mut SourceCopy,
+    act: Option<FusedAct>,
+) -> Result<(Tensor, bool)> {
+    let unfused = |t: Tensor| (t, false);
     let [n, cs, sh, sw] = nchw(op, "input", src)?;
     let ws = nchw(op, "weight", w)?;
     let (cd, wcs) = if transposed {
@@ -219,28 +244,29 @@ pub(crate) fn gather_raw(
     let shape = [n, cd, d_hw[0], d_hw[1]];
     let taps = d.taps();
     if shape.contains(&0) {
-        return Tensor::empty(src.gpu(), &shape, DType::F32, op);
+        return Tensor::empty(src.gpu(), &shape, DType::F32, op).map(unfused);
     }
     if cs == 0 {
         let z = Tensor::zeros(src.gpu(), &shape)?;
         return match bias {
             Some(b) => no_grad(|| z.add(&b.reshape(&[1, cd, 1, 1])?)),
             None => Ok(z),
-        };
+        }
+        .map(unfused);
     }
     // A window that covers the whole input (one output, or for a transposed conv one input,
     // pixel): a matrix product, handled below.
     let dense = d.small == [1, 1] && d.pad == [0, 0] && d.big == d.kernel;
     if let Some(always) = gemm_mode(src.gpu()) {
         if transposed && !dense && super::conv_gemm::transposed_fits(n, cs, cd, d, always) {
-            return super::conv_gemm::conv_transpose2d(src, w, bias, d, n, cs, cd);
+            return super::conv_gemm::conv_transpose2d(src, w, bias, d, n, cs, cd).map(unfused);
         }
         if !transposed && super::conv_gemm::fits(n, cs, cd, d, always) {
-            return super::conv_gemm::conv2d(src, w, bias, d, n, cs, cd);
+            return super::conv_gemm::conv2d(src, w, bias, d, n, cs, cd).map(unfused);
         }
     }
     if transposed && !dense && through_columns(src.gpu(), [n, sh * sw, cd, taps]) {
-        return super::conv_col2im::conv_transpose2d(op, src, w, bias, d, [n, cs, cd]);
+        return super::conv_col2im::conv_transpose2d(op, src, w, bias, d, [n, cs, cd]).map(unfused);
     }
     if dense && !transposed && dense_as_matmul(src.gpu(), cd) {
         // The window covers the whole input: y[n, co] = Σ_(ci, k) x[n, (ci, k)]·w[co, (ci, k)],
@@ -251,7 +277,8 @@ pub(crate) fn gather_raw(
         // gradient of dcgan-28's first layer, Co = 100: 5 ms gathered, 13 ms as a matmul).
         let x2 = src.alias(&[n, cs * taps]);
         let w2 = w.alias(&[cd, cs * taps]);
-        return Ok(super::matmul::matmul_bias_raw(&x2, &w2, false, true, bias)?.alias(&shape));
+        let y = super::matmul::matmul_bias_act_raw(&x2, &w2, false, true, bias, act)?;
+        return Ok((y.alias(&shape), true));
     }
     if dense && transposed {
         // A 1×1 input is a matrix product, y[n, (co, k)] = Σ_ci x[n, ci]·w[ci, (co, k)]: run
@@ -275,10 +302,11 @@ pub(crate) fn gather_raw(
             w_ci,
             bias_div: taps,
         };
-        return Ok(gather_launch(op, src, w, bias, &g, None, src_copy)?.alias(&shape));
+        let (y, activated) = gather_launch(op, src, w, bias, &g, None, src_copy, act)?;
+        return Ok((y.alias(&shape), activated));
     }
     if !transposed && !dense && super::conv_im2col::applies(src.gpu(), n, cs, cd, d) {
-        return super::conv_im2col::conv2d(op, src, w, bias, d, [n, cs, cd]);
+        return super::conv_im2col::conv2d(op, src, w, bias, d, [n, cs, cd], act);
     }
     let (w_co, w_ci) = if transposed {
         (taps, cd * taps)
@@ -295,7 +323,7 @@ pub(crate) fn gather_raw(
         w_ci,
         bias_div: 1,
     };
-    gather_launch(op, src, w, bias, &g, None, src_copy)
+    gather_launch(op, src, w, bias, &g, None, src_copy, act)
 }
 
 /// One launch of the gather kernel: `n` images, `cs` → `cd` channels, weight element
@@ -313,7 +341,10 @@ pub(super) struct Gather {
 
 /// Records the gather kernel for `g`; `prepared` gives channels-last operands made by the
 /// caller (the vec4 variant then runs on them, and `src` is their source). Otherwise the
-/// vec4 variant takes its channels-last source from `src_copy`, or makes it there.
+/// vec4 variant takes its channels-last source from `src_copy`, or makes it there. The
+/// subgroup-sharing kernels apply `act` in their last store (the `bool` says whether it was
+/// applied; the register-blocked kernel leaves it to the caller).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn gather_launch(
     op: &'static str,
     src: &Tensor,
@@ -322,7 +353,8 @@ pub(super) fn gather_launch(
     g: &Gather,
     prepared: Option<ChannelsLast>,
     src_copy: &mut SourceCopy,
-) -> Result<Tensor> {
+    act: Option<FusedAct>,
+) -> Result<(Tensor, bool)> {
     let Gather {
         n,
         cs,
@@ -455,6 +487,9 @@ pub(super) fn gather_launch(
         None => &plain_binds,
     };
     for ci0 in (0..cs).step_by(chunk) {
+        // The activation goes into the store of the dispatch that completes the sums.
+        let last = ci0 + chunk >= cs;
+        let act_here = act.filter(|_| last);
         let mut flags = if transposed { TRANSPOSED } else { 0 };
         if ci0 == 0 && bias.is_some() {
             flags |= BIAS;
@@ -469,17 +504,17 @@ pub(super) fn gather_launch(
             flags,
             bias_div: g.bias_div as u32,
             chunks: chunks as u32,
-            pad: 0,
+            alpha: act_here.map_or(0.0, FusedAct::alpha),
         };
         // Nominal FLOPs: every tap that lands on the output, this dispatch's input channels.
         let per_out = (ci0..(ci0 + chunk).min(cs)).len() * taps / phases;
         gpu.note_flops(2.0 * (n * cd * d_hw[0] * d_hw[1] * per_out) as f64);
         match &plan {
-            Some(plan) => plan.launch(gpu, bytes_of(&p), binds, groups, ci0 > 0)?,
+            Some(plan) => plan.launch(gpu, bytes_of(&p), binds, groups, ci0 > 0, act_here)?,
             None => gpu.launch(&kernel, &defs, bytes_of(&p), &bufs, groups)?,
         }
     }
-    Ok(out)
+    Ok((out, plan.is_some()))
 }
 
 #[cfg(test)]

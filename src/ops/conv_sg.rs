@@ -18,6 +18,7 @@
 //! and stored once per two FMAs): same time; accumulators in an array: 4× slower.
 
 use super::conv_sg_tiles::{choose, Tile, TILES, TILES_VEC4};
+use super::linear_act::FusedAct;
 use super::matmul_sg_vec::{operands, Source, LANE};
 use super::reduce::MAX_LOOP;
 use crate::error::Result;
@@ -223,8 +224,9 @@ impl GatherPlan {
         }
     }
 
-    /// The kernel's WGSL; `reads` says where the vec4 variant reads the source and the weight.
-    fn source(&self, accum: bool, reads: (Source, Source)) -> String {
+    /// The kernel's WGSL; `reads` says where the vec4 variant reads the source and the weight,
+    /// `act` which activation its store applies (with `p.alpha`).
+    fn source(&self, accum: bool, reads: (Source, Source), act: Option<FusedAct>) -> String {
         let g = self.g;
         let (tp, tc) = self.tile_dims();
         // (load name, index in the tile) of each own and each shared element.
@@ -355,15 +357,7 @@ impl GatherPlan {
             ("W_START", w_start.to_string()),
             ("C_STEP", self.channels_per_step().to_string()),
             ("W_STEP", w_step.to_string()),
-            (
-                "PUT",
-                if accum {
-                    "dst[o] = dst[o] + v;"
-                } else {
-                    "dst[o] = v;"
-                }
-                .to_string(),
-            ),
+            ("PUT", put(accum, act)),
         ];
         render(GEOM_SRC, GATHER_SRC, &defs)
     }
@@ -416,9 +410,10 @@ impl GatherPlan {
     }
 
     /// Records one dispatch (input channels [ci0, ci1) as set in `params`), adding to the
-    /// output if `accum`. `binds` are bindings 1–4 (source, weight, destination, bias), and
-    /// for the vec4 variant 5 and 6: the channels-last source and weight, each a buffer or a
-    /// texture copy of one.
+    /// output if `accum` and applying `act` (its parameter in `params`) to what it stores.
+    /// `binds` are bindings 1–4 (source, weight, destination, bias), and for the vec4
+    /// variant 5 and 6: the channels-last source and weight, each a buffer or a texture copy
+    /// of one.
     pub fn launch(
         &self,
         gpu: &Gpu,
@@ -426,6 +421,7 @@ impl GatherPlan {
         binds: &[Bind],
         groups: [u32; 3],
         accum: bool,
+        act: Option<FusedAct>,
     ) -> Result<()> {
         let own = if self.own_px { "px" } else { "ch" };
         let acc = if accum { "|accum" } else { "" };
@@ -438,9 +434,28 @@ impl GatherPlan {
         };
         let ph = if self.phased { "|phased" } else { "" };
         let c1 = if self.single { "|c1" } else { "" };
-        let key = format!("conv_sg|{}|own={own}{acc}{v4}{ph}{c1}", self.g.key());
-        let compiled = gpu.generated(&key, || self.source(accum, reads))?;
+        let activated = match act {
+            None => "",
+            Some(FusedAct::Leaky(_)) => "|leaky",
+            Some(FusedAct::Elu(_)) => "|elu",
+        };
+        let key = format!(
+            "conv_sg|{}|own={own}{acc}{v4}{ph}{c1}{activated}",
+            self.g.key()
+        );
+        let compiled = gpu.generated(&key, || self.source(accum, reads, act))?;
         gpu.launch_bound(&compiled, params, binds, groups)
+    }
+}
+
+/// The store of one output value `v` at `o`: added to what earlier dispatches stored there
+/// if `accum`, then through `act` (its slope or α is `p.alpha`).
+fn put(accum: bool, act: Option<FusedAct>) -> String {
+    let total = if accum { "dst[o] + v" } else { "v" };
+    match act {
+        None => format!("dst[o] = {total};"),
+        Some(FusedAct::Leaky(_)) => format!("dst[o] = leaky_with({total}, p.alpha);"),
+        Some(FusedAct::Elu(_)) => format!("dst[o] = elu_with({total}, p.alpha);"),
     }
 }
 

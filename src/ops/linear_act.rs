@@ -39,6 +39,22 @@ impl FusedAct {
         }
     }
 
+    /// Refuses a slope or α the backward rules cannot read from the output (negative or not
+    /// finite), naming `op` and the unfused ops (`layer`, then the activation) to use instead.
+    pub(crate) fn check(self, op: &str, layer: &str) -> Result<()> {
+        let (param, plain) = match self {
+            FusedAct::Leaky(_) => ("slope", "leaky_relu"),
+            FusedAct::Elu(_) => ("alpha", "elu"),
+        };
+        let a = self.alpha();
+        if a.is_finite() && a >= 0.0 {
+            return Ok(());
+        }
+        Err(Error::Config(format!(
+            "{op}: {param} {a} must be a finite number ≥ 0 (use {layer} and {plain})"
+        )))
+    }
+
     /// The activation as a pass of its own, without recording (kernels with no epilogue).
     pub fn apply_raw(self, t: &Tensor) -> Result<Tensor> {
         match self {
@@ -48,7 +64,7 @@ impl FusedAct {
     }
 
     /// The gradient `g` of the output `y` taken back through the activation.
-    fn grad(self, y: &Tensor, g: &Tensor) -> Result<Tensor> {
+    pub(crate) fn grad(self, y: &Tensor, g: &Tensor) -> Result<Tensor> {
         match self {
             FusedAct::Leaky(s) => leaky_relu_grad(y, g, s),
             FusedAct::Elu(a) => elu_grad_from_output(y, g, a),
@@ -83,17 +99,11 @@ impl Tensor {
         bias: Option<&Tensor>,
         act: FusedAct,
     ) -> Result<Tensor> {
-        // The op's name, its parameter's, and the unfused activation to suggest.
-        let (op, param, plain) = match act {
-            FusedAct::Leaky(_) => ("linear_leaky_relu", "slope", "leaky_relu"),
-            FusedAct::Elu(_) => ("linear_elu", "alpha", "elu"),
+        let op = match act {
+            FusedAct::Leaky(_) => "linear_leaky_relu",
+            FusedAct::Elu(_) => "linear_elu",
         };
-        let a = act.alpha();
-        if !(a.is_finite() && a >= 0.0) {
-            return Err(Error::Config(format!(
-                "{op}: {param} {a} must be a finite number ≥ 0 (use linear and {plain})"
-            )));
-        }
+        act.check(op, "linear")?;
         if self.rank() != 2 || w.rank() != 2 {
             return Err(Error::shape(
                 op,

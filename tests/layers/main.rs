@@ -4,7 +4,8 @@
 //! initial parameters into the layer so both sides start from identical values.
 //!
 //! One module per layer; `golden` reads the golden files. `norm_act` covers a normalisation
-//! followed by a ReLU or leaky ReLU, which `Sequential` fuses.
+//! followed by a ReLU or leaky ReLU, which `Sequential` fuses; `linear_act` and `conv_act` a
+//! Linear or Conv2d followed by an activation, fused the same way.
 #[path = "../common/mod.rs"]
 mod common;
 
@@ -13,6 +14,7 @@ mod golden;
 mod activation;
 mod attention;
 mod batch_norm;
+mod conv_act;
 mod dropout;
 mod init;
 mod instance_norm;
