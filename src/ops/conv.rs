@@ -17,6 +17,11 @@
 //! weight gradient (`conv_wgrad.rs`, `conv_sg_wgrad.rs`), implicit GEMMs on GPUs
 //! (`conv_gemm.rs`) and narrow transposed convs through columns on CPU adapters
 //! (`conv_col2im.rs`); geometry in `conv_geom.rs`.
+//!
+//! `act(C(x, w) + b)` for a ReLU, leaky ReLU or ELU is one op as well (`conv2d_leaky_relu`,
+//! `conv2d_elu`): the activation runs in the conv kernel's store where it has one, and its
+//! backward takes g through the activation (the derivative read from the output, as
+//! `linear_act.rs` does) before the rules above.
 
 use super::conv_channels_last::SourceCopy;
 use super::conv_geom::{Conv2dGeom, ConvDims};
