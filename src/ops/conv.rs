@@ -143,22 +143,38 @@ fn wgrad_op(
     }))
 }
 
-/// The resolved geometry of `conv2d(x, weight, geom)`, after checking the operands' shapes.
-fn conv_dims(op: &'static str, x: &Tensor, weight: &Tensor, geom: &Conv2dGeom) -> Result<ConvDims> {
+/// The resolved geometry of `conv2d(x, weight, geom)` (or, `transposed`,
+/// `conv_transpose2d`), after checking that the weight's input channels match x's.
+fn conv_dims(
+    op: &'static str,
+    x: &Tensor,
+    weight: &Tensor,
+    geom: &Conv2dGeom,
+    transposed: bool,
+) -> Result<ConvDims> {
     let [_, ci, h, w] = nchw(op, "input", x)?;
     let ws = nchw(op, "weight", weight)?;
-    if ws[1] != ci {
+    let (cin_axis, layout) = if transposed {
+        (0, "[Cin, Cout, KH, KW]")
+    } else {
+        (1, "[Cout, Cin, KH, KW]")
+    };
+    if ws[cin_axis] != ci {
         return Err(Error::shape(
             op,
             format!(
-                "input {} has {ci} channels but weight {} expects {} (layout [Cout, Cin, KH, KW])",
+                "input {} has {ci} channels but weight {} expects {} (layout {layout})",
                 fmt_shape(x.shape()),
                 fmt_shape(weight.shape()),
-                ws[1]
+                ws[cin_axis]
             ),
         ));
     }
-    geom.resolve_conv(op, [h, w], [ws[2], ws[3]])
+    if transposed {
+        geom.resolve_transpose(op, [h, w], [ws[2], ws[3]])
+    } else {
+        geom.resolve_conv(op, [h, w], [ws[2], ws[3]])
+    }
 }
 
 impl Tensor {
@@ -170,7 +186,7 @@ impl Tensor {
         bias: Option<&Tensor>,
         geom: &Conv2dGeom,
     ) -> Result<Tensor> {
-        let d = conv_dims("conv2d", self, weight, geom)?;
+        let d = conv_dims("conv2d", self, weight, geom, false)?;
         conv_op(self, weight, bias, d, &mut SourceCopy::default())
     }
 
@@ -212,7 +228,7 @@ impl Tensor {
             FusedAct::Elu(_) => "conv2d_elu",
         };
         act.check(op, "conv2d")?;
-        let d = conv_dims(op, self, weight, geom)?;
+        let d = conv_dims(op, self, weight, geom, false)?;
         conv_act_op(
             op,
             self,
@@ -233,21 +249,7 @@ impl Tensor {
         bias: Option<&Tensor>,
         geom: &Conv2dGeom,
     ) -> Result<Tensor> {
-        const OP: &str = "conv_transpose2d";
-        let [_, ci, h, w] = nchw(OP, "input", self)?;
-        let ws = nchw(OP, "weight", weight)?;
-        if ws[0] != ci {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "input {} has {ci} channels but weight {} expects {} (layout [Cin, Cout, KH, KW])",
-                    fmt_shape(self.shape()),
-                    fmt_shape(weight.shape()),
-                    ws[0]
-                ),
-            ));
-        }
-        let d = geom.resolve_transpose(OP, [h, w], [ws[2], ws[3]])?;
+        let d = conv_dims("conv_transpose2d", self, weight, geom, true)?;
         convt_op(self, weight, bias, d, &mut SourceCopy::default())
     }
 

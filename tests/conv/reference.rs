@@ -197,6 +197,20 @@ pub(crate) struct Layer {
     pub(crate) bias: bool,
 }
 
+/// What [`Layer::data`] makes: a description, the relation, the shapes of x, W and y, and
+/// the values of x, W, b and the output gradient.
+struct LayerData {
+    what: String,
+    r: Rel,
+    xs: [usize; 4],
+    ws: [usize; 4],
+    ys: [usize; 4],
+    xv: Vec<f32>,
+    wv: Vec<f32>,
+    bv: Vec<f32>,
+    gv: Vec<f32>,
+}
+
 pub(crate) fn conv(cin: usize, cout: usize, hw: usize, k: usize, s: usize, p: usize) -> Layer {
     Layer {
         transposed: false,
@@ -252,8 +266,9 @@ impl Layer {
         r
     }
 
-    /// Runs forward, input gradient and weight gradient on the GPU and on the CPU.
-    pub(crate) fn check(&self, seed: u64) {
+    /// The layer's description, relation, shapes (x, W, y) and random operands (x, W, b and
+    /// the output gradient g) for `seed`.
+    fn data(&self, seed: u64) -> LayerData {
         let what = format!(
             "{} {}→{} on {:?} k{:?} {:?} n{}",
             if self.transposed { "ConvT" } else { "Conv" },
@@ -278,120 +293,100 @@ impl Layer {
             [co, ci, self.k[0], self.k[1]]
         };
         let ys = [n, co, out_hw[0], out_hw[1]];
-        let xv = rand_vec(xs.iter().product(), seed, -1.0, 1.0);
-        let wv = rand_vec(ws.iter().product(), seed + 1, -1.0, 1.0);
-        let bv = rand_vec(co, seed + 2, -1.0, 1.0);
-        let gv = rand_vec(ys.iter().product(), seed + 3, -1.0, 1.0);
-        let (x, w, b, gy) = (t(&xv, &xs), t(&wv, &ws), t(&bv, &[co]), t(&gv, &ys));
-        let bias = self.bias.then_some(&b);
-        let bref = self.bias.then_some(bv.as_slice());
-        let ks = self.k[0] * self.k[1];
-        if self.transposed {
-            // Forward; input gradient = conv2d of the output gradient; weight gradient =
-            // Wg(output gradient, input).
-            let y = x.conv_transpose2d(&w, bias, &self.g).unwrap();
-            assert_eq!(y.shape(), &ys, "{what}: output shape");
-            let dx = gy.conv2d(&w, None, &geom_of(&r)).unwrap();
-            let dw = gy.conv2d_weight_grad(&x, &self.g, self.k).unwrap();
-            let got = Tensor::read_all(&[&y, &dx, &dw]).unwrap();
-            let cost = ci * ks / (r.s[0] * r.s[1]) + 1;
-            check_ref(
-                &got[0],
-                ys,
-                cost,
-                |e| convt_at(&xv, xs, &wv, ws, bref, &r, e),
-                &format!("{what}: forward"),
-            );
-            check_ref(
-                &got[1],
-                xs,
-                co * ks,
-                |e| conv_at(&gv, ys, &wv, ws, None, &r, e),
-                &format!("{what}: input grad"),
-            );
-            check_ref(
-                &got[2],
-                ws,
-                n * xs[2] * xs[3],
-                |e| wgrad_at(&gv, ys, &xv, xs, &r, e),
-                &format!("{what}: weight grad"),
-            );
-        } else {
-            // Forward; input gradient = conv_transpose2d to the input size; weight gradient.
-            let y = x.conv2d(&w, bias, &self.g).unwrap();
-            assert_eq!(y.shape(), &ys, "{what}: output shape");
-            let dx = conv_transpose_to(&gy, &w, &r);
-            let dw = x.conv2d_weight_grad(&gy, &self.g, self.k).unwrap();
-            let got = Tensor::read_all(&[&y, &dx, &dw]).unwrap();
-            let cost = co * ks / (r.s[0] * r.s[1]) + 1;
-            check_ref(
-                &got[0],
-                ys,
-                ci * ks,
-                |e| conv_at(&xv, xs, &wv, ws, bref, &r, e),
-                &format!("{what}: forward"),
-            );
-            check_ref(
-                &got[1],
-                xs,
-                cost,
-                |e| convt_at(&gv, ys, &wv, ws, None, &r, e),
-                &format!("{what}: input grad"),
-            );
-            check_ref(
-                &got[2],
-                ws,
-                n * ys[2] * ys[3],
-                |e| wgrad_at(&xv, xs, &gv, ys, &r, e),
-                &format!("{what}: weight grad"),
-            );
+        LayerData {
+            what,
+            r,
+            xs,
+            ws,
+            ys,
+            xv: rand_vec(xs.iter().product(), seed, -1.0, 1.0),
+            wv: rand_vec(ws.iter().product(), seed + 1, -1.0, 1.0),
+            bv: rand_vec(co, seed + 2, -1.0, 1.0),
+            gv: rand_vec(ys.iter().product(), seed + 3, -1.0, 1.0),
         }
     }
-}
 
-impl Layer {
+    /// Runs forward, input gradient and weight gradient on the GPU and on the CPU.
+    pub(crate) fn check(&self, seed: u64) {
+        let d = self.data(seed);
+        let (x, w, b, gy) = (
+            t(&d.xv, &d.xs),
+            t(&d.wv, &d.ws),
+            t(&d.bv, &[self.cout]),
+            t(&d.gv, &d.ys),
+        );
+        let bias = self.bias.then_some(&b);
+        // Transposed: input gradient = conv2d of the output gradient, weight gradient =
+        // Wg(output gradient, input). Conv: input gradient = conv_transpose2d to the input
+        // size, weight gradient = Wg(input, output gradient).
+        let (y, dx, dw) = if self.transposed {
+            (
+                x.conv_transpose2d(&w, bias, &self.g).unwrap(),
+                gy.conv2d(&w, None, &geom_of(&d.r)).unwrap(),
+                gy.conv2d_weight_grad(&x, &self.g, self.k).unwrap(),
+            )
+        } else {
+            (
+                x.conv2d(&w, bias, &self.g).unwrap(),
+                conv_transpose_to(&gy, &w, &d.r),
+                x.conv2d_weight_grad(&gy, &self.g, self.k).unwrap(),
+            )
+        };
+        assert_eq!(y.shape(), &d.ys, "{}: output shape", d.what);
+        let got = Tensor::read_all(&[&y, &dx, &dw]).unwrap();
+        let bref = self.bias.then_some(d.bv.as_slice());
+        let ks = self.k[0] * self.k[1];
+        let (s, what) = (d.r.s[0] * d.r.s[1], format!("{}: forward", d.what));
+        if self.transposed {
+            let cost = self.cin * ks / s + 1;
+            let at = |e| convt_at(&d.xv, d.xs, &d.wv, d.ws, bref, &d.r, e);
+            check_ref(&got[0], d.ys, cost, at, &what);
+        } else {
+            let at = |e| conv_at(&d.xv, d.xs, &d.wv, d.ws, bref, &d.r, e);
+            check_ref(&got[0], d.ys, self.cin * ks, at, &what);
+        }
+        self.check_grads(&d, &got[1], &got[2]);
+    }
+
+    /// Checks an input gradient `dx` and a weight gradient `dw` of output gradient `d.gv`
+    /// against the CPU reference.
+    fn check_grads(&self, d: &LayerData, dx: &[f32], dw: &[f32]) {
+        let (ks, s) = (self.k[0] * self.k[1], d.r.s[0] * d.r.s[1]);
+        let (dx_what, dw_what) = (
+            format!("{}: input grad", d.what),
+            format!("{}: weight grad", d.what),
+        );
+        if self.transposed {
+            let at = |e| conv_at(&d.gv, d.ys, &d.wv, d.ws, None, &d.r, e);
+            check_ref(dx, d.xs, self.cout * ks, at, &dx_what);
+            let at = |e| wgrad_at(&d.gv, d.ys, &d.xv, d.xs, &d.r, e);
+            check_ref(dw, d.ws, self.n * d.ys[2] * d.ys[3], at, &dw_what);
+        } else {
+            let at = |e| convt_at(&d.gv, d.ys, &d.wv, d.ws, None, &d.r, e);
+            check_ref(dx, d.xs, self.cout * ks / s + 1, at, &dx_what);
+            let at = |e| wgrad_at(&d.xv, d.xs, &d.gv, d.ys, &d.r, e);
+            check_ref(dw, d.ws, self.n * d.ys[2] * d.ys[3], at, &dw_what);
+        }
+    }
+
     /// Runs the layer forward and its gradients through autograd (`grad_with` on the output
     /// with gradient g) and checks the input, weight and bias gradients against the CPU
     /// reference. Unlike [`Layer::check`], which calls the gradient ops directly, this runs
     /// the backward rules as training does, with whatever they hand from one op to the next.
     pub(crate) fn check_autograd(&self, seed: u64) {
-        let what = format!(
-            "autograd {} {}→{} on {:?} k{:?} {:?}",
-            if self.transposed { "ConvT" } else { "Conv" },
-            self.cin,
-            self.cout,
-            self.hw,
-            self.k,
-            self.g
-        );
-        let r = self.rel();
-        let (n, ci, co) = (self.n, self.cin, self.cout);
-        let (in_hw, out_hw) = if self.transposed {
-            (r.small, r.big)
-        } else {
-            (r.big, r.small)
-        };
-        let xs = [n, ci, in_hw[0], in_hw[1]];
-        let ws = if self.transposed {
-            [ci, co, self.k[0], self.k[1]]
-        } else {
-            [co, ci, self.k[0], self.k[1]]
-        };
-        let ys = [n, co, out_hw[0], out_hw[1]];
-        let xv = rand_vec(xs.iter().product(), seed, -1.0, 1.0);
-        let wv = rand_vec(ws.iter().product(), seed + 1, -1.0, 1.0);
-        let bv = rand_vec(co, seed + 2, -1.0, 1.0);
-        let gv = rand_vec(ys.iter().product(), seed + 3, -1.0, 1.0);
-        let (x, w, b) = (var(&xv, &xs), var(&wv, &ws), var(&bv, &[co]));
+        let mut d = self.data(seed);
+        d.what = format!("autograd {}", d.what);
+        let (n, co) = (self.n, self.cout);
+        let (x, w, b) = (var(&d.xv, &d.xs), var(&d.wv, &d.ws), var(&d.bv, &[co]));
         let y = if self.transposed {
             x.conv_transpose2d(&w, Some(&b), &self.g)
         } else {
             x.conv2d(&w, Some(&b), &self.g)
         }
         .unwrap();
-        assert_eq!(y.shape(), &ys, "{what}: output shape");
+        assert_eq!(y.shape(), &d.ys, "{}: output shape", d.what);
         let opts = tapegan::GradOptions {
-            grad_outputs: Some(vec![t(&gv, &ys)]),
+            grad_outputs: Some(vec![t(&d.gv, &d.ys)]),
             ..Default::default()
         };
         let grads: Vec<Tensor> = tapegan::grad_with(&[&y], &[&x, &w, &b], &opts)
@@ -400,49 +395,17 @@ impl Layer {
             .map(Option::unwrap)
             .collect();
         let got = Tensor::read_all(&grads.iter().collect::<Vec<_>>()).unwrap();
-        let ks = self.k[0] * self.k[1];
-        let per_output = co * ks / (r.s[0] * r.s[1]) + 1;
-        if self.transposed {
-            check_ref(
-                &got[0],
-                xs,
-                co * ks,
-                |e| conv_at(&gv, ys, &wv, ws, None, &r, e),
-                &format!("{what}: input grad"),
-            );
-            check_ref(
-                &got[1],
-                ws,
-                n * ys[2] * ys[3],
-                |e| wgrad_at(&gv, ys, &xv, xs, &r, e),
-                &format!("{what}: weight grad"),
-            );
-        } else {
-            check_ref(
-                &got[0],
-                xs,
-                per_output,
-                |e| convt_at(&gv, ys, &wv, ws, None, &r, e),
-                &format!("{what}: input grad"),
-            );
-            check_ref(
-                &got[1],
-                ws,
-                n * ys[2] * ys[3],
-                |e| wgrad_at(&xv, xs, &gv, ys, &r, e),
-                &format!("{what}: weight grad"),
-            );
-        }
-        let plane = ys[2] * ys[3];
+        self.check_grads(&d, &got[0], &got[1]);
+        let plane = d.ys[2] * d.ys[3];
         let db: Vec<f32> = (0..co)
             .map(|c| {
                 (0..n)
-                    .flat_map(|i| &gv[(i * co + c) * plane..(i * co + c + 1) * plane])
+                    .flat_map(|i| &d.gv[(i * co + c) * plane..(i * co + c + 1) * plane])
                     .map(|&v| v as f64)
                     .sum::<f64>() as f32
             })
             .collect();
-        assert_close(&got[2], &db, 1e-4, 1e-4, &format!("{what}: bias grad"));
+        assert_close(&got[2], &db, 1e-4, 1e-4, &format!("{}: bias grad", d.what));
     }
 }
 

@@ -40,23 +40,7 @@ fn against_unfused([n, ci, co, hw, k, s, p]: [usize; 7], act: Activation, bias: 
         let loss = y.mul(&gout).unwrap().sum_all().unwrap();
         outs.push(values_and_penalty_grads(&y, &loss, &wrt));
     }
-    let names = [
-        "y",
-        "dx",
-        "dW",
-        "db",
-        "penalty dx",
-        "penalty dW",
-        "penalty db",
-    ];
-    let names: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| bias || !n.ends_with("db"))
-        .collect();
-    for (i, (f, u)) in outs[0].iter().zip(&outs[1]).enumerate() {
-        close(f, u, &format!("{what}: {}", names[i]));
-    }
+    close_fused_to_unfused(&outs, bias, &what);
 }
 
 #[test]

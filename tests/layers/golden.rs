@@ -132,6 +132,28 @@ pub(crate) fn values_and_penalty_grads(
     all
 }
 
+/// Compares what [`values_and_penalty_grads`] gave for a fused op (`outs[0]`) and for its
+/// unfused ops (`outs[1]`), for inputs x, W and, with `bias`, b.
+pub(crate) fn close_fused_to_unfused(outs: &[Vec<Vec<f32>>], bias: bool, what: &str) {
+    let names = [
+        "y",
+        "dx",
+        "dW",
+        "db",
+        "penalty dx",
+        "penalty dW",
+        "penalty db",
+    ];
+    let names: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| bias || !n.ends_with("db"))
+        .collect();
+    for (i, (f, u)) in outs[0].iter().zip(&outs[1]).enumerate() {
+        close(f, u, &format!("{what}: {}", names[i]));
+    }
+}
+
 /// The goldens' miniature WGAN-GP critic around `layer` (training mode): 1×1 channel mixing
 /// by the golden's M, the layer, a read-out against its r. Checks the critic's output `d`
 /// and input gradient `g1`; returns M, the per-sample gradient norms and the penalty
