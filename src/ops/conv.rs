@@ -51,12 +51,27 @@ fn conv_op(
     d: ConvDims,
     x_copy: &mut SourceCopy,
 ) -> Result<Tensor> {
-    conv_act_op("conv2d", x, w, bias, d, x_copy, None)
+    gather_op("conv2d", false, x, w, bias, d, x_copy, None)
 }
 
-/// `act(C(x, w) + b)`, recorded as `op`; without `act`, [`conv_op`].
-fn conv_act_op(
+/// `T(x, w) + b`, recorded. `x_copy` offers, and receives, the channels-last copy of `x`.
+fn convt_op(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    d: ConvDims,
+    x_copy: &mut SourceCopy,
+) -> Result<Tensor> {
+    gather_op("conv_transpose2d", true, x, w, bias, d, x_copy, None)
+}
+
+/// `act(C(x, w) + b)`, or `act(T(x, w) + b)` when `transposed`, recorded as `op` (without
+/// `act`: [`conv_op`], [`convt_op`]). The backward rules of the module doc: dx is the other
+/// of C and T applied to g, dw the weight gradient with x on its own side.
+#[allow(clippy::too_many_arguments)]
+fn gather_op(
     op: &'static str,
+    transposed: bool,
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
@@ -64,7 +79,7 @@ fn conv_act_op(
     x_copy: &mut SourceCopy,
     act: Option<FusedAct>,
 ) -> Result<Tensor> {
-    let y = gather_raw(op, x, w, bias, &d, false, x_copy, act)?;
+    let y = gather_raw(op, x, w, bias, &d, transposed, x_copy, act)?;
     let kept = keep_for_weight_grad(w, x_copy.clone());
     let mut inputs = vec![x, w];
     inputs.extend(bias);
@@ -79,40 +94,16 @@ fn conv_act_op(
         let (mut x_copy, mut g_copy) = (kept.clone(), SourceCopy::default());
         let mut grads = vec![
             bw.needs[0]
-                .then(|| convt_op(g, w, None, d, &mut g_copy))
+                .then(|| match transposed {
+                    true => conv_op(g, w, None, d, &mut g_copy),
+                    false => convt_op(g, w, None, d, &mut g_copy),
+                })
                 .transpose()?,
             bw.needs[1]
-                .then(|| wgrad_op(x, g, d, [&mut x_copy, &mut g_copy]))
-                .transpose()?,
-        ];
-        if bw.inputs.len() == 3 {
-            grads.push(bw.needs[2].then(|| g.sum(&[0, 2, 3], false)).transpose()?);
-        }
-        Ok(grads)
-    }))
-}
-
-/// `T(x, w) + b`, recorded. `x_copy` offers, and receives, the channels-last copy of `x`.
-fn convt_op(
-    x: &Tensor,
-    w: &Tensor,
-    bias: Option<&Tensor>,
-    d: ConvDims,
-    x_copy: &mut SourceCopy,
-) -> Result<Tensor> {
-    let y = gather_raw("conv_transpose2d", x, w, bias, &d, true, x_copy, None)?;
-    let kept = keep_for_weight_grad(w, x_copy.clone());
-    let mut inputs = vec![x, w];
-    inputs.extend(bias);
-    Ok(y.record("conv_transpose2d", &inputs, move |bw| {
-        let (x, w, g) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
-        let (mut x_copy, mut g_copy) = (kept.clone(), SourceCopy::default());
-        let mut grads = vec![
-            bw.needs[0]
-                .then(|| conv_op(g, w, None, d, &mut g_copy))
-                .transpose()?,
-            bw.needs[1]
-                .then(|| wgrad_op(g, x, d, [&mut g_copy, &mut x_copy]))
+                .then(|| match transposed {
+                    true => wgrad_op(g, x, d, [&mut g_copy, &mut x_copy]),
+                    false => wgrad_op(x, g, d, [&mut x_copy, &mut g_copy]),
+                })
                 .transpose()?,
         ];
         if bw.inputs.len() == 3 {
@@ -229,8 +220,9 @@ impl Tensor {
         };
         act.check(op, "conv2d")?;
         let d = conv_dims(op, self, weight, geom, false)?;
-        conv_act_op(
+        gather_op(
             op,
+            false,
             self,
             weight,
             bias,
