@@ -258,6 +258,52 @@ def norm_leaky_case(name, kind, shape, slope):
     save(name, t)
 
 
+def norm_third_order_case(name, slope):
+    """Third-order gradients through nn.InstanceNorm2d (slope None) or InstanceNorm2d followed
+    by F.leaky_relu(slope): they differentiate the normalisation's recorded second-order rule.
+
+    y = block(x), s1 = Σ y ⊙ r, g1 = ∂s1/∂x (create_graph); s2 = Σ q ⊙ g1 ⊙ g1 (non-linear in
+    g1), g2 = ∂s2/∂x (create_graph); s3 = Σ v ⊙ g2, g3 = ∂s3/∂x.
+    Keys: x, r, q, v, y, g1, g2, g3.
+    """
+    g = gen(name)
+    shape = (2, 3, 4, 4) if slope is None else (2, 3, 7, 7)
+    c = shape[1]
+    slope = None if slope is None else f32s(slope)
+    inorm = nn.InstanceNorm2d(c)
+
+    def manual_in(t):
+        # PyTorch's InstanceNorm2d (batch_norm underneath) has no third-order derivative
+        # ("batch_norm does not support 3rd+ order derivatives"), so g3 is taken through the
+        # same function written out: biased variance per (sample, channel), eps 1e-5. It is
+        # checked against nn.InstanceNorm2d below up to second order.
+        mu = t.mean(dim=(2, 3), keepdim=True)
+        var = (t - mu).square().mean(dim=(2, 3), keepdim=True)
+        return (t - mu) / torch.sqrt(var + inorm.eps)
+
+    def orders(norm, x, third):
+        y = norm(x) if slope is None else F.leaky_relu(norm(x), slope)
+        (g1,) = torch.autograd.grad((y * r).sum(), x, create_graph=True)
+        (g2,) = torch.autograd.grad((q * g1 * g1).sum(), x, create_graph=True)
+        if not third:
+            return y, g1, g2
+        (g3,) = torch.autograd.grad((v * g2).sum(), x)
+        return y, g1, g2, g3
+
+    x = f32r(randn(g, *shape, scale=1.5) + randn(g, 1, c, 1, 1)).requires_grad_(True)
+    r = randn(g, *shape)
+    q = randn(g, *shape)
+    v = randn(g, *shape)
+    # s1 = Σ y ⊙ r, s2 = Σ q ⊙ g1 ⊙ g1, s3 = Σ v ⊙ g2.
+    y, g1, g2, g3 = orders(manual_in, x, True)
+    for got, want in zip((y, g1, g2), orders(inorm, x, False)):
+        assert torch.allclose(got, want, rtol=1e-9, atol=1e-9), name
+    if slope is not None:
+        # Both branches of the activation must be taken.
+        assert 0 < int((inorm(x) > 0).sum()) < x.numel(), name
+    save(name, {"x": x, "r": r, "q": q, "v": v, "y": y, "g1": g1, "g2": g2, "g3": g3})
+
+
 # ----------------------------------------------------------------------------------------------
 # Instance norm, with the double backward of a WGAN-GP critic
 # ----------------------------------------------------------------------------------------------
@@ -601,6 +647,8 @@ def main():
     norm_leaky_case("layer_bn_leaky", "batch", (4, 3, 4, 4), 0.2)
     norm_leaky_case("layer_bn_relu", "batch", (4, 3, 3, 3), 0.0)
     norm_leaky_case("layer_in_leaky", "instance", (2, 3, 4, 4), 0.2)
+    norm_third_order_case("layer_in_third", None)
+    norm_third_order_case("layer_in_leaky_third", 0.2)
     activation_cases()
     spectral_norm_cases()
     attention_case()

@@ -30,6 +30,7 @@ mod matmul_sg_vec;
 mod matmul_tiled;
 mod movement;
 mod norm;
+mod norm_grad;
 mod normalize;
 mod operand_source;
 mod random;

@@ -50,15 +50,15 @@ pub struct Running<'a> {
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct StatsParams {
-    a: u32,
-    c: u32,
-    bv: u32,
-    rows: u32,
-    nchunks: u32,
-    n: u32,
-    slope: f32,
-    pad: u32,
+pub(super) struct StatsParams {
+    pub a: u32,
+    pub c: u32,
+    pub bv: u32,
+    pub rows: u32,
+    pub nchunks: u32,
+    pub n: u32,
+    pub slope: f32,
+    pub pad: u32,
 }
 
 #[repr(C)]
@@ -129,7 +129,7 @@ impl View {
     }
 
     /// Channels as the statistics and apply kernels see them: C, or C/4 groups of four.
-    fn kernel_c(&self) -> usize {
+    pub(super) fn kernel_c(&self) -> usize {
         match self.lanes() {
             Lanes::AlongC => self.c / 4,
             _ => self.c,
@@ -137,7 +137,7 @@ impl View {
     }
 
     /// Vectors per row of B elements.
-    fn bv(&self) -> usize {
+    pub(super) fn bv(&self) -> usize {
         match self.lanes() {
             Lanes::AlongB => self.b / 4,
             _ => self.b,
@@ -146,7 +146,7 @@ impl View {
 
     /// WGSL template definitions of the vector type `T`, the per-channel type `S` and the
     /// helpers that turn a `T` into an `S`.
-    fn vector_defs(&self) -> [(&'static str, &'static str); 4] {
+    pub(super) fn vector_defs(&self) -> [(&'static str, &'static str); 4] {
         match self.lanes() {
             Lanes::AlongB => [
                 ("T", "vec4<f32>"),
@@ -166,7 +166,7 @@ impl View {
 
     /// Rows per chunk and number of chunks of the statistics pass: loops (over rows × vectors)
     /// under llvmpipe's cap, and enough invocations (≥ 2048) to spread over the device.
-    fn chunks(&self) -> (usize, usize) {
+    pub(super) fn chunks(&self) -> (usize, usize) {
         let max_rows = (MAX_LOOP / self.bv().max(1)).max(1);
         let want = 2048usize.div_ceil(self.kernel_c()).clamp(1, self.a);
         even_chunks(self.a, self.a.div_ceil(want).clamp(1, max_rows))
@@ -184,14 +184,14 @@ enum Lanes {
 /// Tiling of the apply pass: each invocation covers `ra` rows × `kb` vectors of one channel.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ApplyParams {
+pub(super) struct ApplyParams {
     a: u32,
     c: u32,
     bv: u32,
     kb: u32,
     nbc: u32,
     ra: u32,
-    n: u32,
+    pub n: u32,
     count: u32,
     slope: f32,
     pad: [u32; 3],
@@ -201,7 +201,7 @@ impl ApplyParams {
     /// About 128 elements per invocation: enough to amortise the per-channel loads and the
     /// index arithmetic (32, 64, 128 and 256 measured within noise of each other), few enough
     /// to leave ≥ 2048 invocations for the larger layers.
-    fn of(v: View) -> ApplyParams {
+    pub(super) fn of(v: View, slope: f32) -> ApplyParams {
         let (bv, c) = (v.bv(), v.kernel_c());
         let per = if v.lanes() == Lanes::Scalar { 128 } else { 32 };
         let kb = bv.clamp(1, per);
@@ -218,7 +218,7 @@ impl ApplyParams {
             ra: ra as u32,
             n: n as u32,
             count: v.count() as u32,
-            slope: 0.0,
+            slope,
             pad: [0; 3],
         }
     }
@@ -368,10 +368,7 @@ pub(super) fn apply_pass(
     v: View,
 ) -> Result<Tensor> {
     let out = Tensor::empty(x.gpu(), x.shape(), DType::F32, "normalize")?;
-    let p = ApplyParams {
-        slope: epi.slope.unwrap_or(0.0),
-        ..ApplyParams::of(v)
-    };
+    let p = ApplyParams::of(v, epi.slope.unwrap_or(0.0));
     let backward = if g.is_some() { "true" } else { "false" };
     let [affine, act] = epi.flags();
     let (w, b) = epi.affine.unwrap_or((x, x));

@@ -1,19 +1,22 @@
 //! Batch and instance normalisation as differentiable ops on the fused kernels of `norm.rs`,
 //! optionally with a leaky ReLU fused after the affine transform.
 //!
-//! The backward rule, when it is itself recorded (`create_graph`), is the composed formula
-//! dx = invstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)) written in tensor ops with the statistics
-//! recomputed from x — so a gradient penalty differentiates through normalisation exactly.
+//! The backward rule, when it is itself recorded (`create_graph`), is one differentiable op of
+//! x and g without affine parameters (`norm_grad.rs`: fused passes, exact to any order), and
+//! with them the composed formula dx = invstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)) written in
+//! tensor ops with the statistics recomputed from x — so a gradient penalty differentiates
+//! through normalisation exactly.
 
 use super::elementwise_ops::leaky_relu_grad;
 use super::norm::{apply_pass, complete_affine, reduce_pass, Epilogue, NormKind, Running, View};
+use super::norm_grad::input_grad;
 use super::reduce::MAX_LOOP;
 use crate::autograd::is_recording;
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
 /// Axes the statistics reduce over, for the composed (recorded) backward.
-fn stat_axes(kind: NormKind, rank: usize) -> Vec<isize> {
+pub(super) fn stat_axes(kind: NormKind, rank: usize) -> Vec<isize> {
     match kind {
         NormKind::Batch => (0..rank as isize).filter(|&d| d != 1).collect(),
         NormKind::Instance => vec![2, 3],
@@ -214,6 +217,15 @@ fn normalize_impl(
         let x = &bw.inputs[0];
         let wi = 1;
         let bi = if has_w { 2 } else { 1 };
+        if is_recording() && affine.is_none() {
+            // One recorded op with fused passes both ways (`norm_grad.rs`); the activation's
+            // mask is read from x̂, which is its input here.
+            let dx = match bw.needs[0] {
+                true => Some(input_grad(x, bw.grad, &stats, kind, eps, slope)?),
+                false => None,
+            };
+            return Ok(vec![dx]);
+        }
         if is_recording() {
             // Through the activation first, as `leaky_relu`'s own rule does, with the mask read
             // from the output (y > 0 ⇔ z > 0 for slope ≥ 0): a constant of the recorded graph.

@@ -21,5 +21,6 @@ mod instance_norm;
 mod linear;
 mod linear_act;
 mod norm_act;
+mod norm_second_order;
 mod spectral_norm;
 mod state_dict;
