@@ -96,8 +96,10 @@ fn check(what: &str, got: &Tensor, want: &[f64], atol: f32) {
 fn batch_norm_matches_float64_at_preset_shapes() {
     // (shape, offset): vec4 rows with many tiles per channel, 7×7 scalar rows, rank-2 batch
     // norms (Linear layers: vec4 along the channels, or scalars when C is not a multiple of
-    // 4), and data centred far from zero.
-    let cases: [(&[usize], f32); 8] = [
+    // 4), data centred far from zero, and rows read as vec4 words that span two rows (B = 49,
+    // 9, 6, 3, 2 in a tensor of whole vec4s; the last two with runs of several words per
+    // invocation, which cross two rows per word when B = 2).
+    let cases: [(&[usize], f32); 12] = [
         (&[64, 32, 14, 14], 0.0),
         (&[16, 64, 7, 7], 5.0),
         (&[8, 16, 32, 32], -300.0),
@@ -106,6 +108,10 @@ fn batch_norm_matches_float64_at_preset_shapes() {
         (&[6, 12], -3.0),
         (&[5, 6], 1.0),
         (&[3, 5, 9, 9], 2.0),
+        (&[4, 6, 2, 3], 0.5),
+        (&[6, 2, 1, 2], -2.0),
+        (&[2048, 4, 1, 3], 1.0),
+        (&[4096, 4, 1, 2], -2.0),
     ];
     for (k, (shape, offset)) in cases.into_iter().enumerate() {
         let (n, c) = (shape[0], shape[1]);
@@ -130,7 +136,7 @@ fn batch_norm_matches_float64_at_preset_shapes() {
 
 #[test]
 fn instance_norm_matches_float64_at_preset_shapes() {
-    for (k, shape) in [[64usize, 64, 7, 7], [16, 32, 14, 14]]
+    for (k, shape) in [[64usize, 64, 7, 7], [16, 32, 14, 14], [4, 4, 3, 3]]
         .into_iter()
         .enumerate()
     {

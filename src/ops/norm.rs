@@ -29,6 +29,7 @@ const STATS_WORDS: Kernel = kernel!(
 );
 const FINALIZE: Kernel = kernel!("norm_finalize", "norm_finalize.wgsl");
 const APPLY: Kernel = kernel!("norm_apply", "norm_apply.wgsl");
+const APPLY_WORDS: Kernel = kernel!("norm_apply_words", "norm_apply_words.wgsl");
 
 /// Which statistics a normalisation uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,10 +122,10 @@ impl View {
         }
     }
 
-    /// Whether the statistics pass reads rows that are not whole vec4s as masked vec4 words
-    /// (norm_stats_words.wgsl): rows of more than one element (B = 49 for 7 × 7 maps) in a
-    /// tensor of whole vec4s. The apply pass keeps its scalar tiles there.
-    fn stats_in_words(&self) -> bool {
+    /// Whether the statistics and apply passes read rows that are not whole vec4s as vec4
+    /// words (norm_stats_words.wgsl, norm_apply_words.wgsl): rows of more than one element
+    /// (B = 49 for 7 × 7 maps) in a tensor of whole vec4s.
+    fn in_words(&self) -> bool {
         self.lanes() == Lanes::Scalar && self.b > 1 && (self.a * self.c * self.b).is_multiple_of(4)
     }
 
@@ -299,7 +300,7 @@ pub(super) fn reduce_pass(
     };
     let [affine, act] = epi.flags();
     let (w, b) = epi.affine.unwrap_or((x, x));
-    let (kernel, defs) = if v.stats_in_words() {
+    let (kernel, defs) = if v.in_words() {
         let (t, s) = (("T", "vec4<f32>"), ("S", "f32"));
         (
             &STATS_WORDS,
@@ -368,30 +369,66 @@ pub(super) fn apply_pass(
     v: View,
 ) -> Result<Tensor> {
     let out = Tensor::empty(x.gpu(), x.shape(), DType::F32, "normalize")?;
-    let p = ApplyParams::of(v, epi.slope.unwrap_or(0.0));
-    let backward = if g.is_some() { "true" } else { "false" };
+    let slope = epi.slope.unwrap_or(0.0);
+    let backward = ("BACKWARD", if g.is_some() { "true" } else { "false" });
     let [affine, act] = epi.flags();
     let (w, b) = epi.affine.unwrap_or((x, x));
-    x.gpu().launch(
-        &APPLY,
-        &[
-            v.vector_defs()[0],
-            v.vector_defs()[1],
-            ("BACKWARD", backward),
-            affine,
-            act,
-        ],
-        bytes_of(&p),
-        &[
-            x.storage(),
-            g.unwrap_or(x).storage(),
-            stats.storage(),
-            sums.unwrap_or(stats).storage(),
-            w.storage(),
-            b.storage(),
-            out.storage(),
-        ],
-        grid(p.n as u64, 64),
-    )?;
+    let buffers = [
+        x.storage(),
+        g.unwrap_or(x).storage(),
+        stats.storage(),
+        sums.unwrap_or(stats).storage(),
+        w.storage(),
+        b.storage(),
+        out.storage(),
+    ];
+    if v.in_words() {
+        let p = WordsParams::of(v, slope);
+        let defs = [backward, affine, act];
+        let groups = grid(p.n as u64, 64);
+        x.gpu()
+            .launch(&APPLY_WORDS, &defs, bytes_of(&p), &buffers, groups)?;
+        return Ok(out);
+    }
+    let p = ApplyParams::of(v, slope);
+    let [t, s, _, _] = v.vector_defs();
+    let defs = [t, s, backward, affine, act];
+    let groups = grid(p.n as u64, 64);
+    x.gpu()
+        .launch(&APPLY, &defs, bytes_of(&p), &buffers, groups)?;
     Ok(out)
+}
+
+/// The apply pass over vec4 words ([`View::in_words`]): each invocation owns a run of whole
+/// words.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct WordsParams {
+    words: u32,
+    run: u32,
+    b: u32,
+    c: u32,
+    n: u32,
+    count: u32,
+    slope: f32,
+    pad: u32,
+}
+
+impl WordsParams {
+    /// Runs of up to 32 words (128 elements, as the vec4 tiles of [`ApplyParams`]), shorter
+    /// where that leaves fewer than 2048 invocations.
+    fn of(v: View, slope: f32) -> WordsParams {
+        let words = v.a * v.c * v.b / 4;
+        let run = (words / 2048).clamp(1, 32);
+        WordsParams {
+            words: words as u32,
+            run: run as u32,
+            b: v.b as u32,
+            c: v.c as u32,
+            n: words.div_ceil(run) as u32,
+            count: v.count() as u32,
+            slope,
+            pad: 0,
+        }
+    }
 }
