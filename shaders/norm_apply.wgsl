@@ -19,13 +19,7 @@
 // With B = 1 and C a multiple of 4 the vec4 runs along the channels: the host passes C/4
 // channels of S = vec4 (norm_stats.wgsl), and every per-channel value is an S.
 // Variants: T (f32 / vec4<f32>), S (f32 or T), BACKWARD, AFFINE, ACT (false/true).
-alias T = {{T}};
-alias S = {{S}};
-struct Params {
-    a: u32, c: u32, bv: u32, kb: u32, nbc: u32, ra: u32, n: u32, count: u32,
-    slope: f32, pad0: u32, pad1: u32, pad2: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+// Parameters and tiling: norm_apply_tile.wgsl, prepended by the host.
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read> g: array<T>;
 @group(0) @binding(3) var<storage, read> stats: array<S>;
@@ -49,14 +43,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let t = linear_id(wid, nwg, lid, 64u);
     if (t >= p.n) { return; }
-    // t = (row chunk · C + c) · nbc + column chunk.
-    let q = divmod(t, p.nbc);
-    let r = divmod(q.x, p.c);
-    let c = r.y;
-    let a0 = r.x * p.ra;
-    let a1 = min(p.a, a0 + p.ra);
-    let j0 = q.y * p.kb;
-    let j1 = min(p.bv, j0 + p.kb);
+    let tl = tile(t);
+    let c = tl.c;
     let mean = stats[c];
     let invstd = stats[p.c + c];
     var scale = invstd;
@@ -69,9 +57,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let n = f32(p.count);
         let m1 = sums[c] / n;
         let m2 = sums[p.c + c] / n * invstd;
-        for (var a = a0; a < a1; a = a + 1u) {
+        for (var a = tl.a0; a < tl.a1; a = a + 1u) {
             let base = (a * p.c + c) * p.bv;
-            for (var j = j0; j < j1; j = j + 1u) {
+            for (var j = tl.j0; j < tl.j1; j = j + 1u) {
                 let i = base + j;
                 let d = x[i] - mean;
                 var gv = g[i];
@@ -80,9 +68,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
         }
     } else {
-        for (var a = a0; a < a1; a = a + 1u) {
+        for (var a = tl.a0; a < tl.a1; a = a + 1u) {
             let base = (a * p.c + c) * p.bv;
-            for (var j = j0; j < j1; j = j + 1u) {
+            for (var j = tl.j0; j < tl.j1; j = j + 1u) {
                 let i = base + j;
                 out[i] = act((x[i] - mean) * scale + shift);
             }

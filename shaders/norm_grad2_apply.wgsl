@@ -13,14 +13,8 @@
 // Σ u, Σ u·x̂, Σ u·G); 6 dx out (write); 7 dg out (write).
 // Tiling, T and S as norm_apply.wgsl: each invocation owns rows a0..a1 × vectors j0..j1 of
 // one channel, so the per-channel coefficients are computed once per tile.
-// Variants: T, S, ACT (false/true).
-alias T = {{T}};
-alias S = {{S}};
-struct Params {
-    a: u32, c: u32, bv: u32, kb: u32, nbc: u32, ra: u32, n: u32, count: u32,
-    slope: f32, pad0: u32, pad1: u32, pad2: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+// Variants: T, S, ACT (false/true). Parameters and tiling: norm_apply_tile.wgsl, prepended
+// by the host.
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read> g: array<T>;
 @group(0) @binding(3) var<storage, read> u: array<T>;
@@ -36,14 +30,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let t = linear_id(wid, nwg, lid, 64u);
     if (t >= p.n) { return; }
-    // t = (row chunk · C + c) · nbc + column chunk.
-    let q = divmod(t, p.nbc);
-    let r = divmod(q.x, p.c);
-    let c = r.y;
-    let a0 = r.x * p.ra;
-    let a1 = min(p.a, a0 + p.ra);
-    let j0 = q.y * p.kb;
-    let j1 = min(p.bv, j0 + p.kb);
+    let tl = tile(t);
+    let c = tl.c;
     let mean = stats[c];
     let s = stats[p.c + c];
     let inv_n = 1.0 / f32(p.count);
@@ -57,9 +45,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let kx = -s2 * (cc - 3.0 * ca * cb);
     let kg = -s2 * cb;
     let ku = -s2 * ca;
-    for (var a = a0; a < a1; a = a + 1u) {
+    for (var a = tl.a0; a < tl.a1; a = a + 1u) {
         let base = (a * p.c + c) * p.bv;
-        for (var j = j0; j < j1; j = j + 1u) {
+        for (var j = tl.j0; j < tl.j1; j = j + 1u) {
             let i = base + j;
             let xh = (x[i] - mean) * s;
             var m = T(1.0);

@@ -28,7 +28,7 @@ const STATS_WORDS: Kernel = kernel!(
     "norm_stats_words.wgsl"
 );
 const FINALIZE: Kernel = kernel!("norm_finalize", "norm_finalize.wgsl");
-const APPLY: Kernel = kernel!("norm_apply", "norm_apply.wgsl");
+const APPLY: Kernel = kernel!("norm_apply", "norm_apply_tile.wgsl", "norm_apply.wgsl");
 const APPLY_WORDS: Kernel = kernel!("norm_apply_words", "norm_apply_words.wgsl");
 
 /// Which statistics a normalisation uses.
@@ -52,14 +52,32 @@ pub struct Running<'a> {
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 pub(super) struct StatsParams {
-    pub a: u32,
-    pub c: u32,
-    pub bv: u32,
-    pub rows: u32,
+    a: u32,
+    c: u32,
+    bv: u32,
+    rows: u32,
     pub nchunks: u32,
+    /// Invocations: one per (row chunk, channel as the kernel sees it).
     pub n: u32,
-    pub slope: f32,
-    pub pad: u32,
+    slope: f32,
+    pad: u32,
+}
+
+impl StatsParams {
+    /// The statistics passes' split of `v` into row chunks ([`View::chunks`]).
+    pub(super) fn of(v: View, slope: f32) -> StatsParams {
+        let (rows, nchunks) = v.chunks();
+        StatsParams {
+            a: v.a as u32,
+            c: v.kernel_c() as u32,
+            bv: v.bv() as u32,
+            rows: rows as u32,
+            nchunks: nchunks as u32,
+            n: (nchunks * v.kernel_c()) as u32,
+            slope,
+            pad: 0,
+        }
+    }
 }
 
 #[repr(C)]
@@ -130,7 +148,7 @@ impl View {
     }
 
     /// Channels as the statistics and apply kernels see them: C, or C/4 groups of four.
-    pub(super) fn kernel_c(&self) -> usize {
+    fn kernel_c(&self) -> usize {
         match self.lanes() {
             Lanes::AlongC => self.c / 4,
             _ => self.c,
@@ -138,7 +156,7 @@ impl View {
     }
 
     /// Vectors per row of B elements.
-    pub(super) fn bv(&self) -> usize {
+    fn bv(&self) -> usize {
         match self.lanes() {
             Lanes::AlongB => self.b / 4,
             _ => self.b,
@@ -167,7 +185,7 @@ impl View {
 
     /// Rows per chunk and number of chunks of the statistics pass: loops (over rows × vectors)
     /// under llvmpipe's cap, and enough invocations (≥ 2048) to spread over the device.
-    pub(super) fn chunks(&self) -> (usize, usize) {
+    fn chunks(&self) -> (usize, usize) {
         let max_rows = (MAX_LOOP / self.bv().max(1)).max(1);
         let want = 2048usize.div_ceil(self.kernel_c()).clamp(1, self.a);
         even_chunks(self.a, self.a.div_ceil(want).clamp(1, max_rows))
@@ -272,19 +290,9 @@ pub(super) fn reduce_pass(
     epi: Epilogue,
 ) -> Result<Tensor> {
     let gpu = x.gpu();
-    let (rows, nchunks) = v.chunks();
+    let sp = StatsParams::of(v, epi.slope.unwrap_or(0.0));
+    let (nchunks, n) = (sp.nchunks as usize, sp.n as usize);
     let part = Tensor::empty(gpu, &[2, nchunks, v.c], DType::F32, "normalize")?;
-    let n = nchunks * v.kernel_c();
-    let sp = StatsParams {
-        a: v.a as u32,
-        c: v.kernel_c() as u32,
-        bv: v.bv() as u32,
-        rows: rows as u32,
-        nchunks: nchunks as u32,
-        n: n as u32,
-        slope: epi.slope.unwrap_or(0.0),
-        pad: 0,
-    };
     let backward = if g.is_some() { "true" } else { "false" };
     let (gt, st) = g.unwrap_or((x, x));
     let [t, s, total, first] = v.vector_defs();

@@ -20,7 +20,11 @@ use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
 const STATS2: Kernel = kernel!("norm_grad2_stats", "norm_grad2_stats.wgsl");
-const APPLY2: Kernel = kernel!("norm_grad2_apply", "norm_grad2_apply.wgsl");
+const APPLY2: Kernel = kernel!(
+    "norm_grad2_apply",
+    "norm_apply_tile.wgsl",
+    "norm_grad2_apply.wgsl"
+);
 
 /// dx = s·(G − mean G − x̂·mean(G·x̂)) per channel for the output gradient `g` of a
 /// normalisation of `x` with statistics `stats` ([2, C]: mean, 1/√(var + ε)), where G is g
@@ -63,19 +67,9 @@ fn second_order(
     slope: Option<f32>,
 ) -> Result<(Tensor, Tensor)> {
     let gpu = x.gpu();
-    let (rows, nchunks) = v.chunks();
-    let n = nchunks * v.kernel_c();
+    let sp = StatsParams::of(v, slope.unwrap_or(0.0));
+    let (nchunks, n) = (sp.nchunks as usize, sp.n as usize);
     let part = Tensor::empty(gpu, &[5, nchunks, v.c], DType::F32, "normalize")?;
-    let sp = StatsParams {
-        a: v.a as u32,
-        c: v.kernel_c() as u32,
-        bv: v.bv() as u32,
-        rows: rows as u32,
-        nchunks: nchunks as u32,
-        n: n as u32,
-        slope: slope.unwrap_or(0.0),
-        pad: 0,
-    };
     let [t, s, total, _] = v.vector_defs();
     let act = ("ACT", if slope.is_some() { "true" } else { "false" });
     gpu.launch(
