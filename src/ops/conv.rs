@@ -43,30 +43,26 @@ fn keep_for_weight_grad(w: &Tensor, copy: SourceCopy) -> SourceCopy {
     }
 }
 
-/// `C(x, w) + b`, recorded. `x_copy` offers, and receives, the channels-last copy of `x`.
-fn conv_op(
+/// `C(x, w) + b`, or `T(x, w) + b` when `transposed`, recorded as `conv2d` /
+/// `conv_transpose2d`. `x_copy` offers, and receives, the channels-last copy of `x`.
+fn plain_op(
+    transposed: bool,
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
     d: ConvDims,
     x_copy: &mut SourceCopy,
 ) -> Result<Tensor> {
-    gather_op("conv2d", false, x, w, bias, d, x_copy, None)
-}
-
-/// `T(x, w) + b`, recorded. `x_copy` offers, and receives, the channels-last copy of `x`.
-fn convt_op(
-    x: &Tensor,
-    w: &Tensor,
-    bias: Option<&Tensor>,
-    d: ConvDims,
-    x_copy: &mut SourceCopy,
-) -> Result<Tensor> {
-    gather_op("conv_transpose2d", true, x, w, bias, d, x_copy, None)
+    let op = if transposed {
+        "conv_transpose2d"
+    } else {
+        "conv2d"
+    };
+    gather_op(op, transposed, x, w, bias, d, x_copy, None)
 }
 
 /// `act(C(x, w) + b)`, or `act(T(x, w) + b)` when `transposed`, recorded as `op` (without
-/// `act`: [`conv_op`], [`convt_op`]). The backward rules of the module doc: dx is the other
+/// `act`: [`plain_op`]). The backward rules of the module doc: dx is the other
 /// of C and T applied to g, dw the weight gradient with x on its own side.
 #[allow(clippy::too_many_arguments)]
 fn gather_op(
@@ -94,10 +90,7 @@ fn gather_op(
         let (mut x_copy, mut g_copy) = (kept.clone(), SourceCopy::default());
         let mut grads = vec![
             bw.needs[0]
-                .then(|| match transposed {
-                    true => conv_op(g, w, None, d, &mut g_copy),
-                    false => convt_op(g, w, None, d, &mut g_copy),
-                })
+                .then(|| plain_op(!transposed, g, w, None, d, &mut g_copy))
                 .transpose()?,
             bw.needs[1]
                 .then(|| match transposed {
@@ -125,10 +118,10 @@ fn wgrad_op(
         let (big, small, h) = (&bw.inputs[0], &bw.inputs[1], bw.grad);
         Ok(vec![
             bw.needs[0]
-                .then(|| convt_op(small, h, None, d, &mut SourceCopy::default()))
+                .then(|| plain_op(true, small, h, None, d, &mut SourceCopy::default()))
                 .transpose()?,
             bw.needs[1]
-                .then(|| conv_op(big, h, None, d, &mut SourceCopy::default()))
+                .then(|| plain_op(false, big, h, None, d, &mut SourceCopy::default()))
                 .transpose()?,
         ])
     }))
@@ -178,7 +171,7 @@ impl Tensor {
         geom: &Conv2dGeom,
     ) -> Result<Tensor> {
         let d = conv_dims("conv2d", self, weight, geom, false)?;
-        conv_op(self, weight, bias, d, &mut SourceCopy::default())
+        plain_op(false, self, weight, bias, d, &mut SourceCopy::default())
     }
 
     /// `leaky_relu(conv2d(self, weight, bias, geom), slope)` (slope 0: ReLU), the activation
@@ -242,7 +235,7 @@ impl Tensor {
         geom: &Conv2dGeom,
     ) -> Result<Tensor> {
         let d = conv_dims("conv_transpose2d", self, weight, geom, true)?;
-        convt_op(self, weight, bias, d, &mut SourceCopy::default())
+        plain_op(true, self, weight, bias, d, &mut SourceCopy::default())
     }
 
     /// dL/dW `[Co, Ci, KH, KW]` of `conv2d(self, W, geom)` for `self` `[N, Ci, H, W]` and

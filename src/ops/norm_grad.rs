@@ -27,18 +27,18 @@ const APPLY2: Kernel = kernel!(
 );
 
 /// dx = s·(G − mean G − x̂·mean(G·x̂)) per channel for the output gradient `g` of a
-/// normalisation of `x` with statistics `stats` ([2, C]: mean, 1/√(var + ε)), where G is g
-/// taken back through a leaky ReLU of `slope` applied to x̂ (G = g without one). Recorded as an
-/// op of x and g whose backward is the fused second-order rule.
+/// normalisation of `x` (seen as `v`) with statistics `stats` ([2, C]: mean, 1/√(var + ε)),
+/// where G is g taken back through a leaky ReLU of `slope` applied to x̂ (G = g without one).
+/// Recorded as an op of x and g whose backward is the fused second-order rule.
 pub(super) fn input_grad(
     x: &Tensor,
     g: &Tensor,
     stats: &Tensor,
+    v: View,
     kind: NormKind,
     eps: f32,
     slope: Option<f32>,
 ) -> Result<Tensor> {
-    let v = View::of("normalize", x, kind)?;
     let epi = Epilogue {
         affine: None,
         slope,

@@ -221,7 +221,7 @@ fn normalize_impl(
             // One recorded op with fused passes both ways (`norm_grad.rs`); the activation's
             // mask is read from x̂, which is its input here.
             let dx = match bw.needs[0] {
-                true => Some(input_grad(x, bw.grad, &stats, kind, eps, slope)?),
+                true => Some(input_grad(x, bw.grad, &stats, v, kind, eps, slope)?),
                 false => None,
             };
             return Ok(vec![dx]);
