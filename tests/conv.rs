@@ -159,11 +159,13 @@ fn every_kernel_family_matches_cpu() {
     // tiled matmul and transposed convolutions through columns — are checked on any adapter
     // by rerunning this test in a child process with TAPEGAN_CONV_BLOCKS set; so are the
     // sharing kernels' two ways of reading (vec4 from channels-last copies, which by default
-    // only large layers use, and scalar).
+    // only large layers use, and scalar) and the Winograd products of 4 × 4 stride-2 layers.
     if rerun_with_env(
         "every_kernel_family_matches_cpu",
         "TAPEGAN_CONV_BLOCKS",
-        &["gpu", "cpu", "gemm", "columns", "vec4", "scalar"],
+        &[
+            "gpu", "cpu", "gemm", "columns", "vec4", "scalar", "winograd",
+        ],
     ) {
         return;
     }
@@ -202,6 +204,39 @@ fn every_kernel_family_matches_cpu() {
     layer(3, 4, [3, 4], [2, 5], geom([3, 2], [3, 4], [0, 0])).check(100);
     layer(3, 4, [5, 3], [5, 7], geom([3, 4], [1, 2], [2, 3])).check(101);
     infinite_input_stays_out_of_padded_taps();
+}
+
+#[test]
+fn winograd_layers_match_cpu() {
+    // 4 × 4 stride-2 layers as Winograd products (conv_winograd.rs), which by default only
+    // large layers take on CPU adapters: forced in a child process, at odd sizes (tiles past
+    // the output's edge), non-square, a conv source one row and column longer than its
+    // windows read, and batches that run in several chunks of images (their transformed
+    // inputs over 32 MiB). Each check also runs the input gradient, the other kind of layer.
+    if rerun_with_env(
+        "winograd_layers_match_cpu",
+        "TAPEGAN_CONV_BLOCKS",
+        &["winograd"],
+    ) {
+        return;
+    }
+    let layer = |transposed, n, cin, cout, hw| Layer {
+        transposed,
+        n,
+        cin,
+        cout,
+        hw,
+        k: [4, 4],
+        g: Conv2dGeom::new(2, 1),
+        bias: true,
+    };
+    conv(16, 24, 14, 4, 2, 1).batch(3).check(130);
+    convt(24, 16, 7, 4, 2, 1).batch(3).no_bias().check(131);
+    layer(false, 2, 12, 20, [10, 7]).check(132);
+    layer(true, 2, 20, 12, [5, 3]).check(133);
+    conv(8, 8, 9, 4, 2, 1).check(134);
+    convt(16, 16, 16, 4, 2, 1).batch(240).check(135);
+    conv(16, 16, 32, 4, 2, 1).batch(240).no_bias().check(136);
 }
 
 #[test]

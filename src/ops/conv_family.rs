@@ -4,7 +4,9 @@
 //! unless `TAPEGAN_CONV_BLOCKS=gemm|gpu|cpu|columns` forces a family so that the tests can
 //! check every one on one machine; results never depend on the choice. The values `vec4`
 //! and `scalar` keep the family and force how the subgroup-sharing kernels read their
-//! operands (`conv_sg::vec4_pays`), for the tests and for comparing the two.
+//! operands (`conv_sg::vec4_pays`), for the tests and for comparing the two; `winograd`
+//! forces the Winograd products of 4 × 4 stride-2 layers (`conv_winograd.rs`) wherever their
+//! geometry allows.
 
 /// Output channels below which a CPU adapter's gather kernel cannot share its loads across
 /// channels (one subgroup of lanes holds 8 channels on AVX2 lavapipe): a window covering the
@@ -48,7 +50,14 @@ fn forced() -> Option<&'static str> {
 
 /// The kernel family `TAPEGAN_CONV_BLOCKS` forces, if any.
 pub(super) fn forced_family() -> Option<&'static str> {
-    forced().filter(|v| !matches!(*v, "vec4" | "scalar"))
+    forced().filter(|v| !matches!(*v, "vec4" | "scalar" | "winograd"))
+}
+
+/// Whether `TAPEGAN_CONV_BLOCKS` forces the Winograd products (`conv_winograd.rs`) on
+/// (`winograd`: wherever the geometry allows, any size and adapter) or off (any other
+/// value, so that the forced family or way of reading is what runs).
+pub(super) fn forced_winograd() -> Option<bool> {
+    forced().map(|v| v == "winograd")
 }
 
 /// Whether `TAPEGAN_CONV_BLOCKS` forces the subgroup-sharing kernels' vec4 reads on

@@ -254,6 +254,10 @@ fn gather_route(
         }
         .map(unfused);
     }
+    if super::conv_winograd::applies(src.gpu(), n, cs, cd, d, transposed) {
+        let y = super::conv_winograd::run(op, src, w, bias, d, transposed, [n, cs, cd], act)?;
+        return Ok((y, true));
+    }
     // A window that covers the whole input (one output, or for a transposed conv one input,
     // pixel): a matrix product, handled below.
     let dense = d.small == [1, 1] && d.pad == [0, 0] && d.big == d.kernel;

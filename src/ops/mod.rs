@@ -15,6 +15,7 @@ mod conv_sg;
 mod conv_sg_tiles;
 mod conv_sg_wgrad;
 mod conv_wgrad;
+mod conv_winograd;
 mod creation;
 mod cross_entropy;
 mod dropout;
@@ -112,7 +113,9 @@ const KERNEL_OVERRIDES: &[(&str, &[&str])] = &[
     ("TAPEGAN_MATMUL_KERNEL", &["sharing", "tiled", "register"]),
     (
         "TAPEGAN_CONV_BLOCKS",
-        &["gemm", "gpu", "cpu", "columns", "vec4", "scalar"],
+        &[
+            "gemm", "gpu", "cpu", "columns", "vec4", "scalar", "winograd",
+        ],
     ),
     ("TAPEGAN_SOFTMAX_KERNEL", &["rows", "workgroup"]),
     ("TAPEGAN_OPTIM_KERNEL", &["batched", "single"]),

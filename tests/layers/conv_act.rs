@@ -48,7 +48,7 @@ fn fused_conv_activation_matches_conv_then_activation() {
     if rerun_with_env(
         "conv_act::fused_conv_activation_matches_conv_then_activation",
         "TAPEGAN_CONV_BLOCKS",
-        &["gpu", "cpu", "gemm", "vec4", "scalar"],
+        &["gpu", "cpu", "gemm", "vec4", "scalar", "winograd"],
     ) {
         return;
     }
