@@ -97,6 +97,9 @@ pub(crate) fn wgrad_raw(
     if n == 0 || cs * cb == 0 {
         return Tensor::zeros(big.gpu(), &shape);
     }
+    if super::conv_winograd_wgrad::applies(big.gpu(), n, cb, cs, d) {
+        return super::conv_winograd_wgrad::weight_grad(op, big, small, d, [n, cb, cs]);
+    }
     if let Some(always) = gemm_mode(big.gpu()) {
         if super::conv_gemm::wgrad_fits(n, cb, cs, d, always) {
             return super::conv_gemm::weight_grad(big, small, d, n, cb, cs);

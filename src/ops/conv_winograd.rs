@@ -30,7 +30,7 @@ use crate::gpu::{grid, Kernel};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-const INPUT: Kernel = kernel!("conv_winograd_input", "conv_winograd_input.wgsl");
+pub(super) const INPUT: Kernel = kernel!("conv_winograd_input", "conv_winograd_input.wgsl");
 const WEIGHT: Kernel = kernel!("conv_winograd_weight", "conv_winograd_weight.wgsl");
 const OUTPUT: Kernel = kernel!("conv_winograd_output", "conv_winograd_output.wgsl");
 
@@ -93,23 +93,26 @@ pub(super) fn applies(
 /// the output's bias and activation flags and slope or α.
 #[repr(C)]
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct TransformParams {
-    total: u32,
-    tiles: u32,
-    first: u32,
-    flags: u32,
-    alpha: f32,
-    pad: [u32; 3],
+pub(super) struct TransformParams {
+    pub total: u32,
+    pub tiles: u32,
+    pub first: u32,
+    pub flags: u32,
+    pub alpha: f32,
+    pub pad: [u32; 3],
 }
 
 /// Defines of the transform shaders: `TRANSPOSED` and the geometry.
-fn defines(pairs: &[(&'static str, usize)], transposed: bool) -> Vec<(&'static str, String)> {
+pub(super) fn defines(
+    pairs: &[(&'static str, usize)],
+    transposed: bool,
+) -> Vec<(&'static str, String)> {
     let mut defs = vec![("TRANSPOSED", transposed.to_string())];
     defs.extend(pairs.iter().map(|&(k, v)| (k, v.to_string())));
     defs
 }
 
-fn as_refs<'a>(defs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(super) fn as_refs<'a>(defs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     defs.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
@@ -118,7 +121,7 @@ const CHUNK_BYTES: u64 = 32 << 20;
 
 /// Images per chunk of a call: each chunk's transformed input and products (the larger of
 /// `per_image` floats per image) must fit one storage binding and [`CHUNK_BYTES`].
-fn images_per_chunk(gpu: &crate::gpu::Gpu, n: usize, per_image: usize) -> usize {
+pub(super) fn images_per_chunk(gpu: &crate::gpu::Gpu, n: usize, per_image: usize) -> usize {
     let budget = gpu.max_binding_bytes().min(CHUNK_BYTES);
     let fit = budget / (4 * per_image.max(1) as u64);
     (fit as usize).clamp(1, n.max(1))

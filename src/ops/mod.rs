@@ -16,6 +16,7 @@ mod conv_sg_tiles;
 mod conv_sg_wgrad;
 mod conv_wgrad;
 mod conv_winograd;
+mod conv_winograd_wgrad;
 mod creation;
 mod cross_entropy;
 mod dropout;

@@ -1,0 +1,163 @@
+//! The weight gradient of a 4 × 4 stride-2 layer through Winograd F(2×2, 2×2), on CPU
+//! adapters: `Wg(big, small)[cs, cb, k] = Σ small[n, cs, o]·big[n, cb, 2o − 1 + k]`
+//! differentiated through the forward's transforms (`conv_winograd.rs`) instead of summed
+//! directly. With V the big side's input transform, dM = A g Aᵀ the small side's tiles
+//! taken back through the output transform (`shaders/conv_winograd_small.wgsl`), the kernel
+//! transform's gradient is dU[pos] = V[pos]ᵀ·dM[pos] (nine products reducing over the tiles)
+//! and the weight gradient dW = Gᵀ dU G (`shaders/conv_winograd_wgrad.wgsl`). A transposed
+//! conv's weight gradient is the same sum with its output as the big side.
+//!
+//! Why: as in the forward direction, 9 products per tile and channel pair instead of 16,
+//! with transforms whose traffic grows with K + Cs per tile, not K·Cs.
+
+use super::bytes_of;
+use super::conv_family::{blocks, forced_winograd, Blocks};
+use super::conv_geom::ConvDims;
+use super::conv_launch::u32s;
+use super::conv_winograd::{as_refs, defines, images_per_chunk, TransformParams, INPUT};
+use super::elementwise::binary_raw;
+use super::matmul::matmul_bias_raw;
+use crate::error::Result;
+use crate::gpu::{grid, Kernel};
+use crate::kernel;
+use crate::tensor::{DType, Tensor};
+
+const SMALL: Kernel = kernel!("conv_winograd_small", "conv_winograd_small.wgsl");
+const WGRAD: Kernel = kernel!("conv_winograd_wgrad", "conv_winograd_wgrad.wgsl");
+
+/// Multiply-adds of the direct form from which a weight gradient runs here by default.
+const MIN_FMAS: usize = 1 << 26;
+
+/// Fewest multiply-adds per value the transforms move, K·Cs / (K + Cs) for products of
+/// [K, tiles] × [tiles, Cs] (K = 4·Cb), from which a weight gradient runs here by default:
+/// the forward direction's threshold (`conv_winograd::MIN_INTENSITY`).
+const MIN_INTENSITY: usize = 64;
+
+/// Whether `Wg(big, small)` of `n` images, `cb` big-side and `cs` small-side channels, runs
+/// here: the 4 × 4 kernel at stride 2 and padding 1 with the big side twice the small one (or
+/// one more), `cs` a multiple of 4; by default on CPU adapters whose kernels share loads, for
+/// products large and dense enough, or wherever `TAPEGAN_CONV_BLOCKS=winograd` forces it.
+pub(super) fn applies(gpu: &crate::gpu::Gpu, n: usize, cb: usize, cs: usize, d: &ConvDims) -> bool {
+    let big_fits = |axis: usize| {
+        let s = d.small[axis];
+        d.big[axis] == 2 * s || d.big[axis] == 2 * s + 1
+    };
+    let fits = d.kernel == [4, 4]
+        && d.stride == [2, 2]
+        && d.pad == [1, 1]
+        && big_fits(0)
+        && big_fits(1)
+        && cs.is_multiple_of(4);
+    if !fits {
+        return false;
+    }
+    match forced_winograd() {
+        Some(forced) => forced,
+        None => {
+            let fmas = n * cb * cs * d.small[0] * d.small[1] * 16;
+            let k = 4 * cb;
+            matches!(blocks(gpu), Blocks::Shared(_))
+                && fmas >= MIN_FMAS
+                && k * cs >= MIN_INTENSITY * (k + cs)
+        }
+    }
+}
+
+/// `Wg(big, small)` `[cs, cb, 4, 4]` for `big` `[n, cb, …]` and `small` `[n, cs, …]` (checked by
+/// the caller) where [`applies`] holds. The images run in chunks whose transforms fit a
+/// storage binding; their kernel-transform gradients are summed.
+pub(super) fn weight_grad(
+    op: &'static str,
+    big: &Tensor,
+    small: &Tensor,
+    d: &ConvDims,
+    [n, cb, cs]: [usize; 3],
+) -> Result<Tensor> {
+    let gpu = big.gpu();
+    let [sy, sx] = d.small;
+    let (ty, tx) = (sy.div_ceil(2), sx.div_ceil(2));
+    let k = 4 * cb;
+    let per_image = 9 * ty * tx * k.max(cs);
+    let chunk = images_per_chunk(gpu, n, per_image);
+    u32s(
+        op,
+        [
+            chunk * per_image,
+            n * cb * d.big[0] * d.big[1],
+            n * cs * sy * sx,
+            9 * k * cs,
+        ],
+    )?;
+    let input = defines(
+        &[
+            ("C", cb),
+            ("G", cb),
+            ("H", d.big[0]),
+            ("W", d.big[1]),
+            ("TT", ty * tx),
+            ("TX", tx),
+            ("S", 6),
+        ],
+        false,
+    );
+    let small_defs = defines(
+        &[
+            ("CS", cs),
+            ("SY", sy),
+            ("SX", sx),
+            ("TT", ty * tx),
+            ("TX", tx),
+        ],
+        false,
+    );
+    let mut du: Option<Tensor> = None;
+    for n0 in (0..n).step_by(chunk) {
+        let tiles = chunk.min(n - n0) * ty * tx;
+        let v = Tensor::empty(gpu, &[9, tiles, k], DType::F32, op)?;
+        let params = TransformParams {
+            total: (tiles * cb) as u32,
+            tiles: tiles as u32,
+            first: n0 as u32,
+            ..Default::default()
+        };
+        gpu.launch(
+            &INPUT,
+            &as_refs(&input),
+            bytes_of(&params),
+            &[big.storage(), v.storage()],
+            grid(params.total as u64, 64),
+        )?;
+        let dm = Tensor::empty(gpu, &[9, tiles, cs], DType::F32, op)?;
+        let params = TransformParams {
+            total: (tiles * cs / 4) as u32,
+            ..params
+        };
+        gpu.launch(
+            &SMALL,
+            &as_refs(&small_defs),
+            bytes_of(&params),
+            &[small.storage(), dm.storage()],
+            grid(params.total as u64, 64),
+        )?;
+        let part = matmul_bias_raw(&v, &dm, true, false, None)?;
+        du = Some(match du {
+            Some(sum) => binary_raw(&sum, &part, op, "x + y")?,
+            None => part,
+        });
+    }
+    let du = du.expect("at least one image");
+    let dw = Tensor::empty(gpu, &[cs, cb, 4, 4], DType::F32, op)?;
+    let params = TransformParams {
+        total: (cs * cb * 4) as u32,
+        ..Default::default()
+    };
+    let defs = [("CB", cb.to_string()), ("CS", cs.to_string())];
+    gpu.launch(
+        &WGRAD,
+        &as_refs(&defs),
+        bytes_of(&params),
+        &[du.storage(), dw.storage()],
+        grid(params.total as u64, 64),
+    )?;
+    Ok(dw)
+}
