@@ -152,6 +152,19 @@ fn image_folders_are_cropped_resized_and_errors_name_the_file() {
         std::os::unix::fs::symlink(dir.join("a.png"), dir.join("link-to-a.png")).unwrap();
         let d = data::load(&DataSpec::Images { dir: dir.clone() }, &opts).unwrap();
         assert_eq!(d.count, 2);
+        // A file named like an image that is not a regular one (a FIFO would block the
+        // decoder forever; a socket stands in) is skipped, and counted when nothing is left.
+        let _socket = std::os::unix::net::UnixListener::bind(dir.join("sock.png")).unwrap();
+        let d = data::load(&DataSpec::Images { dir: dir.clone() }, &opts).unwrap();
+        assert_eq!(d.count, 2);
+        let only = tmp("only-socket");
+        let _socket = std::os::unix::net::UnixListener::bind(only.join("s.png")).unwrap();
+        let e = data::load(&DataSpec::Images { dir: only.clone() }, &opts)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("skipped 1 named like images"), "{e}");
+        std::fs::remove_dir_all(only).unwrap();
     }
 
     let nothing = tmp("nothing");

@@ -1,6 +1,7 @@
 //! A folder of PNG/JPEG images (searched recursively, in sorted order): each image is centre
 //! cropped to a square, resized to `size × size` with a linear filter, and converted to RGB or
-//! grayscale bytes.
+//! grayscale bytes. Only regular files (links followed) are read: a FIFO or socket with an
+//! image's name is skipped.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -17,12 +18,14 @@ pub struct FolderImages {
     pub pixels: Vec<u8>,
 }
 
-fn list(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<()> {
+/// Adds the image files under `dir` to `out`; returns how many files with an image name were
+/// skipped for not being regular files.
+fn list(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<usize> {
     // Symbolic links are followed (a data set may live elsewhere), but each real folder is
     // read once: a link to a parent would otherwise repeat images or never end.
     let real = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
     if !seen.insert(real) {
-        return Ok(());
+        return Ok(0);
     }
     let mut entries = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
@@ -31,19 +34,30 @@ fn list(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Resu
     // Name order, so that which path reaches a linked folder first (and so the image order
     // and what `limit` keeps) does not depend on the file system.
     entries.sort();
+    let mut skipped = 0;
     for p in entries {
         if p.is_dir() {
-            list(&p, out, seen)?;
+            skipped += list(&p, out, seen)?;
         } else if let Some(ext) = p.extension().and_then(|x| x.to_str()) {
-            // Images are read once too, however many links lead to them.
-            if matches!(ext.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg")
-                && seen.insert(std::fs::canonicalize(&p).map_err(|e| Error::io(&p, e))?)
+            if !matches!(ext.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg") {
+                continue;
+            }
+            // A FIFO, socket or device named like an image would block or fail the decoder
+            // (opening a FIFO waits for a writer forever): only regular files are images.
+            if !std::fs::metadata(&p)
+                .map_err(|e| Error::io(&p, e))?
+                .is_file()
             {
+                skipped += 1;
+                continue;
+            }
+            // Images are read once too, however many links lead to them.
+            if seen.insert(std::fs::canonicalize(&p).map_err(|e| Error::io(&p, e))?) {
                 out.push(p);
             }
         }
     }
-    Ok(())
+    Ok(skipped)
 }
 
 /// Loads up to `limit` images from `dir`.
@@ -62,14 +76,18 @@ pub fn load(
         )));
     }
     let mut files = Vec::new();
-    list(dir, &mut files, &mut HashSet::new())?;
+    let skipped = list(dir, &mut files, &mut HashSet::new())?;
     files.sort();
     if let Some(l) = limit {
         files.truncate(l);
     }
     if files.is_empty() {
+        let skipped = match skipped {
+            0 => String::new(),
+            n => format!("; skipped {n} named like images that are not regular files"),
+        };
         return Err(Error::Data(format!(
-            "{}: no PNG or JPEG images in this folder (searched recursively)",
+            "{}: no PNG or JPEG images in this folder (searched recursively{skipped})",
             dir.display()
         )));
     }
