@@ -332,5 +332,15 @@ fn profile_prints_the_kernel_table_and_writes_a_trace() {
     assert!(table.contains("matmul"), "{table}");
     let json = std::fs::read_to_string(&trace).unwrap();
     assert!(json.contains("\"traceEvents\""), "{json}");
+    assert_one_line_error(
+        &tapegan(&[
+            "profile",
+            "--preset",
+            "mlp-cwgan-gp",
+            "--set",
+            "data=grid25",
+        ]),
+        "mlp-cwgan-gp is conditional and needs labelled data",
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

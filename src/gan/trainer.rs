@@ -165,6 +165,15 @@ impl Trainer {
                 d.out_shape
             )));
         }
+        // A conditional model fed unlabelled data would fail at its first forward pass, after
+        // the run had started: said here, before the data is read.
+        if g.classes() > 0 && !matches!(cfg.data.parse()?, DataSpec::Mnist { .. }) {
+            return Err(Error::Config(format!(
+                "{} is conditional and needs labelled data; {} has no labels (use --data mnist \
+                 or mnist:DIR)",
+                cfg.preset, cfg.data
+            )));
+        }
         let data = load_data(&cfg)?;
         // Settings such as channels or image_size shape both the data and the networks; a
         // mismatch is a settings error, said before any step rather than by a layer.

@@ -116,6 +116,11 @@ fn settings_that_cannot_work_are_refused() {
             "n_critic would be ignored: it applies to the WGAN losses",
         ),
         ("dcgan-28", "toy_std=0.1", "toy_std would be ignored"),
+        (
+            "mlp-cwgan-gp",
+            "data=images:/nonexistent",
+            "mlp-cwgan-gp is conditional and needs labelled data; images:/nonexistent has no labels",
+        ),
     ] {
         assert_one_line_error(
             &tapegan(&["train", "--preset", preset, "--set", setting, "--out", out]),
