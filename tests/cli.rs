@@ -197,7 +197,7 @@ fn corrupt_and_missing_data_are_one_line_errors() {
 #[test]
 fn sample_writes_png_and_npy_and_rejects_bad_requests() {
     let dir = tmp("sample");
-    tiny_run("mlp-cwgan-gp", &dir, &["--set", "hidden=16"]);
+    tiny_run("mlp-cwgan-gp", &dir, &[]);
     let run = dir.to_str().unwrap();
     let png = dir.join("grid.png");
     let png_out = png.to_str().unwrap();

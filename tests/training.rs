@@ -30,7 +30,9 @@ fn tiny(preset: &str, steps: u64) -> TrainConfig {
         8
     };
     c.limit = if preset.starts_with("toy") { 256 } else { 24 };
-    c.hidden = 16;
+    if preset.starts_with("toy") {
+        c.hidden = 16;
+    }
     c.samples = 16;
     c.sample_every = 0;
     c.checkpoint_every = 0;

@@ -118,6 +118,11 @@ fn settings_that_cannot_work_are_refused() {
         ("dcgan-28", "toy_std=0.1", "toy_std would be ignored"),
         (
             "mlp-cwgan-gp",
+            "hidden=16",
+            "hidden would be ignored: it applies to the toy presets",
+        ),
+        (
+            "mlp-cwgan-gp",
             "data=images:/nonexistent",
             "mlp-cwgan-gp is conditional and needs labelled data; images:/nonexistent has no labels",
         ),

@@ -28,6 +28,8 @@ impl TrainConfig {
         let data = self.data.split(':').next().unwrap_or("");
         let digits = matches!(data, "mnist" | "mnist-test");
         let points = matches!(data, "grid25" | "ring8");
+        // Only the toy presets' MLPs take their width from `hidden`; the others are fixed.
+        let toy = crate::models::presets::image_side(&self.preset).is_none();
         // The value that means "off" where a setting has one: setting it is never refused.
         let off = |v: &str| Some(v.to_string());
         for (key, applies, neutral, scope) in [
@@ -74,6 +76,12 @@ impl TrainConfig {
                 points,
                 None,
                 "the 2-D mixtures (grid25, ring8)",
+            ),
+            (
+                "hidden",
+                toy,
+                None,
+                "the toy presets (toy-wgan-clip, toy-wgan-gp)",
             ),
         ] {
             let value = mine.get(key).map(ToString::to_string);
