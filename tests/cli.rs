@@ -257,7 +257,7 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
     );
     assert_one_line_error(
         &tapegan(&["eval", "--run", run, "--n", "1000000"]),
-        "--n must be between 1 and 100000",
+        "--n must be between 2 and 100000",
     );
     assert_one_line_error(
         &tapegan(&["sample", "--run", "/nonexistent-run", "--out", "x.png"]),
@@ -280,7 +280,7 @@ fn a_diverged_generator_is_an_error_not_samples_or_scores() {
     tiny_run("mlp-gan-small", &dir, &[]);
     assert_one_line_error(
         &tapegan(&["eval", "--run", dir.to_str().unwrap(), "--n", "1"]),
-        "--n must be at least 2",
+        "--n must be between 2 and 100000, got 1; the Fréchet distance",
     );
     let g = dir.join("checkpoint/generator.safetensors");
     let (values, meta) = tapegan::io::read_state(&g).unwrap();

@@ -126,15 +126,16 @@ impl Evaluator {
         seed: u64,
     ) -> Result<Report> {
         let n = n.unwrap_or_else(|| self.default_samples());
-        if n == 0 || n > MAX_EVAL_SAMPLES {
+        // The digit metrics' Fréchet distance compares covariances: two samples at least.
+        let (min, why) = match self {
+            Evaluator::Digits { .. } => (2, "; the Fréchet distance compares covariances"),
+            _ => (1, ""),
+        };
+        if n < min || n > MAX_EVAL_SAMPLES {
+            let why = if n < min { why } else { "" };
             return Err(Error::Config(format!(
-                "--n must be between 1 and {MAX_EVAL_SAMPLES}, got {n}"
+                "--n must be between {min} and {MAX_EVAL_SAMPLES}, got {n}{why}"
             )));
-        }
-        if n < 2 && matches!(self, Evaluator::Digits { .. }) {
-            return Err(Error::Config(
-                "--n must be at least 2: the Fréchet distance compares covariances".into(),
-            ));
         }
         let mut report = Report {
             preset: cfg.preset.clone(),
