@@ -251,6 +251,7 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
         ".png or .npy",
     );
     assert_one_line_error(&sample("20000", png_out), "between 1 and 10000 for");
+    assert_one_line_error(&sample("0", npy_out), "--n must be at least 1, got 0");
     assert_one_line_error(
         &sample("20000000", npy_out),
         "would take 58 GiB of memory; draw at most 1369568",

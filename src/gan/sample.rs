@@ -148,18 +148,18 @@ const MAX_DRAW_BYTES: u64 = 4 << 30;
 /// Checks a request for `n` samples written to `out` before any work: a known file type, and
 /// for a PNG grid a count it can hold.
 pub fn check_request(out: &Path, n: usize) -> Result<()> {
-    let kind = OutKind::of(out)?;
-    if n == 0 || (kind == OutKind::Png && n > MAX_GRID) {
-        return Err(Error::Config(format!(
+    match OutKind::of(out)? {
+        OutKind::Png if n == 0 || n > MAX_GRID => Err(Error::Config(format!(
             "--n must be between 1 and {MAX_GRID} for a PNG grid, got {n}{}",
             if n > MAX_GRID {
                 "; write a .npy file for more"
             } else {
                 ""
             }
-        )));
+        ))),
+        OutKind::Npy if n == 0 => Err(Error::Config("--n must be at least 1, got 0".into())),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Checks that `n` samples of generator `g` fit in host memory (the count alone says little:
