@@ -64,6 +64,14 @@ fn presets_and_devices_are_listed() {
     let out = tapegan(&["devices"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("max storage binding"));
+    // --adapter shows what it would pick, and one matching nothing is refused.
+    let out = tapegan(&["devices", "--adapter", "0"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--adapter 0 picks: "));
+    assert_one_line_error(
+        &tapegan(&["devices", "--adapter", "no-such-gpu"]),
+        "no adapter matches 'no-such-gpu'",
+    );
 }
 
 #[test]

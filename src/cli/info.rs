@@ -11,11 +11,26 @@ pub fn presets() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn devices() -> Result<ExitCode> {
+/// Lists the adapters and the one a device-opening command would pick: the best, or the one
+/// `selector` (`--adapter`) names.
+pub fn devices(selector: Option<&str>) -> Result<ExitCode> {
     let list = tapegan::gpu::list_adapters();
     if list.is_empty() {
         return Err(Error::NoAdapter(tapegan::gpu::NO_ADAPTER_HELP.into()));
     }
+    let (label, chosen) = match selector {
+        Some(sel) => (
+            format!("--adapter {sel} picks"),
+            tapegan::Gpu::with_selector(Some(sel)),
+        ),
+        None => ("default choice".to_string(), tapegan::Gpu::new()),
+    };
+    // A selector that matches no adapter is refused, as by every other command (the error
+    // lists the adapters there are).
+    let chosen = match (selector, chosen) {
+        (Some(_), Err(e @ Error::NoAdapter(_))) => return Err(e),
+        (_, chosen) => chosen,
+    };
     for a in &list {
         println!("[{}] {}", a.index, a.describe());
         println!("    driver: {}", a.driver);
@@ -28,9 +43,9 @@ pub fn devices() -> Result<ExitCode> {
             if a.timestamps { "yes" } else { "no" }
         );
     }
-    match tapegan::Gpu::new() {
-        Ok(g) => println!("default choice: {}", g.adapter().describe()),
-        Err(e) => println!("default choice: none ({e})"),
+    match chosen {
+        Ok(g) => println!("{label}: {}", g.adapter().describe()),
+        Err(e) => println!("{label}: none ({e})"),
     }
     Ok(ExitCode::SUCCESS)
 }

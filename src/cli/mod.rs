@@ -46,7 +46,7 @@ enum Command {
     TrainClassifier(metrics::TrainClassifierArgs),
     /// List the presets.
     Presets,
-    /// List the GPU adapters wgpu can see.
+    /// List the GPU adapters wgpu can see, and which one --adapter (or the default) picks.
     Devices,
 }
 
@@ -77,7 +77,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Eval(a)) => metrics::eval(&open()?, a),
         Some(Command::TrainClassifier(a)) => metrics::train_classifier(&open()?, a),
         Some(Command::Presets) => info::presets(),
-        Some(Command::Devices) => info::devices(),
+        Some(Command::Devices) => info::devices(cli.adapter.as_deref()),
     }
 }
 
