@@ -351,5 +351,22 @@ fn profile_prints_the_kernel_table_and_writes_a_trace() {
         ]),
         "mlp-cwgan-gp is conditional and needs labelled data",
     );
+    // A profile never checkpoints, so its divergence speaks of none.
+    let out = tapegan(&[
+        "profile",
+        "--preset",
+        "mlp-gan-small",
+        "--steps",
+        "2",
+        "--set",
+        "lr_g=1e38",
+        "--set",
+        "lr_d=1e38",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, "training diverged: step 1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("checkpoint"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

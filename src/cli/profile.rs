@@ -66,6 +66,7 @@ pub fn profile(gpu: &Gpu, a: ProfileArgs) -> Result<ExitCode> {
     });
     let measured = (|| {
         let mut t = Trainer::new(gpu, cfg, &dir)?;
+        t.set_scratch();
         // Warm-up: compiles every pipeline of the step.
         t.step_once()?;
         t.flush_log()?;

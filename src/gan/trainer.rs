@@ -64,6 +64,9 @@ pub struct Trainer {
     evaluator: Option<Evaluator>,
     /// Held while the trainer lives: one process per run directory.
     lock: Option<RunLock>,
+    /// A scratch run that never checkpoints (`tapegan profile`): a divergence is reported
+    /// without naming checkpoints.
+    scratch: bool,
 }
 
 /// Loads the data set a configuration names.
@@ -232,6 +235,7 @@ impl Trainer {
             on_log: None,
             evaluator,
             lock: None,
+            scratch: false,
         })
     }
 
@@ -265,16 +269,24 @@ impl Trainer {
         self.diverged(flushed)
     }
 
+    /// Marks this run as scratch work that is never checkpointed (a profile): its errors do
+    /// not speak of checkpoints.
+    pub fn set_scratch(&mut self) {
+        self.scratch = true;
+    }
+
     /// A NaN/Inf found in `r` (losses or weights) as the error that ends training, naming
     /// the checkpoint that survives.
     fn diverged<T>(&self, r: Result<T>) -> Result<T> {
         match r {
             Err(Error::NonFinite(what)) => {
-                let kept = checkpoint::checkpoint_dir(&self.run_dir)
-                    .map(|d| format!("the last good checkpoint is kept in {}", d.display()))
-                    .unwrap_or_else(|_| "no checkpoint was written before it".into());
+                let kept = match checkpoint::checkpoint_dir(&self.run_dir) {
+                    _ if self.scratch => String::new(),
+                    Ok(d) => format!(", the last good checkpoint is kept in {}", d.display()),
+                    Err(_) => ", no checkpoint was written before it".into(),
+                };
                 Err(Error::NonFinite(format!(
-                    "training diverged: {what}; stopped, {kept}; try lower learning rates (lr_g, lr_d)"
+                    "training diverged: {what}; stopped{kept}; try lower learning rates (lr_g, lr_d)"
                 )))
             }
             other => other,
