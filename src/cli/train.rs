@@ -78,10 +78,8 @@ impl TrainArgs {
         };
         put("data", self.data.clone());
         put("steps", self.steps.map(|s| s.to_string()));
-        if let Some(e) = self.epochs {
-            put("epochs", Some(e.to_string()));
-            put("steps", Some("0".into()));
-        }
+        // Setting epochs also switches the run to train by them (steps = 0).
+        put("epochs", self.epochs.map(|e| e.to_string()));
         put("batch", self.batch.map(|s| s.to_string()));
         put("seed", self.seed.map(|s| s.to_string()));
         put("sample_every", self.sample_every.map(|s| s.to_string()));

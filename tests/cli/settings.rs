@@ -11,6 +11,11 @@ fn settings_that_cannot_work_are_refused() {
     let file = cfg.join("c.toml");
     std::fs::write(&file, "lr_d = 1e-4\nbatch = \"x\"\n").unwrap();
     let file = file.to_str().unwrap().to_string();
+    // steps = 0 alone would train by the preset's epochs (tapegan's own config.toml writes it
+    // beside epochs, which is accepted).
+    let zero_steps = cfg.join("zero-steps.toml");
+    std::fs::write(&zero_steps, "steps = 0\n").unwrap();
+    let zero_steps = zero_steps.to_str().unwrap().to_string();
     // A run that fails to start leaves nothing behind, not even the parents of --out.
     let out = cfg.join("parent/run");
     let out = out.to_str().unwrap();
@@ -80,6 +85,14 @@ fn settings_that_cannot_work_are_refused() {
             "gp_epsilon would be ignored: it applies to loss = wgan-gp only",
         ),
         (vec!["--steps", "0"], "'--steps <STEPS>'"),
+        (
+            vec!["--set", "steps=0"],
+            "--set steps=0: steps must be at least 1; to train by epochs instead, use --epochs",
+        ),
+        (
+            vec!["--config", &zero_steps],
+            "zero-steps.toml: steps = 0: steps must be at least 1",
+        ),
         (vec!["--batch", "-5"], "'--batch <BATCH>'"),
         (
             vec!["--seed", "18446744073709551615"],

@@ -69,7 +69,8 @@ pub struct TrainConfig {
     pub data: String,
     pub seed: u64,
     pub batch: usize,
-    /// Generator updates to run; 0 = use `epochs`.
+    /// Generator updates to run; 0 = use `epochs` (what setting `epochs` or `--epochs` writes;
+    /// `steps = 0` given alone is refused, as `--steps 0` is).
     pub steps: u64,
     /// Passes over the data (used when `steps` is 0).
     pub epochs: u64,
@@ -160,6 +161,15 @@ impl TrainConfig {
             ))
         })?;
         self.check_preset_unchanged(key, &new, "--set")?;
+        // steps = 0 only stands for "train by epochs": alone it would silently do that.
+        if key == "steps" && new.as_integer() == Some(0) {
+            return Err(zero_steps("--set steps=0", "use --epochs N"));
+        }
+        // Asking for epochs is asking to train by them, even on a preset that counts steps
+        // (toy-wgan-gp), where they would otherwise be ignored.
+        if key == "epochs" {
+            table.insert("steps".into(), toml::Value::Integer(0));
+        }
         table.insert(key.to_string(), new);
         *self = table.try_into().map_err(|e: toml::de::Error| {
             Error::Config(format!("{key}={value}: {}", e.message()))
@@ -172,7 +182,16 @@ impl TrainConfig {
         let file: toml::Table = toml::from_str(text).map_err(|e| toml_error(origin, text, &e))?;
         let mut table =
             toml::Table::try_from(self.clone()).map_err(|e| Error::Config(e.to_string()))?;
+        // A file tapegan wrote says steps = 0 beside the epochs it trained by; steps = 0 alone
+        // would silently train by the preset's epochs.
+        let by_epochs = file.contains_key("epochs");
         for (k, v) in file {
+            if k == "steps" && v.as_integer() == Some(0) && !by_epochs {
+                return Err(zero_steps(
+                    &format!("{origin}: steps = 0"),
+                    "set epochs = N",
+                ));
+            }
             if !table.contains_key(&k) {
                 return Err(Error::Config(format!(
                     "{origin}: unknown setting '{k}'; valid settings: {}",
@@ -241,6 +260,14 @@ impl TrainConfig {
     pub fn from_toml(text: &str, origin: &str) -> Result<TrainConfig> {
         toml::from_str(text).map_err(|e| toml_error(origin, text, &e))
     }
+}
+
+/// The error for a lone `steps = 0`, worded as `--steps 0`'s bound; `instead` says how to ask
+/// for epochs where it was given.
+fn zero_steps(given: &str, instead: &str) -> Error {
+    Error::Config(format!(
+        "{given}: steps must be at least 1; to train by epochs instead, {instead}"
+    ))
 }
 
 /// Whether two settings' values differ, compared as text so that NaN equals NaN (the range
