@@ -27,8 +27,9 @@ pub type CheckpointFile<'a> = (&'a str, Vec<(String, HostValue)>, BTreeMap<Strin
 /// once every new file is on disk.
 ///
 /// Files go into `checkpoint.new/`; then `checkpoint` is renamed to `checkpoint.old`,
-/// `checkpoint.new` to `checkpoint`, and `checkpoint.old` is removed. A crash at any point
-/// leaves either `checkpoint/` or `checkpoint.old/` complete; see [`latest_checkpoint_dir`].
+/// `checkpoint.new` to `checkpoint`, and `checkpoint.old` is removed (a failure to remove it
+/// is a warning: the save is done). A crash at any point leaves either `checkpoint/` or
+/// `checkpoint.old/` complete; see [`latest_checkpoint_dir`].
 pub fn save_checkpoint_dir(run_dir: &Path, files: &[CheckpointFile<'_>]) -> Result<()> {
     let mut names = HashSet::new();
     for (name, _, _) in files {
@@ -65,8 +66,16 @@ pub fn save_checkpoint_dir(run_dir: &Path, files: &[CheckpointFile<'_>]) -> Resu
     // stays until the new one is in place.
     fs::rename(&new, &current).map_err(|e| Error::io(&new, e))?;
     sync_dir(Some(run_dir));
+    // The new set is in place, so the save succeeded: a previous set that cannot be removed
+    // is never read while checkpoint/ exists, but the next save must clear it to swap.
     if old.exists() {
-        fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+        if let Err(e) = fs::remove_dir_all(&old) {
+            eprintln!(
+                "warning: checkpoint saved, but the previous one at {} could not be removed \
+                 ({e}); remove it by hand before the next save",
+                old.display()
+            );
+        }
     }
     Ok(())
 }
