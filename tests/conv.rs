@@ -212,7 +212,8 @@ fn winograd_layers_match_cpu() {
     // large layers take on CPU adapters: forced in a child process, at odd sizes (tiles past
     // the output's edge), non-square, a conv source one row and column longer than its
     // windows read, and batches that run in several chunks of images (their transformed
-    // inputs over 32 MiB). Each check also runs the input gradient, the other kind of layer.
+    // inputs over 32 MiB). Each check also runs the input gradient (the other kind of layer)
+    // and the weight gradient through the same transforms.
     if rerun_with_env(
         "winograd_layers_match_cpu",
         "TAPEGAN_CONV_BLOCKS",
