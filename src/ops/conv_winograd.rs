@@ -26,7 +26,7 @@ use super::conv_launch::u32s;
 use super::linear_act::FusedAct;
 use super::matmul::matmul_bias_raw;
 use crate::error::Result;
-use crate::gpu::{grid, Kernel};
+use crate::gpu::{grid, Kernel, Storage};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
@@ -112,8 +112,25 @@ pub(super) fn defines(
     defs
 }
 
-pub(super) fn as_refs<'a>(defs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+fn as_refs<'a>(defs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     defs.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// One pass of a transform shader: `params.total` invocations, 64 per workgroup.
+pub(super) fn transform_pass(
+    gpu: &crate::gpu::Gpu,
+    kernel: &Kernel,
+    defs: &[(&'static str, String)],
+    params: TransformParams,
+    buffers: &[&Storage],
+) -> Result<()> {
+    gpu.launch(
+        kernel,
+        &as_refs(defs),
+        bytes_of(&params),
+        buffers,
+        grid(params.total as u64, 64),
+    )
 }
 
 /// Most bytes of a chunk's transformed input or products.
@@ -173,13 +190,7 @@ pub(super) fn run(
         total: wtotal,
         ..Default::default()
     };
-    gpu.launch(
-        &WEIGHT,
-        &as_refs(&weight),
-        bytes_of(&wparams),
-        &[w.storage(), u.storage()],
-        grid(wtotal as u64, 64),
-    )?;
+    transform_pass(gpu, &WEIGHT, &weight, wparams, &[w.storage(), u.storage()])?;
 
     let input = defines(
         &[
@@ -217,13 +228,7 @@ pub(super) fn run(
             first: n0 as u32,
             ..Default::default()
         };
-        gpu.launch(
-            &INPUT,
-            &as_refs(&input),
-            bytes_of(&params),
-            &[src.storage(), v.storage()],
-            grid(params.total as u64, 64),
-        )?;
+        transform_pass(gpu, &INPUT, &input, params, &[src.storage(), v.storage()])?;
         let m = matmul_bias_raw(&v, &u, false, false, None)?;
         drop(v);
         let params = TransformParams {
@@ -233,12 +238,12 @@ pub(super) fn run(
             ..params
         };
         let bias_buf = bias.map_or(m.storage(), Tensor::storage);
-        gpu.launch(
+        transform_pass(
+            gpu,
             &OUTPUT,
-            &as_refs(&output),
-            bytes_of(&params),
+            &output,
+            params,
             &[m.storage(), bias_buf, y.storage()],
-            grid(params.total as u64, 64),
         )?;
     }
     Ok(y)

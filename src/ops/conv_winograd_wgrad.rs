@@ -10,15 +10,14 @@
 //! Why: as in the forward direction, 9 products per tile and channel pair instead of 16,
 //! with transforms whose traffic grows with K + Cs per tile, not K·Cs.
 
-use super::bytes_of;
 use super::conv_family::{blocks, forced_winograd, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_launch::u32s;
-use super::conv_winograd::{as_refs, defines, images_per_chunk, TransformParams, INPUT};
+use super::conv_winograd::{defines, images_per_chunk, transform_pass, TransformParams, INPUT};
 use super::elementwise::binary_raw;
 use super::matmul::matmul_bias_raw;
 use crate::error::Result;
-use crate::gpu::{grid, Kernel};
+use crate::gpu::Kernel;
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
@@ -120,24 +119,18 @@ pub(super) fn weight_grad(
             first: n0 as u32,
             ..Default::default()
         };
-        gpu.launch(
-            &INPUT,
-            &as_refs(&input),
-            bytes_of(&params),
-            &[big.storage(), v.storage()],
-            grid(params.total as u64, 64),
-        )?;
+        transform_pass(gpu, &INPUT, &input, params, &[big.storage(), v.storage()])?;
         let dm = Tensor::empty(gpu, &[9, tiles, cs], DType::F32, op)?;
         let params = TransformParams {
             total: (tiles * cs / 4) as u32,
             ..params
         };
-        gpu.launch(
+        transform_pass(
+            gpu,
             &SMALL,
-            &as_refs(&small_defs),
-            bytes_of(&params),
+            &small_defs,
+            params,
             &[small.storage(), dm.storage()],
-            grid(params.total as u64, 64),
         )?;
         let part = matmul_bias_raw(&v, &dm, true, false, None)?;
         du = Some(match du {
@@ -152,12 +145,6 @@ pub(super) fn weight_grad(
         ..Default::default()
     };
     let defs = [("CB", cb.to_string()), ("CS", cs.to_string())];
-    gpu.launch(
-        &WGRAD,
-        &as_refs(&defs),
-        bytes_of(&params),
-        &[du.storage(), dw.storage()],
-        grid(params.total as u64, 64),
-    )?;
+    transform_pass(gpu, &WGRAD, &defs, params, &[du.storage(), dw.storage()])?;
     Ok(dw)
 }
