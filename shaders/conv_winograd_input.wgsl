@@ -14,13 +14,11 @@
 // channel's four parities, or four channels of a transposed conv. (Per element, a vec4
 // access is a quarter of the per-lane loop a scalar one is on lavapipe.)
 // Taps outside the source read zero (the padding).
-// Bindings: 0 params (invocations, tiles and first image of this chunk of images, flags,
-// slope or α); 1 x [N, C, H, W] (read); 2 V (written).
+// Bindings: 0 params (conv_winograd_common.wgsl, prepended); 1 x [N, C, H, W] (read);
+// 2 V (written).
 // Workgroup: 64 invocations, one (tile p, group of four reduction values) each, groups fastest.
 // Variants: TRANSPOSED and the geometry as constants (a u32 division by a uniform is a scalar
 // loop over the lanes on a CPU adapter).
-struct Params { total: u32, tiles: u32, first: u32, flags: u32, alpha: f32, pad0: u32, pad1: u32, pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> v: array<vec4<f32>>;
 const TRANSPOSED: bool = {{TRANSPOSED}};
@@ -101,9 +99,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= p.total) { return; }
     let group = i % G;
     let tile = i / G;
-    let n = p.first + tile / TT;
-    let ty = (tile % TT) / TX;
-    let tx = tile % TX;
+    let at = tile_at(tile, TT, TX);
+    let n = at.x;
+    let ty = at.y;
+    let tx = at.z;
     let hw = u32(H * W);
     // V[b, tile, group] of batch entry b is at base + b·tiles·G.
     let base = tile * G + group;

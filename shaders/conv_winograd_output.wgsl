@@ -6,14 +6,11 @@
 //   transposed conv: M[phase·9 + pos, p, co] gives, for phase (ry, rx),
 //     y[n, co, 2(2ty + i) + ry, 2(2tx + j) + rx].
 // Pixels past the output's edge (a tile row or column of an odd size) are not stored.
-// Bindings: 0 params (invocations, tiles and first image of this chunk of images, flags,
-// slope or α); 1 M (read); 2 bias [D] (read; any buffer without the bias flag);
-// 3 y [N, D, OH, OW] (written).
+// Bindings: 0 params (conv_winograd_common.wgsl, prepended); 1 M (read); 2 bias [D]
+// (read; any buffer without the bias flag); 3 y [N, D, OH, OW] (written).
 // Workgroup: 64 invocations, one (tile p, four output channels) each, channels fastest;
 // M and the bias read as vec4s (D a multiple of 4).
 // Variants: TRANSPOSED and the geometry as constants.
-struct Params { total: u32, tiles: u32, first: u32, flags: u32, alpha: f32, pad0: u32, pad1: u32, pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> m: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -81,9 +78,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // Output channels 4·group … 4·group + 3.
     let group = i % G;
     let tile = i / G;
-    let n = p.first + tile / TT;
-    let gy = (tile % TT) / TX * 2u;
-    let gx = tile % TX * 2u;
+    let at = tile_at(tile, TT, TX);
+    let n = at.x;
+    let gy = at.y * 2u;
+    let gx = at.z * 2u;
     let b = select(vec4<f32>(0.0), bias[group], (p.flags & 2u) != 0u);
     if (TRANSPOSED) {
         store_tile(0u, 0, 0, tile, group, n, gy, gx, b);

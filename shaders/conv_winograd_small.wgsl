@@ -4,12 +4,10 @@
 // A = [[1, 0], [1, 1], [0, 1]] (the adjoint of conv_winograd_output.wgsl's Aᵀ M A).
 // Pixels past the small side's edge (a tile row or column of an odd size) read zero.
 // dM[pos, p, cs] is stored as one vec4 per four channels (CS a multiple of 4).
-// Bindings: 0 params (invocations, tiles and first image of this chunk of images); 1 g
+// Bindings: 0 params (conv_winograd_common.wgsl, prepended); 1 g
 // [N, CS, SY, SX] (read); 2 dM (written).
 // Workgroup: 64 invocations, one (tile p, group of four channels) each, groups fastest.
 // Variants: the geometry as constants.
-struct Params { total: u32, tiles: u32, first: u32, flags: u32, alpha: f32, pad0: u32, pad1: u32, pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dm: array<vec4<f32>>;
 const CS = {{CS}}u;
@@ -24,7 +22,8 @@ fn pixel(plane: u32, y: u32, x: u32) -> vec4<f32> {
     let inside = y < SY && x < SX;
     let at = plane + min(y, SY - 1u) * SX + min(x, SX - 1u);
     let hw = SY * SX;
-    return select(vec4<f32>(0.0), vec4<f32>(g[at], g[at + hw], g[at + 2u * hw], g[at + 3u * hw]), inside);
+    let v = vec4<f32>(g[at], g[at + hw], g[at + 2u * hw], g[at + 3u * hw]);
+    return select(vec4<f32>(0.0), v, inside);
 }
 
 // Row r of A g (its two columns u0, u1) times Aᵀ: positions 3r, 3r + 1, 3r + 2.
@@ -41,9 +40,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= p.total) { return; }
     let group = i % G;
     let tile = i / G;
-    let n = p.first + tile / TT;
-    let y0 = (tile % TT) / TX * 2u;
-    let x0 = tile % TX * 2u;
+    let at = tile_at(tile, TT, TX);
+    let n = at.x;
+    let y0 = at.y * 2u;
+    let x0 = at.z * 2u;
     let plane = (n * CS + group * 4u) * SY * SX;
     let a = pixel(plane, y0, x0);
     let b = pixel(plane, y0, x0 + 1u);

@@ -6,12 +6,9 @@
 //   transposed conv, w [C, D, 4, 4]: g[a][b] = w[ci, co, 3 − 2a − ry, 3 − 2b − rx], written
 //     to U[(ry·2 + rx)·9 + pos, ci, co] (the parities are output phases).
 // U is the right-hand operand of the products, [batch, K, D] row-major.
-// Bindings: 0 params (invocations, tiles and first image of this chunk of images, flags,
-// slope or α); 1 w (read); 2 U (written).
+// Bindings: 0 params (conv_winograd_common.wgsl, prepended); 1 w (read); 2 U (written).
 // Workgroup: 64 invocations, one (parity, ci, co) each, output channels fastest.
 // Variants: TRANSPOSED, C and D.
-struct Params { total: u32, tiles: u32, first: u32, flags: u32, alpha: f32, pad0: u32, pad1: u32, pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> u: array<f32>;
 const TRANSPOSED: bool = {{TRANSPOSED}};

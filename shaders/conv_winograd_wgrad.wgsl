@@ -3,11 +3,10 @@
 // sub-kernel of one parity gets dg = Gᵀ dU G, Gᵀ = [[1, 1, 0], [0, 1, 1]] (the adjoint of
 // conv_winograd_weight.wgsl's G g Gᵀ), written to dW[cs, cb, 2a + ry, 2b + rx] from
 // dU[pos, cb·4 + ry·2 + rx, cs].
-// Bindings: 0 params (invocations); 1 dU [9, 4·CB, CS] (read); 2 dW [CS, CB, 4, 4] (written).
+// Bindings: 0 params (conv_winograd_common.wgsl, prepended); 1 dU [9, 4·CB, CS] (read);
+// 2 dW [CS, CB, 4, 4] (written).
 // Workgroup: 64 invocations, one (cs, cb, parity) each.
 // Variants: CB and CS.
-struct Params { total: u32, tiles: u32, first: u32, flags: u32, alpha: f32, pad0: u32, pad1: u32, pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> du: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dw: array<f32>;
 const CB = {{CB}}u;

@@ -27,16 +27,31 @@ use super::conv_channels_last::SourceCopy;
 use super::conv_geom::{Conv2dGeom, ConvDims};
 use super::conv_launch::{gather_raw, nchw};
 use super::conv_wgrad::wgrad_raw;
+use super::conv_winograd_wgrad::applies as winograd_wgrad;
 use super::linear_act::FusedAct;
 use crate::autograd::is_recording;
 use crate::error::{Error, Result};
 use crate::tensor::{fmt_shape, Tensor};
 
-/// The channels-last copy of a conv's source to keep for its weight gradient: the one the
+/// The channels-last copy of a conv's source `x` to keep for its weight gradient: the one the
 /// forward pass made, when a weight gradient can follow (the weight needs one and the graph
-/// is recorded), else none, so that no copy outlives its use.
-fn keep_for_weight_grad(w: &Tensor, copy: SourceCopy) -> SourceCopy {
-    if w.requires_grad() && is_recording() {
+/// is recorded) and will read it (the Winograd route reads no copies), else none, so that no
+/// copy outlives its use.
+fn keep_for_weight_grad(
+    x: &Tensor,
+    w: &Tensor,
+    d: &ConvDims,
+    transposed: bool,
+    copy: SourceCopy,
+) -> SourceCopy {
+    // Wg(big, small): the conv's source is its big side, a transposed conv's its small side.
+    let (n, cx, cw) = (
+        x.shape()[0],
+        x.shape()[1],
+        w.shape()[if transposed { 1 } else { 0 }],
+    );
+    let (cb, cs) = if transposed { (cw, cx) } else { (cx, cw) };
+    if w.requires_grad() && is_recording() && !winograd_wgrad(x.gpu(), n, cb, cs, d) {
         copy
     } else {
         SourceCopy::default()
@@ -76,7 +91,7 @@ fn gather_op(
     act: Option<FusedAct>,
 ) -> Result<Tensor> {
     let y = gather_raw(op, x, w, bias, &d, transposed, x_copy, act)?;
-    let kept = keep_for_weight_grad(w, x_copy.clone());
+    let kept = keep_for_weight_grad(x, w, &d, transposed, x_copy.clone());
     let mut inputs = vec![x, w];
     inputs.extend(bias);
     Ok(y.record(op, &inputs, move |bw| {

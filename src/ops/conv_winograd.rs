@@ -30,11 +30,23 @@ use crate::gpu::{grid, Kernel, Storage};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-pub(super) const INPUT: Kernel = kernel!("conv_winograd_input", "conv_winograd_input.wgsl");
-const WEIGHT: Kernel = kernel!("conv_winograd_weight", "conv_winograd_weight.wgsl");
-const OUTPUT: Kernel = kernel!("conv_winograd_output", "conv_winograd_output.wgsl");
+pub(super) const INPUT: Kernel = kernel!(
+    "conv_winograd_input",
+    "conv_winograd_common.wgsl",
+    "conv_winograd_input.wgsl"
+);
+const WEIGHT: Kernel = kernel!(
+    "conv_winograd_weight",
+    "conv_winograd_common.wgsl",
+    "conv_winograd_weight.wgsl"
+);
+const OUTPUT: Kernel = kernel!(
+    "conv_winograd_output",
+    "conv_winograd_common.wgsl",
+    "conv_winograd_output.wgsl"
+);
 
-/// Multiply-adds of the direct form from which a layer runs here by default.
+/// Multiply-adds of the direct form from which a call runs here by default.
 const MIN_FMAS: usize = 1 << 26;
 
 /// Fewest multiply-adds per value the transforms move, K·Cout / (K + Cout) for products of
@@ -44,12 +56,38 @@ const MIN_FMAS: usize = 1 << 26;
 /// against 60–65 for the direct kernel; Conv(64→128) 32→16, at 85, 18 + 33 against 65–67.
 const MIN_INTENSITY: usize = 64;
 
+/// Whether `d` is the 4 × 4 kernel at stride 2 and padding 1 with the big side twice the
+/// small one, or (`one_more`) one row or column more. Output row o reads source rows
+/// 2o − 1 … 2o + 2, so a conv's source (and a weight gradient's big side) may have a row its
+/// last window does not reach; a transposed conv's output must be exactly its four phases.
+pub(super) fn geometry_fits(d: &ConvDims, one_more: bool) -> bool {
+    let big_fits = |axis: usize| {
+        let s = d.small[axis];
+        d.big[axis] == 2 * s || (one_more && d.big[axis] == 2 * s + 1)
+    };
+    d.kernel == [4, 4] && d.stride == [2, 2] && d.pad == [1, 1] && big_fits(0) && big_fits(1)
+}
+
+/// Whether a call whose direct form does `fmas` multiply-adds, run as products
+/// [tiles, k] × [k, width], takes the Winograd route: wherever `TAPEGAN_CONV_BLOCKS=winograd`
+/// forces it, never when that variable forces anything else (so the tests reach it), and by
+/// default on CPU adapters whose kernels share loads, from [`MIN_FMAS`] and
+/// [`MIN_INTENSITY`].
+pub(super) fn chosen(gpu: &crate::gpu::Gpu, fmas: usize, k: usize, width: usize) -> bool {
+    match forced_winograd() {
+        Some(forced) => forced,
+        None => {
+            matches!(blocks(gpu), Blocks::Shared(_))
+                && fmas >= MIN_FMAS
+                && k * width >= MIN_INTENSITY * (k + width)
+        }
+    }
+}
+
 /// Whether the layer `d` (`transposed` or not, `n` images, `cs` → `cd` channels) runs as
-/// Winograd products: its geometry must be the 4 × 4 kernel at stride 2 and padding 1, the
-/// big side twice the small one (a conv's source may have one more), with output channels
-/// (and a transposed conv's input channels) in fours; then by default on CPU adapters whose kernels
-/// share loads, for layers of at least [`MIN_FMAS`] and [`MIN_INTENSITY`], or wherever `TAPEGAN_CONV_BLOCKS=winograd`
-/// forces it (never when it forces another family, so the tests reach that one).
+/// Winograd products: its geometry fits ([`geometry_fits`]), the transforms can move four
+/// values per access (four output channels, and four input channels of a transposed conv;
+/// a conv's four parities need no multiple), and the route is [`chosen`].
 pub(super) fn applies(
     gpu: &crate::gpu::Gpu,
     n: usize,
@@ -58,35 +96,10 @@ pub(super) fn applies(
     d: &ConvDims,
     transposed: bool,
 ) -> bool {
-    // Output row o reads source rows 2o − 1 … 2o + 2. A transposed conv's output must be
-    // exactly its four phases (no output padding); a conv's source may have one row or
-    // column more than its last window reads.
-    let big_fits = |axis: usize| {
-        let s = d.small[axis];
-        d.big[axis] == 2 * s || (!transposed && d.big[axis] == 2 * s + 1)
-    };
-    // The transforms move four values per access: four output channels, and four input
-    // channels of a transposed conv (a conv's four parities need no multiple).
     let fours = cd.is_multiple_of(4) && (!transposed || cs.is_multiple_of(4));
-    let fits = d.kernel == [4, 4]
-        && d.stride == [2, 2]
-        && d.pad == [1, 1]
-        && big_fits(0)
-        && big_fits(1)
-        && fours;
-    if !fits {
-        return false;
-    }
-    match forced_winograd() {
-        Some(forced) => forced,
-        None => {
-            let fmas = n * cs * cd * d.small[0] * d.small[1] * 16;
-            let k = if transposed { cs } else { 4 * cs };
-            matches!(blocks(gpu), Blocks::Shared(_))
-                && fmas >= MIN_FMAS
-                && k * cd >= MIN_INTENSITY * (k + cd)
-        }
-    }
+    let k = if transposed { cs } else { 4 * cs };
+    let fmas = n * cs * cd * d.small[0] * d.small[1] * 16;
+    geometry_fits(d, !transposed) && fours && chosen(gpu, fmas, k, cd)
 }
 
 /// The transform shaders' parameter block: invocations, tiles of this chunk, its first image,

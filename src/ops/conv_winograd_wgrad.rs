@@ -10,10 +10,11 @@
 //! Why: as in the forward direction, 9 products per tile and channel pair instead of 16,
 //! with transforms whose traffic grows with K + Cs per tile, not K·Cs.
 
-use super::conv_family::{blocks, forced_winograd, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_launch::u32s;
-use super::conv_winograd::{defines, images_per_chunk, transform_pass, TransformParams, INPUT};
+use super::conv_winograd::{
+    chosen, defines, geometry_fits, images_per_chunk, transform_pass, TransformParams, INPUT,
+};
 use super::elementwise::binary_raw;
 use super::matmul::matmul_bias_raw;
 use crate::error::Result;
@@ -21,45 +22,24 @@ use crate::gpu::Kernel;
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-const SMALL: Kernel = kernel!("conv_winograd_small", "conv_winograd_small.wgsl");
-const WGRAD: Kernel = kernel!("conv_winograd_wgrad", "conv_winograd_wgrad.wgsl");
-
-/// Multiply-adds of the direct form from which a weight gradient runs here by default.
-const MIN_FMAS: usize = 1 << 26;
-
-/// Fewest multiply-adds per value the transforms move, K·Cs / (K + Cs) for products of
-/// [K, tiles] × [tiles, Cs] (K = 4·Cb), from which a weight gradient runs here by default:
-/// the forward direction's threshold (`conv_winograd::MIN_INTENSITY`).
-const MIN_INTENSITY: usize = 64;
+const SMALL: Kernel = kernel!(
+    "conv_winograd_small",
+    "conv_winograd_common.wgsl",
+    "conv_winograd_small.wgsl"
+);
+const WGRAD: Kernel = kernel!(
+    "conv_winograd_wgrad",
+    "conv_winograd_common.wgsl",
+    "conv_winograd_wgrad.wgsl"
+);
 
 /// Whether `Wg(big, small)` of `n` images, `cb` big-side and `cs` small-side channels, runs
-/// here: the 4 × 4 kernel at stride 2 and padding 1 with the big side twice the small one (or
-/// one more), `cs` a multiple of 4; by default on CPU adapters whose kernels share loads, for
-/// products large and dense enough, or wherever `TAPEGAN_CONV_BLOCKS=winograd` forces it.
+/// here: the forward route's geometry (the big side may have one row more), `cs` a multiple
+/// of 4 (the small side's transform moves four channels per access), and the route
+/// [`chosen`] for products [4·cb, tiles] × [tiles, cs].
 pub(super) fn applies(gpu: &crate::gpu::Gpu, n: usize, cb: usize, cs: usize, d: &ConvDims) -> bool {
-    let big_fits = |axis: usize| {
-        let s = d.small[axis];
-        d.big[axis] == 2 * s || d.big[axis] == 2 * s + 1
-    };
-    let fits = d.kernel == [4, 4]
-        && d.stride == [2, 2]
-        && d.pad == [1, 1]
-        && big_fits(0)
-        && big_fits(1)
-        && cs.is_multiple_of(4);
-    if !fits {
-        return false;
-    }
-    match forced_winograd() {
-        Some(forced) => forced,
-        None => {
-            let fmas = n * cb * cs * d.small[0] * d.small[1] * 16;
-            let k = 4 * cb;
-            matches!(blocks(gpu), Blocks::Shared(_))
-                && fmas >= MIN_FMAS
-                && k * cs >= MIN_INTENSITY * (k + cs)
-        }
-    }
+    let fmas = n * cb * cs * d.small[0] * d.small[1] * 16;
+    geometry_fits(d, true) && cs.is_multiple_of(4) && chosen(gpu, fmas, 4 * cb, cs)
 }
 
 /// `Wg(big, small)` `[cs, cb, 4, 4]` for `big` `[n, cb, …]` and `small` `[n, cs, …]` (checked by
