@@ -262,7 +262,7 @@ fn sample_writes_png_and_npy_and_rejects_bad_requests() {
     assert_one_line_error(&sample("0", npy_out), "--n must be at least 1, got 0");
     assert_one_line_error(
         &sample("20000000", npy_out),
-        "would take 58 GiB of memory; draw at most 1369568",
+        "(with their noise) would take 66 GiB of memory; draw at most 1211898",
     );
     assert_one_line_error(
         &tapegan(&["eval", "--run", run, "--n", "1000000"]),
@@ -350,6 +350,11 @@ fn profile_prints_the_kernel_table_and_writes_a_trace() {
             "data=grid25",
         ]),
         "mlp-cwgan-gp is conditional and needs labelled data",
+    );
+    // Its length is --steps alone.
+    assert_one_line_error(
+        &tapegan(&["profile", "--preset", "mlp-gan", "--set", "steps=0"]),
+        "--set steps=0: profile runs --steps N steps",
     );
     // A profile never checkpoints, so its divergence speaks of none.
     let out = tapegan(&[

@@ -39,9 +39,17 @@ pub fn profile(gpu: &Gpu, a: ProfileArgs) -> Result<ExitCode> {
     }
     let mut cfg = tapegan::models::find(&a.preset)?.config.clone();
     for s in &a.sets {
+        // The profiled length is --steps alone: a steps or epochs setting would be ignored.
+        let key = s.split_once('=').map_or(s.as_str(), |(k, _)| k).trim();
+        if key == "steps" || key == "epochs" {
+            return Err(Error::Config(format!(
+                "--set {s}: profile runs --steps N steps; give that instead"
+            )));
+        }
         cfg.set(s)?;
     }
     cfg.steps = a.steps + 1;
+    cfg.epochs = 0;
     cfg.sample_every = 0;
     cfg.checkpoint_every = 0;
     // Never within the profiled steps (the largest value config.toml can hold).

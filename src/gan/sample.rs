@@ -78,7 +78,9 @@ pub fn draw(
     // whole number of the generator's 4-value blocks, so the values are those of one draw.
     let mut rng = Generator::new(seed).fork(SAMPLE_CLI_STREAM);
     let mut shape = vec![n];
-    let (mut samples, mut z) = (Vec::new(), Vec::new());
+    // Reserved whole: growing by doubling would hold twice the samples for a moment.
+    let mut samples = Vec::with_capacity(n * g.out_shape.iter().product::<usize>());
+    let mut z = Vec::with_capacity(n * cfg.z_dim);
     for start in (0..n).step_by(CHUNK) {
         let len = CHUNK.min(n - start);
         let zc = outputs::noise(gpu, cfg, &mut rng, len)?;
@@ -165,12 +167,15 @@ pub fn check_request(out: &Path, n: usize) -> Result<()> {
 /// Checks that `n` samples of generator `g` fit in host memory (the count alone says little:
 /// a 64×64 RGB image is 16 times a 28×28 digit).
 pub fn check_memory(g: &Net, n: usize) -> Result<()> {
-    let per_sample = 4 * g.out_shape.iter().product::<usize>() as u64;
+    // Each sample keeps its output, its noise (the generator's input) and, for conditional
+    // models, a label written as i64.
+    let values = g.out_shape.iter().product::<usize>() + g.in_shape.iter().product::<usize>();
+    let per_sample = 4 * values as u64 + if g.classes() > 0 { 8 } else { 0 };
     let most = (MAX_DRAW_BYTES / per_sample.max(1)).max(1);
     if n as u64 > most {
         return Err(Error::Config(format!(
-            "--n {n} samples of shape {:?} would take {} GiB of memory; draw at most {most} \
-             at a time (with different --seed values)",
+            "--n {n} samples of shape {:?} (with their noise) would take {} GiB of memory; \
+             draw at most {most} at a time (with different --seed values)",
             g.out_shape,
             (n as u64).saturating_mul(per_sample) >> 30
         )));
