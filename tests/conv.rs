@@ -235,6 +235,10 @@ fn winograd_layers_match_cpu() {
     convt(24, 16, 7, 4, 2, 1).batch(3).no_bias().check(131);
     layer(false, 2, 12, 20, [10, 7]).check(132);
     layer(true, 2, 20, 12, [5, 3]).check(133);
+    // Widths of four: whole vec4s in the conv's input transform and in the transposed
+    // conv's output transform.
+    layer(true, 2, 20, 12, [6, 4]).check(137);
+    layer(false, 2, 12, 20, [10, 8]).check(138);
     conv(8, 8, 9, 4, 2, 1).check(134);
     convt(16, 16, 16, 4, 2, 1).batch(240).check(135);
     conv(16, 16, 32, 4, 2, 1).batch(240).no_bias().check(136);

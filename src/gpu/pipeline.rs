@@ -22,24 +22,15 @@ pub struct Kernel {
     pub source: &'static str,
 }
 
-/// Declares a kernel family whose source is `shaders/<file>`, optionally preceded by a
-/// prefix file that several kernels share (parameters, bindings, helpers).
+/// Declares a kernel family whose source is `shaders/<file>`, optionally preceded by prefix
+/// files that several kernels share (parameters, bindings, helpers), in the order given.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! kernel {
-    ($name:literal, $file:literal) => {
+    ($name:literal, $($file:literal),+) => {
         $crate::gpu::Kernel {
             name: $name,
-            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)),
-        }
-    };
-    ($name:literal, $prefix:literal, $file:literal) => {
-        $crate::gpu::Kernel {
-            name: $name,
-            source: concat!(
-                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $prefix)),
-                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file))
-            ),
+            source: concat!($(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file))),+),
         }
     };
 }

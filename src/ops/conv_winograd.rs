@@ -30,10 +30,19 @@ use crate::gpu::{grid, Kernel, Storage};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-pub(super) const INPUT: Kernel = kernel!(
+const INPUT: Kernel = kernel!(
     "conv_winograd_input",
     "conv_winograd_common.wgsl",
+    "conv_winograd_patches.wgsl",
     "conv_winograd_input.wgsl"
+);
+/// The input transform of a conv whose source width is a multiple of four: three vec4 loads
+/// per patch row.
+const INPUT_ROWS: Kernel = kernel!(
+    "conv_winograd_input_rows",
+    "conv_winograd_common.wgsl",
+    "conv_winograd_patches.wgsl",
+    "conv_winograd_input_rows.wgsl"
 );
 const WEIGHT: Kernel = kernel!(
     "conv_winograd_weight",
@@ -43,8 +52,26 @@ const WEIGHT: Kernel = kernel!(
 const OUTPUT: Kernel = kernel!(
     "conv_winograd_output",
     "conv_winograd_common.wgsl",
+    "conv_winograd_products.wgsl",
     "conv_winograd_output.wgsl"
 );
+/// The output transform of a transposed conv whose phase grid has even sides: whole rows of
+/// four, one vec4 store each.
+const OUTPUT_ROWS: Kernel = kernel!(
+    "conv_winograd_output_rows",
+    "conv_winograd_common.wgsl",
+    "conv_winograd_products.wgsl",
+    "conv_winograd_output_rows.wgsl"
+);
+
+/// The input transform for a source of width `width`: whole vec4s where a conv's rows allow.
+pub(super) fn input_kernel(transposed: bool, width: usize) -> &'static Kernel {
+    if !transposed && width.is_multiple_of(4) {
+        &INPUT_ROWS
+    } else {
+        &INPUT
+    }
+}
 
 /// Multiply-adds of the direct form from which a call runs here by default.
 const MIN_FMAS: usize = 1 << 26;
@@ -229,6 +256,12 @@ pub(super) fn run(
         ],
         transposed,
     );
+    let input_kernel = input_kernel(transposed, src_hw[1]);
+    let output_kernel = if transposed && sy % 2 == 0 && sx % 2 == 0 {
+        &OUTPUT_ROWS
+    } else {
+        &OUTPUT
+    };
     let y = Tensor::empty(gpu, &[n, cd, out_hw[0], out_hw[1]], DType::F32, op)?;
     let flags = if bias.is_some() { 2 } else { 0 } | act.map_or(0, FusedAct::flags);
     for n0 in (0..n).step_by(chunk) {
@@ -241,7 +274,13 @@ pub(super) fn run(
             first: n0 as u32,
             ..Default::default()
         };
-        transform_pass(gpu, &INPUT, &input, params, &[src.storage(), v.storage()])?;
+        transform_pass(
+            gpu,
+            input_kernel,
+            &input,
+            params,
+            &[src.storage(), v.storage()],
+        )?;
         let m = matmul_bias_raw(&v, &u, false, false, None)?;
         drop(v);
         let params = TransformParams {
@@ -253,7 +292,7 @@ pub(super) fn run(
         let bias_buf = bias.map_or(m.storage(), Tensor::storage);
         transform_pass(
             gpu,
-            &OUTPUT,
+            output_kernel,
             &output,
             params,
             &[m.storage(), bias_buf, y.storage()],

@@ -13,7 +13,7 @@
 use super::conv_geom::ConvDims;
 use super::conv_launch::u32s;
 use super::conv_winograd::{
-    chosen, defines, geometry_fits, images_per_chunk, transform_pass, TransformParams, INPUT,
+    chosen, defines, geometry_fits, images_per_chunk, input_kernel, transform_pass, TransformParams,
 };
 use super::elementwise::binary_raw;
 use super::matmul::matmul_bias_raw;
@@ -99,7 +99,13 @@ pub(super) fn weight_grad(
             first: n0 as u32,
             ..Default::default()
         };
-        transform_pass(gpu, &INPUT, &input, params, &[big.storage(), v.storage()])?;
+        transform_pass(
+            gpu,
+            input_kernel(false, d.big[1]),
+            &input,
+            params,
+            &[big.storage(), v.storage()],
+        )?;
         let dm = Tensor::empty(gpu, &[9, tiles, cs], DType::F32, op)?;
         let params = TransformParams {
             total: (tiles * cs / 4) as u32,
