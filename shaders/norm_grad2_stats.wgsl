@@ -9,15 +9,9 @@
 // a0..a1 of channel c and writes out[k, chunk, c] for k = 0..4 ([5, nchunks, C]); the host sums
 // the chunks. Rows are read as T (vec4 along B when B is a multiple of 4; with B = 1 and C a
 // multiple of 4, four channels per vec4 and S = vec4), as in norm_stats.wgsl.
-// Bindings: 0 params; 1 x; 2 g; 3 u; 4 stats [2, C] (mean, invstd); 5 out (write).
+// Bindings: 0 params, 1 x, 2 g (norm_rows.wgsl, prepended); 3 u; 4 stats [2, C] (mean, invstd); 5 out (write).
 // Workgroup: 64 invocations; the host keeps each loop under llvmpipe's iteration cap.
 // Variants: T, S, TOTAL (sum of `v: T` as an S), ACT (false/true).
-alias T = {{T}};
-alias S = {{S}};
-struct Params { a: u32, c: u32, bv: u32, rows: u32, nchunks: u32, n: u32, slope: f32, pad: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<T>;
-@group(0) @binding(2) var<storage, read> g: array<T>;
 @group(0) @binding(3) var<storage, read> u: array<T>;
 @group(0) @binding(4) var<storage, read> stats: array<S>;
 @group(0) @binding(5) var<storage, read_write> out: array<S>;
@@ -31,11 +25,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let t = linear_id(wid, nwg, lid, 64u);
     if (t >= p.n) { return; }
-    let kc = divmod(t, p.c);
-    let chunk = kc.x;
-    let c = kc.y;
-    let a0 = chunk * p.rows;
-    let a1 = min(p.a, a0 + p.rows);
+    let sh = share(t);
+    let c = sh.c;
     let mean = stats[c];
     let invstd = stats[p.c + c];
     var sg = T(0.0);
@@ -43,7 +34,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var su = T(0.0);
     var sux = T(0.0);
     var sug = T(0.0);
-    for (var a = a0; a < a1; a = a + 1u) {
+    for (var a = sh.a0; a < sh.a1; a = a + 1u) {
         let base = (a * p.c + c) * p.bv;
         for (var j = 0u; j < p.bv; j = j + 1u) {
             let xh = (x[base + j] - mean) * invstd;
@@ -58,7 +49,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
     let stride = p.nchunks * p.c;
-    let at = chunk * p.c + c;
+    let at = sh.chunk * p.c + c;
     out[at] = total(sg);
     out[stride + at] = total(sgx);
     out[2u * stride + at] = total(su);

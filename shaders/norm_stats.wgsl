@@ -21,7 +21,7 @@
 // (llvmpipe's iteration cap) and there are enough invocations to fill the device.
 // Variants: T (f32 / vec4<f32>) and S (the per-channel type, f32 or T) with TOTAL and FIRST
 // (sum of / first component of `v: T`, as an S), BACKWARD, ACT, AFFINE (false/true).
-// Parameters and bindings: norm_stats_bindings.wgsl, prepended by the host.
+// Parameters and bindings: norm_rows.wgsl and norm_stats_bindings.wgsl, prepended by the host.
 fn total(v: T) -> S { return {{TOTAL}}; }
 fn first(v: T) -> S { return {{FIRST}}; }
 

@@ -7,7 +7,7 @@
 // masking is a few vector compares per word.
 // Sums, parameters, bindings and variants as in norm_stats.wgsl with T = vec4<f32>, S = f32;
 // here p.bv is B, in elements, and x, g (and their flat size) hold whole vec4s. Parameters
-// and bindings: norm_stats_bindings.wgsl, prepended by the host.
+// and bindings: norm_rows.wgsl and norm_stats_bindings.wgsl, prepended by the host.
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {

@@ -21,9 +21,15 @@ use crate::gpu::{grid, Kernel};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-const STATS: Kernel = kernel!("norm_stats", "norm_stats_bindings.wgsl", "norm_stats.wgsl");
+const STATS: Kernel = kernel!(
+    "norm_stats",
+    "norm_rows.wgsl",
+    "norm_stats_bindings.wgsl",
+    "norm_stats.wgsl"
+);
 const STATS_WORDS: Kernel = kernel!(
     "norm_stats_words",
+    "norm_rows.wgsl",
     "norm_stats_bindings.wgsl",
     "norm_stats_words.wgsl"
 );

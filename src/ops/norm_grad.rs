@@ -19,7 +19,11 @@ use crate::gpu::{grid, Kernel};
 use crate::kernel;
 use crate::tensor::{DType, Tensor};
 
-const STATS2: Kernel = kernel!("norm_grad2_stats", "norm_grad2_stats.wgsl");
+const STATS2: Kernel = kernel!(
+    "norm_grad2_stats",
+    "norm_rows.wgsl",
+    "norm_grad2_stats.wgsl"
+);
 const APPLY2: Kernel = kernel!(
     "norm_grad2_apply",
     "norm_apply_tile.wgsl",
