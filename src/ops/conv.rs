@@ -26,8 +26,7 @@
 use super::conv_channels_last::SourceCopy;
 use super::conv_geom::{Conv2dGeom, ConvDims};
 use super::conv_launch::{gather_raw, nchw};
-use super::conv_wgrad::wgrad_raw;
-use super::conv_winograd_wgrad::applies as winograd_wgrad;
+use super::conv_wgrad::{reads_copies, wgrad_raw};
 use super::linear_act::FusedAct;
 use crate::autograd::is_recording;
 use crate::error::{Error, Result};
@@ -35,8 +34,8 @@ use crate::tensor::{fmt_shape, Tensor};
 
 /// The channels-last copy of a conv's source `x` to keep for its weight gradient: the one the
 /// forward pass made, when a weight gradient can follow (the weight needs one and the graph
-/// is recorded) and will read it (the Winograd route reads no copies), else none, so that no
-/// copy outlives its use.
+/// is recorded) and will read it (`conv_wgrad::reads_copies`), else none, so that no copy
+/// outlives its use.
 fn keep_for_weight_grad(
     x: &Tensor,
     w: &Tensor,
@@ -51,7 +50,7 @@ fn keep_for_weight_grad(
         w.shape()[if transposed { 1 } else { 0 }],
     );
     let (cb, cs) = if transposed { (cw, cx) } else { (cx, cw) };
-    if w.requires_grad() && is_recording() && !winograd_wgrad(x.gpu(), n, cb, cs, d) {
+    if w.requires_grad() && is_recording() && reads_copies(x.gpu(), n, cb, cs, d) {
         copy
     } else {
         SourceCopy::default()

@@ -21,7 +21,7 @@ use super::conv_channels_last::{ChannelsLast, SourceCopy};
 use super::conv_family::{blocks, dense_as_matmul, gemm_mode, through_columns, Blocks};
 use super::conv_geom::ConvDims;
 use super::conv_sg::{adapter_threads, GatherPlan};
-use super::conv_sg_tiles::vec4_pays;
+use super::conv_sg_tiles::{vec4_pays, vec4_tile_no_smaller};
 use super::linear_act::FusedAct;
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
@@ -395,7 +395,8 @@ pub(super) fn gather_launch(
     let fmas = n * cd * d_hw[0] * d_hw[1] * cs * taps / phases;
     let plan = match mode {
         Blocks::Shared(sg) => {
-            let vec4 = prepared.is_some() || vec4_pays(fmas, &[cs]);
+            let narrow = vec4_tile_no_smaller(sg, cd, npix, 1);
+            let vec4 = prepared.is_some() || vec4_pays(fmas, &[cs], narrow);
             GatherPlan::new(sg, cd, npix, phases, cs, vec4)
         }
         _ => None,

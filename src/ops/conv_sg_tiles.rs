@@ -49,11 +49,31 @@ pub(super) const TILES_VEC4: [Tile; 6] = [
 const VEC4_MIN_FMAS: usize = 1 << 29;
 
 /// Whether a convolution kernel of `fmas` FMAs over `channels` (all the channel counts its
-/// vec4 loads run along) reads channels-last copies four channels per load: by size, unless
+/// vec4 loads run along) reads channels-last copies four channels per load: by size, or
+/// when `narrow` (the scalar kernel's tile is no larger than the vec4 one), unless
 /// `TAPEGAN_CONV_BLOCKS=vec4|scalar` says (`conv_family::forced_vec4`).
-pub(super) fn vec4_pays(fmas: usize, channels: &[usize]) -> bool {
-    let wanted = forced_vec4().unwrap_or(fmas >= VEC4_MIN_FMAS);
+pub(super) fn vec4_pays(fmas: usize, channels: &[usize], narrow: bool) -> bool {
+    let wanted = forced_vec4().unwrap_or(fmas >= VEC4_MIN_FMAS || narrow);
     wanted && channels.iter().all(|c| c.is_multiple_of(4))
+}
+
+/// Whether the best vec4 tile for an `m` × `n` GEMM repeated `batch` times feeds as many
+/// FMAs per load as the best scalar tile, counting a vec4 load as one element. Then the
+/// vec4 kernel does the same work for a quarter of the loads, and pays below
+/// [`VEC4_MIN_FMAS`] too. Why: with 32 output channels the scalar gather kernel's tile
+/// shrinks to 64 px × 32 channels, the vec4 tile's size. Measured on lavapipe (`cargo bench
+/// --bench conv -- dcgan-28`, CPU ms per call, copies included): ConvT(64→32) 7→14 forward
+/// and the input gradient of Conv(32→64) 14→7 (the same kernel) 8.1 → 7.0; the layers with
+/// 64 channels or more on a side keep a 64 × 64 scalar tile and lose with vec4 (Conv(32→64)
+/// forward 6.3 → 6.8, Conv(64→128) 4.5 → 5.6).
+pub(super) fn vec4_tile_no_smaller(sg: usize, m: usize, n: usize, batch: usize) -> bool {
+    match (
+        choose(sg, &TILES, m, n, batch),
+        choose(sg, &TILES_VEC4, m, n, batch),
+    ) {
+        (Some((_, _, scalar)), Some((_, _, vec4))) => vec4 >= scalar,
+        _ => false,
+    }
 }
 
 /// Workgroups below which a tiling is penalised (the adapter's threads would idle).
@@ -96,4 +116,19 @@ pub(super) fn choose(
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vec4_tile_no_smaller;
+
+    /// dcgan-28's ConvT(64→32) 7→14 (32 channels × 64·49 pixels per phase) reads vec4s; its
+    /// Conv(32→64) 14→7 (64 channels) keeps the larger scalar tile; narrower than a
+    /// subgroup, neither kernel applies.
+    #[test]
+    fn vec4_where_the_scalar_tile_is_no_larger() {
+        assert!(vec4_tile_no_smaller(8, 32, 64 * 49, 1));
+        assert!(!vec4_tile_no_smaller(8, 64, 64 * 49, 1));
+        assert!(!vec4_tile_no_smaller(8, 4, 64 * 49, 1));
+    }
 }

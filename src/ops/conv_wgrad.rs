@@ -63,6 +63,35 @@ fn cache_rows(
     by_cache.max(total_rows.div_ceil(max_chunks))
 }
 
+/// The subgroup-sharing plan of the weight gradient of `d` (`n` images, `cb` big-side and
+/// `cs` small-side channels) under `mode`, if it has one.
+fn sharing_plan(mode: Blocks, n: usize, cb: usize, cs: usize, d: &ConvDims) -> Option<WgradPlan> {
+    match mode {
+        Blocks::Shared(sg) => {
+            let fmas = cs * cb * d.taps() * n * d.small[0] * d.small[1];
+            WgradPlan::new(sg, cs, cb, d.taps(), vec4_pays(fmas, &[cs, cb], false))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the weight gradient of `d` (`n` images, `cb` big-side and `cs` small-side
+/// channels) reads channels-last copies of its operands, so that a forward pass's copy of
+/// its source is worth keeping for it (the routes in the order [`wgrad_raw`] tries them).
+pub(crate) fn reads_copies(
+    gpu: &crate::gpu::Gpu,
+    n: usize,
+    cb: usize,
+    cs: usize,
+    d: &ConvDims,
+) -> bool {
+    let gemm =
+        gemm_mode(gpu).is_some_and(|always| super::conv_gemm::wgrad_fits(n, cb, cs, d, always));
+    !super::conv_winograd_wgrad::applies(gpu, n, cb, cs, d)
+        && !gemm
+        && sharing_plan(blocks(gpu), n, cb, cs, d).is_some_and(|p| p.vec4_operands())
+}
+
 /// The weight gradient `[Cs, Cb, KH, KW]` of the convolution `d` from the big-side tensor
 /// (conv input) and the small-side tensor (conv output gradient). Lanes take the side with
 /// more channels; the other side's channels form the register block, one tap per workgroup —
@@ -107,13 +136,7 @@ pub(crate) fn wgrad_raw(
     }
     let cpu = big.gpu().is_cpu();
     let mode = blocks(big.gpu());
-    let plan = match mode {
-        Blocks::Shared(sg) => {
-            let vec4 = vec4_pays(cs * cb * taps * n * sh * sw, &[cs, cb]);
-            WgradPlan::new(sg, cs, cb, taps, vec4)
-        }
-        _ => None,
-    };
+    let plan = sharing_plan(mode, n, cb, cs, d);
     // Register-blocked: lanes take the side with more channels. When that is the small side
     // and the big side has only a few channels, the (channel, tap) pairs of the big side form
     // the other block.
