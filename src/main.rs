@@ -9,6 +9,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Output piped into a reader that stops early (`tapegan profile … | head`) ends the
+    // process quietly, as it does any Unix tool. Rust ignores SIGPIPE, so a print to the
+    // closed pipe would panic instead. Files are written before the reports that name them,
+    // and atomically, so stopping at a print loses nothing.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tapegan::gpu::quiet_platform_probes();
     std::panic::set_hook(Box::new(|info| {
         let msg = info

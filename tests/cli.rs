@@ -375,3 +375,24 @@ fn profile_prints_the_kernel_table_and_writes_a_trace() {
     assert!(!err.contains("checkpoint"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A reader that stops early (`tapegan presets | head -0`) ends the process as it ends any
+/// Unix tool, by SIGPIPE, without an "internal error" line. The pipe's read end is closed
+/// before the process starts, so its first print meets a closed pipe.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegan"))
+        .arg("presets")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("the binary runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "nothing on stderr expected: {err}");
+    // 13: SIGPIPE on Linux, macOS and the BSDs.
+    assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+}

@@ -97,8 +97,8 @@ pub struct EvalArgs {
 
 pub fn eval(gpu: &Gpu, a: EvalArgs) -> Result<ExitCode> {
     let report = tapegan::metrics::evaluate_run(gpu, &a.run, a.n, a.seed)?;
-    print!("{}", report.table());
     report.write_json(&a.run)?;
+    print!("{}", report.table());
     println!("wrote {}", a.run.join("metrics.json").display());
     Ok(ExitCode::SUCCESS)
 }

@@ -94,6 +94,8 @@ pub fn profile(gpu: &Gpu, a: ProfileArgs) -> Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&dir);
     let (times, wall_ms, before, after) = measured?;
 
+    // The trace first: the table may go to a reader that stops early (see main.rs).
+    tapegan::io::write_atomic(&trace, chrome_trace(&times).as_bytes())?;
     let rows = aggregate(&times);
     let total: f64 = rows.iter().map(|r| r.total_us).sum();
     let steps = a.steps as f64;
@@ -126,7 +128,6 @@ pub fn profile(gpu: &Gpu, a: ProfileArgs) -> Result<ExitCode> {
             gflops
         );
     }
-    tapegan::io::write_atomic(&trace, chrome_trace(&times).as_bytes())?;
     println!("trace of all {} steps: {}", a.steps, trace.display());
     Ok(ExitCode::SUCCESS)
 }
