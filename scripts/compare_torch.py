@@ -170,7 +170,8 @@ def time_torch(name):
 
 
 def time_tapegan(names, bench_exe):
-    cmd = [bench_exe, "--bench"] if bench_exe else ["cargo", "bench", "--bench", "train_step"]
+    cmd = [bench_exe, "--bench"] if bench_exe else ["cargo", "bench", "--bench", "train_step", "--"]
+    cmd += sorted(names)  # the bench's row filters: only the presets compared run
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     print(out)
     ms = {}
