@@ -63,21 +63,37 @@ fn cache_rows(
     by_cache.max(total_rows.div_ceil(max_chunks))
 }
 
-/// The subgroup-sharing plan of the weight gradient of `d` (`n` images, `cb` big-side and
-/// `cs` small-side channels) under `mode`, if it has one.
-fn sharing_plan(mode: Blocks, n: usize, cb: usize, cs: usize, d: &ConvDims) -> Option<WgradPlan> {
-    match mode {
+/// Which kernels compute a weight gradient, in the order [`wgrad_raw`] tries them.
+enum Route {
+    /// Winograd F(2×2, 2×2) (`conv_winograd_wgrad.rs`).
+    Winograd,
+    /// Implicit GEMM (`conv_gemm.rs`).
+    Gemm,
+    /// The subgroup-sharing kernels with this plan, else (`None`) the register-blocked ones.
+    Direct(Option<WgradPlan>),
+}
+
+/// The route of the weight gradient of `d` for `n` images, `cb` big-side and `cs`
+/// small-side channels.
+fn route(gpu: &crate::gpu::Gpu, n: usize, cb: usize, cs: usize, d: &ConvDims) -> Route {
+    if super::conv_winograd_wgrad::applies(gpu, n, cb, cs, d) {
+        return Route::Winograd;
+    }
+    if gemm_mode(gpu).is_some_and(|always| super::conv_gemm::wgrad_fits(n, cb, cs, d, always)) {
+        return Route::Gemm;
+    }
+    Route::Direct(match blocks(gpu) {
         Blocks::Shared(sg) => {
             let fmas = cs * cb * d.taps() * n * d.small[0] * d.small[1];
             WgradPlan::new(sg, cs, cb, d.taps(), vec4_pays(fmas, &[cs, cb], false))
         }
         _ => None,
-    }
+    })
 }
 
 /// Whether the weight gradient of `d` (`n` images, `cb` big-side and `cs` small-side
 /// channels) reads channels-last copies of its operands, so that a forward pass's copy of
-/// its source is worth keeping for it (the routes in the order [`wgrad_raw`] tries them).
+/// its source is worth keeping for it.
 pub(crate) fn reads_copies(
     gpu: &crate::gpu::Gpu,
     n: usize,
@@ -85,11 +101,7 @@ pub(crate) fn reads_copies(
     cs: usize,
     d: &ConvDims,
 ) -> bool {
-    let gemm =
-        gemm_mode(gpu).is_some_and(|always| super::conv_gemm::wgrad_fits(n, cb, cs, d, always));
-    !super::conv_winograd_wgrad::applies(gpu, n, cb, cs, d)
-        && !gemm
-        && sharing_plan(blocks(gpu), n, cb, cs, d).is_some_and(|p| p.vec4_operands())
+    matches!(route(gpu, n, cb, cs, d), Route::Direct(Some(p)) if p.vec4_operands())
 }
 
 /// The weight gradient `[Cs, Cb, KH, KW]` of the convolution `d` from the big-side tensor
@@ -126,17 +138,15 @@ pub(crate) fn wgrad_raw(
     if n == 0 || cs * cb == 0 {
         return Tensor::zeros(big.gpu(), &shape);
     }
-    if super::conv_winograd_wgrad::applies(big.gpu(), n, cb, cs, d) {
-        return super::conv_winograd_wgrad::weight_grad(op, big, small, d, [n, cb, cs]);
-    }
-    if let Some(always) = gemm_mode(big.gpu()) {
-        if super::conv_gemm::wgrad_fits(n, cb, cs, d, always) {
-            return super::conv_gemm::weight_grad(big, small, d, n, cb, cs);
+    let plan = match route(big.gpu(), n, cb, cs, d) {
+        Route::Winograd => {
+            return super::conv_winograd_wgrad::weight_grad(op, big, small, d, [n, cb, cs])
         }
-    }
+        Route::Gemm => return super::conv_gemm::weight_grad(big, small, d, n, cb, cs),
+        Route::Direct(plan) => plan,
+    };
     let cpu = big.gpu().is_cpu();
     let mode = blocks(big.gpu());
-    let plan = sharing_plan(mode, n, cb, cs, d);
     // Register-blocked: lanes take the side with more channels. When that is the small side
     // and the big side has only a few channels, the (channel, tap) pairs of the big side form
     // the other block.
