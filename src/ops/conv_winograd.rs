@@ -65,7 +65,7 @@ const OUTPUT_ROWS: Kernel = kernel!(
 );
 
 /// The input transform for a source of width `width`: whole vec4s where a conv's rows allow.
-pub(super) fn input_kernel(transposed: bool, width: usize) -> &'static Kernel {
+fn input_kernel(transposed: bool, width: usize) -> &'static Kernel {
     if !transposed && width.is_multiple_of(4) {
         &INPUT_ROWS
     } else {
@@ -124,7 +124,7 @@ pub(super) fn applies(
     transposed: bool,
 ) -> bool {
     let fours = cd.is_multiple_of(4) && (!transposed || cs.is_multiple_of(4));
-    let k = if transposed { cs } else { 4 * cs };
+    let (_, k) = products_shape(transposed, cs);
     let fmas = n * cs * cd * d.small[0] * d.small[1] * 16;
     geometry_fits(d, !transposed) && fours && chosen(gpu, fmas, k, cd)
 }
@@ -173,6 +173,62 @@ pub(super) fn transform_pass(
     )
 }
 
+/// The batch of products and their reduction length K for a source of `c` channels: a
+/// conv's nine transformed positions with the four tap parities as reduction channels
+/// (9, 4·c), or a transposed conv's four phases of nine positions each (36, c).
+pub(super) fn products_shape(transposed: bool, c: usize) -> (usize, usize) {
+    if transposed {
+        (36, c)
+    } else {
+        (9, 4 * c)
+    }
+}
+
+/// The input transform V `[batch, tiles, K]` (see [`products_shape`]) of images
+/// `n0 … n0 + images` of `src` `[n, c, h, w]`, whose 2 × 2 tiles cover the small side
+/// `small`: the products' left operand, for the layer (`run`) and for the weight gradient.
+pub(super) fn input_transform(
+    op: &'static str,
+    src: &Tensor,
+    transposed: bool,
+    [c, h, w]: [usize; 3],
+    small: [usize; 2],
+    [n0, images]: [usize; 2],
+) -> Result<Tensor> {
+    let (ty, tx) = (small[0].div_ceil(2), small[1].div_ceil(2));
+    let (batch, k) = products_shape(transposed, c);
+    // Groups of four reduction values per tile, one per invocation.
+    let groups = k / 4;
+    let defs = defines(
+        &[
+            ("C", c),
+            ("G", groups),
+            ("H", h),
+            ("W", w),
+            ("TT", ty * tx),
+            ("TX", tx),
+            ("S", if transposed { 4 } else { 6 }),
+        ],
+        transposed,
+    );
+    let tiles = images * ty * tx;
+    let v = Tensor::empty(src.gpu(), &[batch, tiles, k], DType::F32, op)?;
+    let params = TransformParams {
+        total: u32s(op, [tiles * groups])?[0],
+        tiles: tiles as u32,
+        first: n0 as u32,
+        ..Default::default()
+    };
+    transform_pass(
+        src.gpu(),
+        input_kernel(transposed, w),
+        &defs,
+        params,
+        &[src.storage(), v.storage()],
+    )?;
+    Ok(v)
+}
+
 /// Most bytes of a chunk's transformed input or products.
 const CHUNK_BYTES: u64 = 32 << 20;
 
@@ -202,10 +258,7 @@ pub(super) fn run(
     let gpu = src.gpu();
     let [sy, sx] = d.small;
     let (ty, tx) = (sy.div_ceil(2), sx.div_ceil(2));
-    // Conv: the four parities are reduction channels; transposed: output phases.
-    let (batch, k) = if transposed { (36, cs) } else { (9, 4 * cs) };
-    // Groups of four reduction values per tile the input transform writes.
-    let groups = k / 4;
+    let (batch, k) = products_shape(transposed, cs);
     let (src_hw, out_hw) = if transposed {
         (d.small, d.big)
     } else {
@@ -232,18 +285,6 @@ pub(super) fn run(
     };
     transform_pass(gpu, &WEIGHT, &weight, wparams, &[w.storage(), u.storage()])?;
 
-    let input = defines(
-        &[
-            ("C", cs),
-            ("G", groups),
-            ("H", src_hw[0]),
-            ("W", src_hw[1]),
-            ("TT", ty * tx),
-            ("TX", tx),
-            ("S", if transposed { 4 } else { 6 }),
-        ],
-        transposed,
-    );
     let output = defines(
         &[
             ("D", cd),
@@ -256,7 +297,6 @@ pub(super) fn run(
         ],
         transposed,
     );
-    let input_kernel = input_kernel(transposed, src_hw[1]);
     let output_kernel = if transposed && sy % 2 == 0 && sx % 2 == 0 {
         &OUTPUT_ROWS
     } else {
@@ -267,27 +307,17 @@ pub(super) fn run(
     for n0 in (0..n).step_by(chunk) {
         let images = chunk.min(n - n0);
         let tiles = images * ty * tx;
-        let v = Tensor::empty(gpu, &[batch, tiles, k], DType::F32, op)?;
-        let params = TransformParams {
-            total: (tiles * groups) as u32,
-            tiles: tiles as u32,
-            first: n0 as u32,
-            ..Default::default()
-        };
-        transform_pass(
-            gpu,
-            input_kernel,
-            &input,
-            params,
-            &[src.storage(), v.storage()],
-        )?;
+        let src_chw = [cs, src_hw[0], src_hw[1]];
+        let v = input_transform(op, src, transposed, src_chw, d.small, [n0, images])?;
         let m = matmul_bias_raw(&v, &u, false, false, None)?;
         drop(v);
         let params = TransformParams {
             total: (tiles * cd / 4) as u32,
+            tiles: tiles as u32,
+            first: n0 as u32,
             flags,
             alpha: act.map_or(0.0, FusedAct::alpha),
-            ..params
+            ..Default::default()
         };
         let bias_buf = bias.map_or(m.storage(), Tensor::storage);
         transform_pass(

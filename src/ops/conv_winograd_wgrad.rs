@@ -13,7 +13,8 @@
 use super::conv_geom::ConvDims;
 use super::conv_launch::u32s;
 use super::conv_winograd::{
-    chosen, defines, geometry_fits, images_per_chunk, input_kernel, transform_pass, TransformParams,
+    chosen, defines, geometry_fits, images_per_chunk, input_transform, products_shape,
+    transform_pass, TransformParams,
 };
 use super::elementwise::binary_raw;
 use super::matmul::matmul_bias_raw;
@@ -55,8 +56,8 @@ pub(super) fn weight_grad(
     let gpu = big.gpu();
     let [sy, sx] = d.small;
     let (ty, tx) = (sy.div_ceil(2), sx.div_ceil(2));
-    let k = 4 * cb;
-    let per_image = 9 * ty * tx * k.max(cs);
+    let (batch, k) = products_shape(false, cb);
+    let per_image = batch * ty * tx * k.max(cs);
     let chunk = images_per_chunk(gpu, n, per_image);
     u32s(
         op,
@@ -64,21 +65,9 @@ pub(super) fn weight_grad(
             chunk * per_image,
             n * cb * d.big[0] * d.big[1],
             n * cs * sy * sx,
-            9 * k * cs,
+            batch * k * cs,
         ],
     )?;
-    let input = defines(
-        &[
-            ("C", cb),
-            ("G", cb),
-            ("H", d.big[0]),
-            ("W", d.big[1]),
-            ("TT", ty * tx),
-            ("TX", tx),
-            ("S", 6),
-        ],
-        false,
-    );
     let small_defs = defines(
         &[
             ("CS", cs),
@@ -91,25 +80,16 @@ pub(super) fn weight_grad(
     );
     let mut du: Option<Tensor> = None;
     for n0 in (0..n).step_by(chunk) {
-        let tiles = chunk.min(n - n0) * ty * tx;
-        let v = Tensor::empty(gpu, &[9, tiles, k], DType::F32, op)?;
+        let images = chunk.min(n - n0);
+        let tiles = images * ty * tx;
+        let big_chw = [cb, d.big[0], d.big[1]];
+        let v = input_transform(op, big, false, big_chw, d.small, [n0, images])?;
+        let dm = Tensor::empty(gpu, &[batch, tiles, cs], DType::F32, op)?;
         let params = TransformParams {
-            total: (tiles * cb) as u32,
+            total: (tiles * cs / 4) as u32,
             tiles: tiles as u32,
             first: n0 as u32,
             ..Default::default()
-        };
-        transform_pass(
-            gpu,
-            input_kernel(false, d.big[1]),
-            &input,
-            params,
-            &[big.storage(), v.storage()],
-        )?;
-        let dm = Tensor::empty(gpu, &[9, tiles, cs], DType::F32, op)?;
-        let params = TransformParams {
-            total: (tiles * cs / 4) as u32,
-            ..params
         };
         transform_pass(
             gpu,
